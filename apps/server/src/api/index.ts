@@ -1,0 +1,3 @@
+export { ApiModule } from './api.module.js';
+export { ApiExceptionFilter, RequestError, sendError } from './errors.js';
+export { ShutdownState } from './shutdown-state.js';

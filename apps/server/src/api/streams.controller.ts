@@ -1,0 +1,160 @@
+import { Body, Controller, Get, HttpCode, Inject, Post, Query, Req, Res } from '@nestjs/common';
+import { RouteSchema } from '@nestjs/platform-fastify';
+import {
+  ErrorResponse,
+  ReceiveQuery,
+  SendRequest,
+  SendResponse,
+  type ReceivedMessage,
+} from '@ipubsub/sdk/wire';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { APP_CONFIG, type AppConfig } from '../config/index.js';
+import { Metrics } from '../observability/index.js';
+import { StreamEngine, type StreamMessage } from '../streams/index.js';
+import { sendError } from './errors.js';
+import { ShutdownState } from './shutdown-state.js';
+import { serializeBatch, serializeMessage } from './serializers.js';
+
+const SEND_DEFAULTS = { inMemoryStreamSize: 100, blockingSendTimeoutSeconds: 0 } as const;
+const ERRORS = { '4xx': ErrorResponse, '5xx': ErrorResponse };
+
+@Controller('api/v1/streams')
+export class StreamsController {
+  private readonly limits: AppConfig['limits'];
+
+  constructor(
+    @Inject(StreamEngine) private readonly engine: StreamEngine,
+    @Inject(Metrics) private readonly metrics: Metrics,
+    @Inject(ShutdownState) private readonly shutdown: ShutdownState,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.limits = config.limits;
+  }
+
+  @Post('send')
+  @HttpCode(200)
+  @RouteSchema({ body: SendRequest, response: { 200: SendResponse, ...ERRORS } })
+  async send(@Body() body: SendRequest, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    if (this.shutdown.draining) return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
+    const capacity = body.inMemoryStreamSize ?? SEND_DEFAULTS.inMemoryStreamSize;
+    const blockingSeconds = body.blockingSendTimeoutSeconds ?? SEND_DEFAULTS.blockingSendTimeoutSeconds;
+    if (capacity === 0 && blockingSeconds === 0) {
+      return this.reject(reply, 'INVALID_REQUEST', 'inMemoryStreamSize 0 needs blockingSendTimeoutSeconds > 0 (sync match)');
+    }
+    if (capacity > this.limits.maxInMemoryStreamSize) {
+      return this.reject(reply, 'INVALID_REQUEST', `inMemoryStreamSize must be at most ${this.limits.maxInMemoryStreamSize}`);
+    }
+    if (blockingSeconds > this.limits.maxTimeoutSeconds) {
+      return this.reject(reply, 'INVALID_REQUEST', `blockingSendTimeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`);
+    }
+    if (body.writeToDB === true) {
+      return this.reject(reply, 'STORE_UNAVAILABLE', 'no message store is configured on this node');
+    }
+
+    const message: StreamMessage = { messageUuid: body.messageUuid, message: body.message, timestamp: Date.now() };
+    const signal = blockingSeconds > 0 ? abortOnHangUp(reply) : undefined;
+    const outcome = await this.engine.send(body.streamId, message, {
+      capacity,
+      blockingTimeoutMs: blockingSeconds * 1000,
+      signal,
+    });
+    switch (outcome) {
+      case 'accepted':
+      case 'duplicate':
+        this.metrics.sendOutcome[outcome].inc();
+        await reply.code(200).send({
+          messageUuid: message.messageUuid,
+          timestamp: new Date(message.timestamp).toISOString(),
+          duplicate: outcome === 'duplicate' ? true : undefined,
+        });
+        return;
+      case 'timeout':
+        this.metrics.sendOutcome.timeout.inc();
+        return this.reject(reply, 'SEND_TIMEOUT', capacity === 0
+          ? `no receiver took the message within ${blockingSeconds} s`
+          : `stream stayed full for ${blockingSeconds} s`);
+      case 'aborted':
+        return; // the client has gone; nothing to answer
+      case 'too_many_waiters':
+        return this.reject(reply, 'TOO_MANY_WAITERS', 'too many blocked senders or receivers');
+      case 'too_many_streams':
+        return this.reject(reply, 'TOO_MANY_STREAMS', 'this node holds its maximum number of streams');
+      case 'shutting_down':
+        return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
+    }
+  }
+
+  @Get('receive')
+  @RouteSchema({ querystring: ReceiveQuery, response: ERRORS })
+  async receive(@Query() query: ReceiveQuery, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    if (this.shutdown.draining) return this.receiveFailed(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
+    const timeoutSeconds = query.timeoutSeconds ?? 30;
+    if (timeoutSeconds > this.limits.maxTimeoutSeconds) {
+      return this.receiveFailed(reply, 'INVALID_REQUEST', `timeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`);
+    }
+    if (query.readFromDB === true || query.dbResumeToken !== undefined) {
+      return this.receiveFailed(reply, 'STORE_UNAVAILABLE', 'no message store is configured on this node');
+    }
+
+    const signal = timeoutSeconds > 0 ? abortOnHangUp(reply) : undefined;
+    const outcome = await this.engine.receive(query.streamId, {
+      timeoutMs: timeoutSeconds * 1000,
+      maxMessages: query.maxMessages ?? 1,
+      signal,
+    });
+    if (Array.isArray(outcome)) {
+      if (reply.raw.destroyed) {
+        // Taken for a receiver that hung up: back to the head, so the next receiver gets it.
+        this.engine.returnToHead(query.streamId, outcome);
+        return;
+      }
+      this.metrics.receiveOutcome.delivered.inc();
+      const payload = query.maxMessages === undefined
+        ? serializeMessage(toWire(outcome[0]))
+        : serializeBatch({ messages: outcome.map(toWire) });
+      await reply.code(200).type('application/json; charset=utf-8').send(payload);
+      return;
+    }
+    switch (outcome) {
+      case 'timeout':
+        this.metrics.receiveOutcome.timeout.inc();
+        return this.receiveFailed(reply, 'NO_MESSAGE', `no message within ${timeoutSeconds} s`);
+      case 'aborted':
+        return;
+      case 'too_many_waiters':
+        return this.receiveFailed(reply, 'TOO_MANY_WAITERS', 'too many receivers waiting');
+      case 'shutting_down':
+        // A 424 tells a long-polling client to simply poll again, which reaches a live node.
+        return this.receiveFailed(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
+    }
+  }
+
+  private reject(reply: FastifyReply, code: Parameters<typeof sendError>[1], error: string): void {
+    if (code !== 'SEND_TIMEOUT') this.metrics.sendOutcome.rejected.inc();
+    void sendError(reply, code, error);
+  }
+
+  private receiveFailed(reply: FastifyReply, code: Parameters<typeof sendError>[1], error: string): void {
+    if (code !== 'NO_MESSAGE') this.metrics.receiveOutcome.rejected.inc();
+    void sendError(reply, code, error);
+  }
+}
+
+function toWire(message: StreamMessage): ReceivedMessage {
+  return {
+    messageUuid: message.messageUuid,
+    message: message.message,
+    timestamp: new Date(message.timestamp).toISOString(),
+  };
+}
+
+/** An AbortSignal that fires if the client hangs up before we answer. */
+function abortOnHangUp(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const res = reply.raw;
+  const onClose = (): void => {
+    if (!res.writableFinished) controller.abort();
+  };
+  res.once('close', onClose);
+  return controller.signal;
+}

@@ -1,0 +1,97 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * Every configuration key, its type, default and bounds. YAML supplies values, `IPUBSUB_<PATH>` environment
+ * variables override them (`http.port` → `IPUBSUB_HTTP_PORT`), and this schema validates the result at start.
+ */
+export const ConfigSchema = Type.Object(
+  {
+    node: Type.Object(
+      { name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', default: 'node-1' }) },
+      { default: {}, additionalProperties: false },
+    ),
+    http: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8801 }),
+        /** Base URL other nodes use to reach this one; defaults to http://host:port. */
+        advertiseUrl: Type.Optional(Type.String({ minLength: 1 })),
+        bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+        /** Origins allowed by CORS: `*` for any, or exact origins. Empty: CORS off. */
+        corsOrigins: Type.Array(Type.String(), { default: [] }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    cluster: Type.Object(
+      {
+        name: Type.String({ minLength: 1, default: 'ipubsub' }),
+        /** Shared secret that authenticates gossip and forwarded requests; empty: none. */
+        secret: Type.String({ default: '' }),
+        gossip: Type.Object(
+          {
+            host: Type.String({ default: '127.0.0.1' }),
+            port: Type.Integer({ minimum: 0, maximum: 65535, default: 7901 }),
+            advertise: Type.Optional(Type.String({ minLength: 1 })),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        /** Gossip addresses (host:port) of nodes to join through; empty: a single node. */
+        seeds: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    streams: Type.Object(
+      {
+        /** How many recent messageUuids each in-memory stream remembers to drop retried sends. */
+        dedupWindow: Type.Integer({ minimum: 0, maximum: 10_000, default: 100 }),
+        /** How long an empty stream with nobody waiting is kept (and remembers its messageUuids). */
+        idleEvictionSeconds: Type.Number({ minimum: 0.01, default: 60 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    limits: Type.Object(
+      {
+        maxTimeoutSeconds: Type.Integer({ minimum: 0, default: 300 }),
+        maxInMemoryStreamSize: Type.Integer({ minimum: 1, default: 100_000 }),
+        maxStreams: Type.Integer({ minimum: 1, default: 5_000_000 }),
+        maxWaitersPerStream: Type.Integer({ minimum: 1, default: 10_000 }),
+        maxWaitersPerNode: Type.Integer({ minimum: 1, default: 200_000 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    store: Type.Object(
+      {
+        type: Type.Union(
+          [Type.Literal('sqlite'), Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('cassandra')],
+          { default: 'sqlite' },
+        ),
+        /** Connection URL of a database server (postgres, mysql, cassandra). */
+        url: Type.Optional(Type.String({ minLength: 1 })),
+        /** Directory of the embedded database; defaults to ./data/<node.name>. */
+        path: Type.Optional(Type.String({ minLength: 1 })),
+        /** Key that signs resume tokens; set the same value on every node of a cluster. */
+        tokenSecret: Type.String({ default: 'ipubsub-dev-token-secret' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+          { default: 'info' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    shutdown: Type.Object(
+      {
+        /** Longest a SIGTERM drain may take before the process exits anyway. */
+        graceSeconds: Type.Number({ minimum: 0, default: 10 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type AppConfig = Static<typeof ConfigSchema>;

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { Kind, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { ConfigSchema, type AppConfig } from './config.schema.js';
+
+export const ENV_PREFIX = 'IPUBSUB_';
+
+/** A configuration problem, worded for the operator; the process prints it and exits. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Environment variable that overrides a key path: `['http', 'port']` → `IPUBSUB_HTTP_PORT`. */
+export function envName(path: readonly string[]): string {
+  return ENV_PREFIX + path.map((part) => part.toUpperCase()).join('_');
+}
+
+/**
+ * Loads the YAML file (if any), applies `IPUBSUB_*` overrides and defaults, and validates the result.
+ * Throws ConfigError naming the offending key.
+ */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const raw = file === undefined ? {} : readYaml(file);
+  const sources = new Map<string, string>();
+  applyEnv(ConfigSchema, raw, [], env, sources);
+  const config = Value.Default(ConfigSchema, raw);
+  const firstError = Value.Errors(ConfigSchema, config).First();
+  if (firstError !== undefined) {
+    const key = firstError.path.split('/').filter(Boolean).join('.') || '(root)';
+    const from = sources.get(key) ?? (file === undefined ? 'defaults' : file);
+    throw new ConfigError(`invalid configuration key "${key}" (from ${from}): ${firstError.message}`);
+  }
+  return config as AppConfig;
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a mapping`);
+  return parsed as Record<string, unknown>;
+}
+
+/** Walks the schema and writes every `IPUBSUB_*` variable that names a key into `target`, typed by the schema. */
+function applyEnv(
+  schema: TSchema,
+  target: Record<string, unknown>,
+  path: string[],
+  env: NodeJS.ProcessEnv,
+  sources: Map<string, string>,
+): void {
+  for (const [key, child] of Object.entries(schema.properties as Record<string, TSchema>)) {
+    const childPath = [...path, key];
+    if (child[Kind] === 'Object') {
+      const existing = target[key];
+      const nested = typeof existing === 'object' && existing !== null ? (existing as Record<string, unknown>) : {};
+      applyEnv(child, nested, childPath, env, sources);
+      if (Object.keys(nested).length > 0 || existing !== undefined) target[key] = nested;
+      continue;
+    }
+    const name = envName(childPath);
+    const value = env[name];
+    if (value === undefined) continue;
+    target[key] = fromEnv(child, value);
+    sources.set(childPath.join('.'), `environment variable ${name}`);
+  }
+}
+
+function fromEnv(schema: TSchema, value: string): unknown {
+  switch (schema[Kind]) {
+    case 'Integer':
+    case 'Number':
+      return value.trim() === '' ? value : Number(value);
+    case 'Boolean':
+      return value === 'true' ? true : value === 'false' ? false : value;
+    case 'Array':
+      return value.trim() === '' ? [] : value.split(',').map((item) => item.trim());
+    default:
+      return value;
+  }
+}

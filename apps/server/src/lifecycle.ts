@@ -1,0 +1,23 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { ShutdownState } from './api/index.js';
+import { StreamEngine } from './streams/index.js';
+
+export const LOGGER = Symbol('LOGGER');
+
+/** The SIGTERM drain: refuse new work, answer everyone waiting, then let the HTTP server close. */
+@Injectable()
+export class GracefulShutdown {
+  constructor(
+    @Inject(ShutdownState) private readonly state: ShutdownState,
+    @Inject(StreamEngine) private readonly engine: StreamEngine,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async drain(): Promise<void> {
+    this.state.draining = true;
+    const { streams, waiters } = this.engine.stats();
+    this.logger.info({ streams, waiters }, 'draining: answering waiting clients');
+    this.engine.close();
+  }
+}

@@ -1,0 +1,66 @@
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { NestFactory } from '@nestjs/core';
+import { LogController } from 'fastify';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ApiExceptionFilter } from './api/index.js';
+import { AppModule } from './app.module.js';
+import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
+import { GracefulShutdown } from './lifecycle.js';
+import { createLogger, Metrics, PinoNestLogger } from './observability/index.js';
+import { configureHttp } from './http-setup.js';
+
+function readConfig(): AppConfig {
+  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, strict: false });
+  const file = typeof values.config === 'string' ? values.config : process.env.IPUBSUB_CONFIG;
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`ipubsub: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.log.level, config.node.name);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.http.bodyLimitBytes,
+    // Long polls are answered by the drain itself; new requests during it get our own JSON 503.
+    return503OnClosing: false,
+    keepAliveTimeout: 65_000,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
+    logger: new PinoNestLogger(logger),
+  });
+  app.useGlobalFilters(new ApiExceptionFilter(logger));
+  configureHttp(app, config, app.get(Metrics));
+  await app.listen(config.http.port, config.http.host);
+  const address = app.getHttpServer().address();
+  logger.info({ address, store: config.store.type }, 'iPubSub node listening');
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      logger.warn('drain took longer than shutdown.graceSeconds; exiting');
+      process.exit(0);
+    }, config.shutdown.graceSeconds * 1000).unref();
+    await app.get(GracefulShutdown).drain();
+    await app.close();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', (signal) => void stop(signal));
+  process.once('SIGINT', (signal) => void stop(signal));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`ipubsub: failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

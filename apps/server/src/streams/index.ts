@@ -1,0 +1,11 @@
+export { StreamEngine, type EngineStats } from './stream-engine.js';
+export type {
+  EngineLimits,
+  ReceiveFailure,
+  ReceiveOptions,
+  ReceiveOutcome,
+  SendOptions,
+  SendOutcome,
+  StreamMessage,
+  StreamSnapshot,
+} from './types.js';

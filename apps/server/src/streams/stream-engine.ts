@@ -1,0 +1,159 @@
+import { Deque } from './deque.js';
+import { Stream, type StreamHost } from './stream.js';
+import type {
+  EngineLimits,
+  ReceiveOptions,
+  ReceiveOutcome,
+  SendOptions,
+  SendOutcome,
+  StreamMessage,
+  StreamSnapshot,
+} from './types.js';
+
+export interface EngineStats {
+  readonly streams: number;
+  readonly waiters: number;
+  readonly bufferedMessages: number;
+}
+
+/**
+ * The in-memory engine: every stream this node owns, created on first use and evicted once idle.
+ *
+ * Pure TypeScript with no framework imports. Hot paths (send, wake a waiter) do one map lookup and touch only
+ * the stream concerned; eviction runs on a timer and walks only streams that became idle.
+ */
+export class StreamEngine implements StreamHost {
+  private readonly streams = new Map<string, Stream>();
+  private readonly idleQueue = new Deque<Stream>(16);
+  private waiters = 0;
+  private closed = false;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly limits: EngineLimits,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.sweepTimer = setInterval(() => this.evictIdle(), Math.max(10, Math.floor(limits.idleEvictionMs / 2)));
+    this.sweepTimer.unref();
+  }
+
+  get dedupWindow(): number {
+    return this.limits.dedupWindow;
+  }
+
+  send(streamId: string, message: StreamMessage, options: SendOptions): SendOutcome | Promise<SendOutcome> {
+    let stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      if (this.streams.size >= this.limits.maxStreams) return 'too_many_streams';
+      stream = new Stream(streamId, this, options.capacity);
+      this.streams.set(streamId, stream);
+    }
+    if (this.closed && options.blockingTimeoutMs > 0) return 'shutting_down';
+    return stream.send(message, options.capacity, options.blockingTimeoutMs, options.signal);
+  }
+
+  receive(streamId: string, options: ReceiveOptions): ReceiveOutcome | Promise<ReceiveOutcome> {
+    let stream = this.streams.get(streamId);
+    const waits = options.timeoutMs > 0 && !this.closed;
+    if (stream === undefined) {
+      if (!waits) return this.closed ? 'shutting_down' : 'timeout';
+      if (this.streams.size >= this.limits.maxStreams) return 'too_many_waiters';
+      stream = new Stream(streamId, this);
+      this.streams.set(streamId, stream);
+    }
+    const outcome = stream.receive(waits ? options.timeoutMs : 0, options.maxMessages ?? 1, options.signal);
+    return outcome === 'timeout' && this.closed ? 'shutting_down' : outcome;
+  }
+
+  /** Gives back messages taken for a receiver whose connection had gone before they were written. */
+  returnToHead(streamId: string, messages: readonly StreamMessage[]): void {
+    let stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      stream = new Stream(streamId, this);
+      this.streams.set(streamId, stream);
+    }
+    stream.returnToHead(messages);
+  }
+
+  stats(): EngineStats {
+    let bufferedMessages = 0;
+    for (const stream of this.streams.values()) bufferedMessages += stream.bufferedCount;
+    return { streams: this.streams.size, waiters: this.waiters, bufferedMessages };
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  get waiterCount(): number {
+    return this.waiters;
+  }
+
+  /** Stops parking new waiters and answers every parked one with `shutting_down`. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    for (const stream of this.streams.values()) stream.closeWaiters();
+  }
+
+  /**
+   * Removes and returns the streams the predicate selects, with their buffered messages in order, for a new
+   * owner to adopt. Waiters on them are answered `shutting_down` so their clients retry through the cluster.
+   */
+  detach(select: (streamId: string) => boolean): StreamSnapshot[] {
+    const snapshots: StreamSnapshot[] = [];
+    for (const [streamId, stream] of this.streams) {
+      if (!select(streamId)) continue;
+      stream.closeWaiters();
+      this.streams.delete(streamId);
+      const messages = stream.snapshotMessages();
+      if (messages.length === 0) continue;
+      snapshots.push({ streamId, capacity: stream.capacity, messages, recentUuids: stream.recentUuidList() });
+    }
+    return snapshots;
+  }
+
+  /** Takes over a stream from its previous owner; its messages go behind any this node already holds. */
+  adopt(snapshot: StreamSnapshot): void {
+    let stream = this.streams.get(snapshot.streamId);
+    if (stream === undefined) {
+      stream = new Stream(snapshot.streamId, this, snapshot.capacity);
+      this.streams.set(snapshot.streamId, stream);
+    }
+    stream.adopt(snapshot.messages, snapshot.recentUuids);
+  }
+
+  admitWaiter(stream: Stream): boolean {
+    if (this.waiters >= this.limits.maxWaitersPerNode) return false;
+    if (stream.waiterCount >= this.limits.maxWaitersPerStream) return false;
+    this.waiters++;
+    return true;
+  }
+
+  releaseWaiter(): void {
+    this.waiters--;
+  }
+
+  becameIdle(stream: Stream): void {
+    stream.idleSince = this.now();
+    if (stream.inIdleQueue) return;
+    stream.inIdleQueue = true;
+    this.idleQueue.pushBack(stream);
+  }
+
+  /** Evicts streams idle for at least `idleEvictionMs`; walks only the streams that went idle. */
+  evictIdle(): void {
+    const cutoff = this.now() - this.limits.idleEvictionMs;
+    for (let n = this.idleQueue.size; n > 0; n--) {
+      const stream = this.idleQueue.popFront()!;
+      if (!stream.isIdle) {
+        stream.inIdleQueue = false;
+      } else if (stream.idleSince <= cutoff) {
+        stream.inIdleQueue = false;
+        if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+      } else {
+        this.idleQueue.pushBack(stream);
+      }
+    }
+  }
+}

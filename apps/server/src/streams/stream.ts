@@ -1,0 +1,248 @@
+import { Deque } from './deque.js';
+import type { ReceiveFailure, ReceiveOutcome, SendOutcome, StreamMessage } from './types.js';
+
+/** What a stream needs from the engine that holds it: node-wide waiter accounting and idleness. */
+export interface StreamHost {
+  readonly dedupWindow: number;
+  /** Reserves a waiter slot node-wide and on the stream; false when a limit is reached. */
+  admitWaiter(stream: Stream): boolean;
+  releaseWaiter(): void;
+  becameIdle(stream: Stream): void;
+}
+
+/** Capacity of a stream that a receiver created before any send said how large it should be. */
+const CAPACITY_UNSET = -1;
+
+/** A parked long-poll: settled exactly once, by a message, its timer, its signal or shutdown. */
+class Waiter<T> {
+  timer: NodeJS.Timeout | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  settled = false;
+  constructor(
+    readonly resolve: (value: T) => void,
+    readonly maxMessages: number,
+    readonly message: StreamMessage | undefined,
+  ) {}
+
+  onAbort: (() => void) | undefined = undefined;
+}
+
+type Receiver = Waiter<ReceiveOutcome>;
+type BlockedSend = Waiter<SendOutcome>;
+
+/**
+ * One stream's buffer and its waiting receivers and blocked senders.
+ *
+ * Invariants: buffered messages and waiting receivers never coexist (a send to a stream with a waiter hands
+ * the message over directly); blocked senders exist only while the buffer is full (or the stream is a
+ * sync-match stream of capacity 0).
+ */
+export class Stream {
+  private buffer: Deque<StreamMessage> | null = null;
+  private receivers: Deque<Receiver> | null = null;
+  private blocked: Deque<BlockedSend> | null = null;
+  private recentUuids: string[] | null = null;
+  private recentNext = 0;
+  /** When the stream last became idle (epoch ms), 0 while it is busy. Read by the engine's eviction sweep. */
+  idleSince = 0;
+  inIdleQueue = false;
+
+  constructor(
+    readonly id: string,
+    private host: StreamHost,
+    private capacityValue: number = CAPACITY_UNSET,
+  ) {}
+
+  get capacity(): number {
+    return this.capacityValue;
+  }
+
+  get bufferedCount(): number {
+    return this.buffer === null ? 0 : this.buffer.size;
+  }
+
+  get waiterCount(): number {
+    return (this.receivers === null ? 0 : this.receivers.size) + (this.blocked === null ? 0 : this.blocked.size);
+  }
+
+  get isIdle(): boolean {
+    return this.bufferedCount === 0 && this.waiterCount === 0;
+  }
+
+  send(message: StreamMessage, capacity: number, blockingTimeoutMs: number, signal?: AbortSignal): SendOutcome | Promise<SendOutcome> {
+    if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
+    if (this.isDuplicate(message.messageUuid)) return 'duplicate';
+    this.idleSince = 0;
+
+    const receiver = this.nextReceiver();
+    if (receiver !== undefined) {
+      this.remember(message.messageUuid);
+      this.settle(receiver, [message]);
+      return 'accepted';
+    }
+    const buffered = this.bufferedCount;
+    if (buffered < this.capacityValue) {
+      this.bufferOf().pushBack(message);
+      this.remember(message.messageUuid);
+      return 'accepted';
+    }
+    if (blockingTimeoutMs === 0) {
+      // A zero-capacity stream has nowhere to put an unmatched message; a circular buffer drops its oldest.
+      if (this.capacityValue === 0) return this.idleAfter('timeout');
+      this.buffer!.popFront();
+      this.buffer!.pushBack(message);
+      this.remember(message.messageUuid);
+      return 'accepted';
+    }
+    if (!this.host.admitWaiter(this)) return this.idleAfter('too_many_waiters');
+    return new Promise<SendOutcome>((resolve) => {
+      const sender: BlockedSend = new Waiter(resolve, 1, message);
+      (this.blocked ??= new Deque(2)).pushBack(sender);
+      this.park(sender, this.blocked, blockingTimeoutMs, signal, 'timeout', 'aborted');
+    });
+  }
+
+  receive(timeoutMs: number, maxMessages: number, signal?: AbortSignal): ReceiveOutcome | Promise<ReceiveOutcome> {
+    const taken = this.take(maxMessages);
+    if (taken !== undefined) return taken;
+    if (timeoutMs === 0) return this.idleAfter('timeout');
+    if (signal?.aborted) return this.idleAfter('aborted');
+    if (!this.host.admitWaiter(this)) return this.idleAfter('too_many_waiters');
+    this.idleSince = 0;
+    return new Promise<ReceiveOutcome>((resolve) => {
+      const receiver: Receiver = new Waiter(resolve, maxMessages, undefined);
+      (this.receivers ??= new Deque(2)).pushBack(receiver);
+      this.park(receiver, this.receivers, timeoutMs, signal, 'timeout', 'aborted');
+    });
+  }
+
+  /**
+   * Puts messages taken for a receiver that has gone back at the head, in their order, so nothing is lost.
+   * The buffer may briefly hold more than its capacity: dropping a message here would lose it.
+   */
+  returnToHead(messages: readonly StreamMessage[]): void {
+    const buffer = this.bufferOf();
+    for (let i = messages.length - 1; i >= 0; i--) buffer.pushFront(messages[i]);
+    this.idleSince = 0;
+    let receiver: Receiver | undefined;
+    while (buffer.size > 0 && (receiver = this.nextReceiver()) !== undefined) {
+      this.settle(receiver, this.take(receiver.maxMessages)!);
+    }
+  }
+
+  /** Answers every waiter; used when the node shuts down. */
+  closeWaiters(): void {
+    let receiver: Receiver | undefined;
+    while ((receiver = this.nextReceiver()) !== undefined) this.settle(receiver, 'shutting_down');
+    let sender: BlockedSend | undefined;
+    while ((sender = this.blocked?.popFront()) !== undefined) this.settle(sender, 'shutting_down');
+  }
+
+  /** Buffered messages, oldest first, and the dedup memory: what a new owner needs to continue. */
+  snapshotMessages(): StreamMessage[] {
+    return this.buffer === null ? [] : this.buffer.toArray();
+  }
+
+  recentUuidList(): string[] {
+    return this.recentUuids === null ? [] : this.recentUuids.slice();
+  }
+
+  /** Adds messages handed over by a previous owner behind anything already here. */
+  adopt(messages: readonly StreamMessage[], recentUuids: readonly string[]): void {
+    for (const uuid of recentUuids) if (!this.isDuplicate(uuid)) this.remember(uuid);
+    for (const message of messages) {
+      this.remember(message.messageUuid);
+      const receiver = this.nextReceiver();
+      if (receiver !== undefined) this.settle(receiver, [message]);
+      else this.bufferOf().pushBack(message);
+    }
+    if (messages.length > 0) this.idleSince = 0;
+  }
+
+  private take(maxMessages: number): StreamMessage[] | undefined {
+    let taken: StreamMessage[] | undefined;
+    while ((taken === undefined ? 0 : taken.length) < maxMessages) {
+      const message = this.buffer?.popFront() ?? this.admitBlocked(false);
+      if (message === undefined) break;
+      (taken ??= []).push(message);
+      // Space has opened: the longest-blocked sender moves into the buffer.
+      if (this.buffer !== null && this.buffer.size < this.capacityValue) this.admitBlocked(true);
+    }
+    if (taken !== undefined && this.isIdle) this.host.becameIdle(this);
+    return taken;
+  }
+
+  /** Completes the oldest blocked send, placing its message in the buffer or returning it for a direct hand-off. */
+  private admitBlocked(intoBuffer: boolean): StreamMessage | undefined {
+    const sender = this.blocked?.popFront();
+    if (sender === undefined) return undefined;
+    const message = sender.message!;
+    this.remember(message.messageUuid);
+    this.settle(sender, 'accepted');
+    if (!intoBuffer) return message;
+    this.bufferOf().pushBack(message);
+    return undefined;
+  }
+
+  private nextReceiver(): Receiver | undefined {
+    return this.receivers === null ? undefined : this.receivers.popFront();
+  }
+
+  private park<T>(
+    waiter: Waiter<T>,
+    queue: Deque<Waiter<T>>,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    onTimeout: T,
+    onAborted: T,
+  ): void {
+    waiter.timer = setTimeout(() => {
+      queue.remove(waiter);
+      this.settle(waiter, onTimeout);
+      if (this.isIdle) this.host.becameIdle(this);
+    }, timeoutMs);
+    if (signal !== undefined) {
+      waiter.signal = signal;
+      waiter.onAbort = () => {
+        queue.remove(waiter);
+        this.settle(waiter, onAborted);
+        if (this.isIdle) this.host.becameIdle(this);
+      };
+      signal.addEventListener('abort', waiter.onAbort, { once: true });
+    }
+  }
+
+  private settle<T>(waiter: Waiter<T>, value: T): void {
+    if (waiter.settled) return;
+    waiter.settled = true;
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    this.host.releaseWaiter();
+    waiter.resolve(value);
+  }
+
+  private idleAfter<T extends SendOutcome | ReceiveFailure>(outcome: T): T {
+    if (this.isIdle) this.host.becameIdle(this);
+    return outcome;
+  }
+
+  private bufferOf(): Deque<StreamMessage> {
+    return (this.buffer ??= new Deque(1));
+  }
+
+  private isDuplicate(uuid: string): boolean {
+    return this.recentUuids !== null && this.recentUuids.includes(uuid);
+  }
+
+  private remember(uuid: string): void {
+    const window = this.host.dedupWindow;
+    if (window === 0) return;
+    const recent = (this.recentUuids ??= []);
+    if (recent.length < window) {
+      recent.push(uuid);
+      return;
+    }
+    recent[this.recentNext] = uuid;
+    this.recentNext = (this.recentNext + 1) % window;
+  }
+}

@@ -1,0 +1,58 @@
+/** A message as the owner holds it in memory. `timestamp` is epoch milliseconds, set on arrival. */
+export interface StreamMessage {
+  readonly messageUuid: string;
+  readonly message: unknown;
+  readonly timestamp: number;
+}
+
+/**
+ * How a send ended. Outcomes are values, not exceptions: a 424 is routine for long-polling and must not
+ * cost a stack trace.
+ */
+export type SendOutcome =
+  | 'accepted'
+  | 'duplicate'
+  | 'timeout'
+  | 'aborted'
+  | 'too_many_waiters'
+  | 'too_many_streams'
+  | 'shutting_down';
+
+export type ReceiveFailure = 'timeout' | 'aborted' | 'too_many_waiters' | 'shutting_down';
+
+/** The messages taken (one or more, oldest first) or why none were. */
+export type ReceiveOutcome = StreamMessage[] | ReceiveFailure;
+
+export interface SendOptions {
+  /** Buffer capacity; applies only when this send creates the stream. */
+  readonly capacity: number;
+  /** 0: circular buffer. > 0: wait up to this long for space (blocking queue) or a receiver (sync match). */
+  readonly blockingTimeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface ReceiveOptions {
+  readonly timeoutMs: number;
+  /** Take up to this many buffered messages (default 1). */
+  readonly maxMessages?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface EngineLimits {
+  /** Streams held in memory at once; a send that would create one more answers too_many_streams. */
+  readonly maxStreams: number;
+  readonly maxWaitersPerStream: number;
+  readonly maxWaitersPerNode: number;
+  /** How many recent messageUuids each stream remembers to drop retried sends. */
+  readonly dedupWindow: number;
+  /** An idle stream (empty, nobody waiting) is evicted after this long; its dedup memory goes with it. */
+  readonly idleEvictionMs: number;
+}
+
+/** A stream's state moved between owners (hand-off), oldest message first. */
+export interface StreamSnapshot {
+  readonly streamId: string;
+  readonly capacity: number;
+  readonly messages: StreamMessage[];
+  readonly recentUuids: string[];
+}

@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const SERVER_MAIN = join(REPO_ROOT, 'apps/server/dist/main.js');
+
+/** A free TCP port on loopback, chosen by the OS. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface StartOptions {
+  /** Config file relative to the repo root; none: defaults plus env. */
+  config?: string;
+  /** Extra IPUBSUB_* variables (override config keys). */
+  env?: Record<string, string>;
+  /** Port to listen on; default: a free one. */
+  port?: number;
+  /** Wait for /ready as well as /health. */
+  waitReady?: boolean;
+}
+
+/** A real iPubSub node running as a child process of the test. */
+export class ServerProcess {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+    readonly url: string,
+    readonly env: Record<string, string>,
+    private output: string[],
+  ) {}
+
+  static async start(options: StartOptions = {}): Promise<ServerProcess> {
+    const port = options.port ?? (await freePort());
+    const env: Record<string, string> = {
+      IPUBSUB_HTTP_PORT: String(port),
+      IPUBSUB_HTTP_HOST: '127.0.0.1',
+      IPUBSUB_LOG_LEVEL: 'warn',
+      IPUBSUB_STORE_PATH: mkdtempSync(join(tmpdir(), 'ipubsub-e2e-')),
+      ...options.env,
+    };
+    const args = [SERVER_MAIN];
+    if (options.config !== undefined) args.push('--config', join(REPO_ROOT, options.config));
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output: string[] = [];
+    const collect = (chunk: Buffer): void => {
+      output.push(chunk.toString());
+      if (output.length > 500) output.splice(0, output.length - 500);
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    const server = new ServerProcess(child, port, `http://127.0.0.1:${port}`, env, output);
+    await server.waitUntil(options.waitReady === false ? '/health' : '/ready');
+    return server;
+  }
+
+  /** What the process printed so far (for failure messages). */
+  get log(): string {
+    return this.output.join('');
+  }
+
+  get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  async waitUntil(path: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.exited) throw new Error(`server exited (${this.child.exitCode ?? this.child.signalCode}):\n${this.log}`);
+      try {
+        const res = await fetch(this.url + path);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`server at ${this.url} not answering ${path} after ${timeoutMs} ms:\n${this.log}`);
+  }
+
+  /** Sends a signal and waits for the exit; resolves with the exit code (null if killed by signal). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
+    if (this.exited) return this.child.exitCode;
+    const exit = once(this.child, 'exit');
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    await exit;
+    clearTimeout(timer);
+    return this.child.exitCode;
+  }
+
+  /** POST /api/v1/streams/send with a JSON body. */
+  send(body: unknown, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${this.url}/api/v1/streams/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      ...init,
+    });
+  }
+
+  /** GET /api/v1/streams/receive with the given query. */
+  receive(query: Record<string, string | number | boolean>, init: RequestInit = {}): Promise<Response> {
+    const params = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
+    return fetch(`${this.url}/api/v1/streams/receive?${params}`, init);
+  }
+}

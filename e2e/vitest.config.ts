@@ -1,0 +1,13 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  test: {
+    name: 'e2e',
+    include: ['**/*.test.ts'],
+    exclude: ['node_modules/**'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Each file starts its own server processes on free ports; files run in parallel, tests inside in order.
+    fileParallelism: true,
+  },
+});

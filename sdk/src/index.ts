@@ -1,0 +1,10 @@
+export type {
+  SendRequest,
+  SendResponse,
+  ReceiveQuery,
+  ReceivedMessage,
+  ReceivedBatch,
+  ErrorCode,
+  ErrorResponse,
+  Gap,
+} from './wire.js';

@@ -1,0 +1,121 @@
+/**
+ * The wire format of iPubSub: every request and response body, defined once.
+ *
+ * The server validates and serializes with these JSON schemas; the SDK derives its types from them; the
+ * docs are generated from them. Only the server imports this module at run time (subpath `@ipubsub/sdk/wire`),
+ * so the SDK bundle carries none of it.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+export const STREAM_ID_PATTERN = '^[A-Za-z0-9_.:@/-]{1,256}$';
+
+export const StreamId = Type.String({
+  pattern: STREAM_ID_PATTERN,
+  description: '1–256 characters: letters, digits and -_.:@/',
+});
+
+export const MessageUuid = Type.String({ minLength: 1, maxLength: 128 });
+
+/** Any JSON value: object, array, string, number, boolean or null. */
+export const MessageBody = Type.Unknown({ description: 'any JSON value' });
+
+export const SendRequest = Type.Object(
+  {
+    streamId: StreamId,
+    messageUuid: MessageUuid,
+    message: MessageBody,
+    inMemoryStreamSize: Type.Optional(Type.Integer({ minimum: 0, default: 100 })),
+    blockingSendTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    writeToDB: Type.Optional(Type.Boolean({ default: false })),
+    dbTTLSeconds: Type.Optional(Type.Integer({ minimum: 1, default: 86400 })),
+  },
+  { additionalProperties: false },
+);
+export type SendRequest = Static<typeof SendRequest>;
+
+export const SendResponse = Type.Object(
+  {
+    messageUuid: Type.String(),
+    timestamp: Type.String({ description: 'ISO-8601 UTC, set by the owner on arrival' }),
+    duplicate: Type.Optional(Type.Boolean({ description: 'true when this messageUuid was already accepted' })),
+  },
+  {},
+);
+export type SendResponse = Static<typeof SendResponse>;
+
+export const ReceiveQuery = Type.Object(
+  {
+    streamId: StreamId,
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 0, default: 30 })),
+    readFromDB: Type.Optional(Type.Boolean({ default: false })),
+    dbResumeToken: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    maxMessages: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  { additionalProperties: false },
+);
+export type ReceiveQuery = Static<typeof ReceiveQuery>;
+
+/** Why a stored read could not continue exactly where its token pointed. */
+export const Gap = Type.Object({
+  reason: Type.Union([Type.Literal('expired')], {
+    description: 'expired: messages after the token were removed by TTL or purge before this read',
+  }),
+});
+export type Gap = Static<typeof Gap>;
+
+export const ReceivedMessage = Type.Object(
+  {
+    messageUuid: Type.String(),
+    message: MessageBody,
+    timestamp: Type.String(),
+    dbResumeToken: Type.Optional(Type.String()),
+    gap: Type.Optional(Gap),
+  },
+  {},
+);
+export type ReceivedMessage<T = unknown> = Omit<Static<typeof ReceivedMessage>, 'message'> & { message: T };
+
+/** Answer to a receive with `maxMessages`: up to that many messages, oldest first. */
+export const ReceivedBatch = Type.Object(
+  {
+    messages: Type.Array(ReceivedMessage),
+    dbResumeToken: Type.Optional(Type.String()),
+    gap: Type.Optional(Gap),
+  },
+  {},
+);
+export type ReceivedBatch<T = unknown> = Omit<Static<typeof ReceivedBatch>, 'messages'> & {
+  messages: ReceivedMessage<T>[];
+};
+
+/** Every stable error code, with the HTTP status it is sent with. */
+export const ERROR_STATUS = {
+  INVALID_REQUEST: 400,
+  INVALID_RESUME_TOKEN: 400,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  SEND_TIMEOUT: 424,
+  NO_MESSAGE: 424,
+  TOO_MANY_WAITERS: 429,
+  TOO_MANY_STREAMS: 429,
+  INTERNAL: 500,
+  STORE_UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
+  OWNER_UNAVAILABLE: 503,
+  NOT_READY: 503,
+} as const;
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.String({ description: 'what went wrong, for a person' }),
+    code: Type.String({ description: 'stable machine-readable code' }),
+  },
+  {},
+);
+export interface ErrorResponse {
+  error: string;
+  code: ErrorCode;
+}
