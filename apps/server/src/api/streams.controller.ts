@@ -123,6 +123,8 @@ export class StreamsController {
         return;
       case 'too_many_waiters':
         return this.receiveFailed(reply, 'TOO_MANY_WAITERS', 'too many receivers waiting');
+      case 'too_many_streams':
+        return this.receiveFailed(reply, 'TOO_MANY_STREAMS', 'this node holds its maximum number of streams');
       case 'shutting_down':
         // A 424 tells a long-polling client to simply poll again, which reaches a live node.
         return this.receiveFailed(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
@@ -152,6 +154,8 @@ function toWire(message: StreamMessage): ReceivedMessage {
 function abortOnHangUp(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   const res = reply.raw;
+  // 'close' may have fired already, while the body was read and validated.
+  if (res.destroyed) controller.abort();
   const onClose = (): void => {
     if (!res.writableFinished) controller.abort();
   };

@@ -57,7 +57,7 @@ export class StreamEngine implements StreamHost {
     const waits = options.timeoutMs > 0 && !this.closed;
     if (stream === undefined) {
       if (!waits) return this.closed ? 'shutting_down' : 'timeout';
-      if (this.streams.size >= this.limits.maxStreams) return 'too_many_waiters';
+      if (this.streams.size >= this.limits.maxStreams) return 'too_many_streams';
       stream = new Stream(streamId, this);
       this.streams.set(streamId, stream);
     }
@@ -120,7 +120,7 @@ export class StreamEngine implements StreamHost {
       stream = new Stream(snapshot.streamId, this, snapshot.capacity);
       this.streams.set(snapshot.streamId, stream);
     }
-    stream.adopt(snapshot.messages, snapshot.recentUuids);
+    stream.adopt(snapshot.messages, snapshot.recentUuids, snapshot.capacity);
   }
 
   admitWaiter(stream: Stream): boolean {

@@ -94,6 +94,8 @@ export class Stream {
       this.remember(message.messageUuid);
       return 'accepted';
     }
+    // A client that hung up before we got here would never fire its signal: do not park its message.
+    if (signal?.aborted) return this.idleAfter('aborted');
     if (!this.host.admitWaiter(this)) return this.idleAfter('too_many_waiters');
     return new Promise<SendOutcome>((resolve) => {
       const sender: BlockedSend = new Waiter(resolve, 1, message);
@@ -148,7 +150,9 @@ export class Stream {
   }
 
   /** Adds messages handed over by a previous owner behind anything already here. */
-  adopt(messages: readonly StreamMessage[], recentUuids: readonly string[]): void {
+  adopt(messages: readonly StreamMessage[], recentUuids: readonly string[], capacity: number): void {
+    // A receiver may have created the stream here first; the previous owner's capacity is the one set by a send.
+    if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
     for (const uuid of recentUuids) if (!this.isDuplicate(uuid)) this.remember(uuid);
     for (const message of messages) {
       this.remember(message.messageUuid);

@@ -18,7 +18,7 @@ export type SendOutcome =
   | 'too_many_streams'
   | 'shutting_down';
 
-export type ReceiveFailure = 'timeout' | 'aborted' | 'too_many_waiters' | 'shutting_down';
+export type ReceiveFailure = 'timeout' | 'aborted' | 'too_many_waiters' | 'too_many_streams' | 'shutting_down';
 
 /** The messages taken (one or more, oldest first) or why none were. */
 export type ReceiveOutcome = StreamMessage[] | ReceiveFailure;

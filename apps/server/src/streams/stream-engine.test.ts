@@ -1,0 +1,665 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { StreamEngine } from './stream-engine.js';
+import type { EngineLimits, ReceiveOutcome, SendOptions, StreamMessage } from './types.js';
+
+const LIMITS: EngineLimits = {
+  maxStreams: 10_000,
+  maxWaitersPerStream: 100,
+  maxWaitersPerNode: 1_000,
+  dedupWindow: 100,
+  idleEvictionMs: 60_000,
+};
+
+const circular = (capacity = 100): SendOptions => ({ capacity, blockingTimeoutMs: 0 });
+const blocking = (capacity: number, blockingTimeoutMs: number, signal?: AbortSignal): SendOptions => ({
+  capacity,
+  blockingTimeoutMs,
+  signal,
+});
+const syncMatch = (blockingTimeoutMs: number, signal?: AbortSignal): SendOptions => ({
+  capacity: 0,
+  blockingTimeoutMs,
+  signal,
+});
+
+function msg(messageUuid: string, message: unknown = messageUuid): StreamMessage {
+  return { messageUuid, message, timestamp: 1_700_000_000_000 };
+}
+
+/** Lets a test see whether an engine answer has settled yet without awaiting it. */
+interface Tracked<T> {
+  settled: boolean;
+  value: T | undefined;
+}
+function track<T>(outcome: T | Promise<T>): Tracked<T> {
+  const tracked: Tracked<T> = { settled: false, value: undefined };
+  void Promise.resolve(outcome).then((value) => {
+    tracked.settled = true;
+    tracked.value = value;
+  });
+  return tracked;
+}
+
+/** Runs queued promise reactions (engine answers settle synchronously; their `then`s need a few turns). */
+async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
+/** The uuids of the messages an answer carries, or the answer itself (a failure, a pending promise). */
+const uuids = (outcome: ReceiveOutcome | Promise<ReceiveOutcome> | undefined): unknown =>
+  Array.isArray(outcome) ? outcome.map((m) => m.messageUuid) : outcome;
+
+/** Takes everything buffered, one receive at a time, and returns the uuids in the order received. */
+function drain(engine: StreamEngine, streamId: string): string[] {
+  const out: string[] = [];
+  for (;;) {
+    const outcome = engine.receive(streamId, { timeoutMs: 0 });
+    if (!Array.isArray(outcome)) return out;
+    out.push(...outcome.map((m) => m.messageUuid));
+  }
+}
+
+let engine: StreamEngine;
+let clock: number;
+function createEngine(overrides: Partial<EngineLimits> = {}): StreamEngine {
+  engine?.close();
+  engine = new StreamEngine({ ...LIMITS, ...overrides }, () => clock);
+  return engine;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  clock = 1_000_000;
+  createEngine();
+});
+
+afterEach(() => {
+  engine.close();
+  vi.useRealTimers();
+});
+
+describe('circular buffer', () => {
+  it('answers a send at once (never a promise) and keeps messages in FIFO order', () => {
+    for (const id of ['a', 'b', 'c']) expect(engine.send('s', msg(id), circular())).toBe('accepted');
+    expect(drain(engine, 's')).toEqual(['a', 'b', 'c']);
+  });
+
+  it('drops the oldest message when full', () => {
+    for (let i = 1; i <= 5; i++) expect(engine.send('s', msg(`m${i}`), circular(3))).toBe('accepted');
+    expect(engine.stats().bufferedMessages).toBe(3);
+    expect(drain(engine, 's')).toEqual(['m3', 'm4', 'm5']);
+  });
+
+  it('with capacity 1 keeps only the newest message', () => {
+    engine.send('s', msg('m1'), circular(1));
+    engine.send('s', msg('m2'), circular(1));
+    expect(drain(engine, 's')).toEqual(['m2']);
+  });
+
+  it('keeps the capacity of the first send; later sizes do not resize the stream', () => {
+    engine.send('s', msg('m1'), circular(2));
+    for (let i = 2; i <= 4; i++) engine.send('s', msg(`m${i}`), circular(100));
+    expect(drain(engine, 's')).toEqual(['m3', 'm4']);
+  });
+
+  it('keeps message bodies and timestamps as sent, including null', () => {
+    const bodies = [null, 0, 'text', false, [1, [2]], { nested: { a: null } }];
+    bodies.forEach((body, i) => engine.send('s', { messageUuid: `m${i}`, message: body, timestamp: 1000 + i }, circular()));
+    const received = engine.receive('s', { timeoutMs: 0, maxMessages: 10 }) as StreamMessage[];
+    expect(received.map((m) => m.message)).toEqual(bodies);
+    expect(received.map((m) => m.timestamp)).toEqual(bodies.map((_, i) => 1000 + i));
+  });
+});
+
+describe('receive', () => {
+  it('with timeout 0 answers at once: a message, or timeout', () => {
+    expect(engine.receive('s', { timeoutMs: 0 })).toBe('timeout');
+    engine.send('s', msg('a'), circular());
+    expect(uuids(engine.receive('s', { timeoutMs: 0 }))).toEqual(['a']);
+    expect(engine.receive('s', { timeoutMs: 0 })).toBe('timeout');
+  });
+
+  it('waits for a message and is handed the next send directly', async () => {
+    const receiver = track(engine.receive('s', { timeoutMs: 5_000 }));
+    await flush();
+    expect(receiver.settled).toBe(false);
+    expect(engine.waiterCount).toBe(1);
+    expect(engine.send('s', msg('a'), circular())).toBe('accepted');
+    await flush();
+    expect(uuids(receiver.value)).toEqual(['a']);
+    expect(engine.stats()).toEqual({ streams: 1, waiters: 0, bufferedMessages: 0 });
+  });
+
+  it('times out after its timeout, not before', async () => {
+    const receiver = track(engine.receive('s', { timeoutMs: 1_000 }));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(receiver.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(receiver.value).toBe('timeout');
+    expect(engine.waiterCount).toBe(0);
+    // The timed-out receiver must not take a later message.
+    engine.send('s', msg('a'), circular());
+    expect(drain(engine, 's')).toEqual(['a']);
+  });
+
+  it('competing receivers each get one message, the longest-waiting first', async () => {
+    const receivers = [1, 2, 3].map(() => track(engine.receive('s', { timeoutMs: 5_000 })));
+    for (const id of ['a', 'b', 'c', 'd']) engine.send('s', msg(id), circular());
+    await flush();
+    expect(receivers.map((r) => uuids(r.value))).toEqual([['a'], ['b'], ['c']]);
+    expect(drain(engine, 's')).toEqual(['d']);
+  });
+
+  it('takes up to maxMessages buffered messages, oldest first', () => {
+    for (const id of ['a', 'b', 'c', 'd', 'e']) engine.send('s', msg(id), circular());
+    expect(uuids(engine.receive('s', { timeoutMs: 0, maxMessages: 3 }))).toEqual(['a', 'b', 'c']);
+    expect(uuids(engine.receive('s', { timeoutMs: 0, maxMessages: 3 }))).toEqual(['d', 'e']);
+  });
+
+  it('streams are independent', () => {
+    engine.send('x', msg('x1'), circular());
+    engine.send('y', msg('y1'), circular());
+    expect(drain(engine, 'y')).toEqual(['y1']);
+    expect(drain(engine, 'x')).toEqual(['x1']);
+  });
+});
+
+describe('blocking queue', () => {
+  it('a send to a full queue waits, and is admitted when a receiver frees space', async () => {
+    engine.send('s', msg('m1'), blocking(2, 1_000));
+    engine.send('s', msg('m2'), blocking(2, 1_000));
+    const third = track(engine.send('s', msg('m3'), blocking(2, 1_000)));
+    await vi.advanceTimersByTimeAsync(500);
+    expect(third.settled).toBe(false);
+    expect(engine.waiterCount).toBe(1);
+    expect(uuids(engine.receive('s', { timeoutMs: 0 }))).toEqual(['m1']);
+    await flush();
+    expect(third.value).toBe('accepted');
+    expect(engine.waiterCount).toBe(0);
+    expect(drain(engine, 's')).toEqual(['m2', 'm3']);
+  });
+
+  it('answers timeout (424) after the blocking timeout and keeps no trace of the message', async () => {
+    engine.send('s', msg('m1'), blocking(1, 1_000));
+    const second = track(engine.send('s', msg('m2'), blocking(1, 1_000)));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(second.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(second.value).toBe('timeout');
+    expect(drain(engine, 's')).toEqual(['m1']);
+    // Not remembered by the dedup window either: a retry is a new message.
+    expect(engine.send('s', msg('m2'), blocking(1, 1_000))).toBe('accepted');
+  });
+
+  it('admits blocked senders in FIFO order as space opens, one per freed slot', async () => {
+    engine.send('s', msg('m1'), blocking(1, 5_000));
+    const blocked = ['m2', 'm3', 'm4'].map((id) => track(engine.send('s', msg(id), blocking(1, 5_000))));
+    expect(uuids(engine.receive('s', { timeoutMs: 0 }))).toEqual(['m1']);
+    await flush();
+    expect(blocked.map((b) => b.value)).toEqual(['accepted', undefined, undefined]);
+    expect(drain(engine, 's')).toEqual(['m2', 'm3', 'm4']);
+    await flush();
+    expect(blocked.map((b) => b.value)).toEqual(['accepted', 'accepted', 'accepted']);
+  });
+
+  it('a batch receive passes through blocked senders in order', async () => {
+    engine.send('s', msg('m1'), blocking(2, 5_000));
+    engine.send('s', msg('m2'), blocking(2, 5_000));
+    const blocked = ['m3', 'm4'].map((id) => track(engine.send('s', msg(id), blocking(2, 5_000))));
+    expect(uuids(engine.receive('s', { timeoutMs: 0, maxMessages: 10 }))).toEqual(['m1', 'm2', 'm3', 'm4']);
+    await flush();
+    expect(blocked.map((b) => b.value)).toEqual(['accepted', 'accepted']);
+  });
+
+  it('a waiting receiver takes the send directly even in blocking mode', async () => {
+    const receiver = track(engine.receive('s', { timeoutMs: 5_000 }));
+    expect(engine.send('s', msg('m1'), blocking(1, 1_000))).toBe('accepted');
+    await flush();
+    expect(uuids(receiver.value)).toEqual(['m1']);
+  });
+
+  it('a blocked sender whose client hangs up is withdrawn and never delivered', async () => {
+    engine.send('s', msg('m1'), blocking(1, 5_000));
+    const hangUp = new AbortController();
+    const withdrawn = track(engine.send('s', msg('m2'), blocking(1, 5_000, hangUp.signal)));
+    const kept = track(engine.send('s', msg('m3'), blocking(1, 5_000)));
+    hangUp.abort();
+    await flush();
+    expect(withdrawn.value).toBe('aborted');
+    expect(engine.waiterCount).toBe(1);
+    expect(drain(engine, 's')).toEqual(['m1', 'm3']);
+    await flush();
+    expect(kept.value).toBe('accepted');
+    // Withdrawn means not remembered: the client's retry is accepted as a new message.
+    expect(engine.send('s', msg('m2'), blocking(1, 5_000))).toBe('accepted');
+  });
+
+  it('a send whose client has already hung up is not parked', async () => {
+    engine.send('s', msg('m1'), blocking(1, 5_000));
+    const gone = new AbortController();
+    gone.abort();
+    const outcome = track(engine.send('s', msg('m2'), blocking(1, 5_000, gone.signal)));
+    await flush();
+    expect(outcome.value).toBe('aborted');
+    expect(engine.waiterCount).toBe(0);
+    expect(drain(engine, 's')).toEqual(['m1']);
+  });
+});
+
+describe('sync match', () => {
+  it('a send completes only when a receiver takes the message', async () => {
+    const sender = track(engine.send('s', msg('m1'), syncMatch(5_000)));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sender.settled).toBe(false);
+    expect(engine.stats().bufferedMessages).toBe(0);
+    expect(uuids(engine.receive('s', { timeoutMs: 0 }))).toEqual(['m1']);
+    await flush();
+    expect(sender.value).toBe('accepted');
+  });
+
+  it('a send to a waiting receiver completes at once', async () => {
+    const receiver = track(engine.receive('s', { timeoutMs: 5_000 }));
+    expect(engine.send('s', msg('m1'), syncMatch(1_000))).toBe('accepted');
+    await flush();
+    expect(uuids(receiver.value)).toEqual(['m1']);
+  });
+
+  it('answers timeout when no receiver comes in time; a later receiver gets nothing', async () => {
+    const sender = track(engine.send('s', msg('m1'), syncMatch(1_000)));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sender.value).toBe('timeout');
+    expect(engine.receive('s', { timeoutMs: 0 })).toBe('timeout');
+  });
+
+  it('hands over blocked senders in FIFO order', async () => {
+    const senders = ['m1', 'm2', 'm3'].map((id) => track(engine.send('s', msg(id), syncMatch(5_000))));
+    expect(uuids(engine.receive('s', { timeoutMs: 0 }))).toEqual(['m1']);
+    expect(uuids(engine.receive('s', { timeoutMs: 0, maxMessages: 5 }))).toEqual(['m2', 'm3']);
+    await flush();
+    expect(senders.map((s) => s.value)).toEqual(['accepted', 'accepted', 'accepted']);
+  });
+
+  it('a zero-second sync send on an existing stream is handed over or answered timeout at once', async () => {
+    const first = track(engine.send('s', msg('m0'), syncMatch(1_000)));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(first.value).toBe('timeout');
+    expect(engine.send('s', msg('m1'), { capacity: 0, blockingTimeoutMs: 0 })).toBe('timeout');
+    const receiver = track(engine.receive('s', { timeoutMs: 5_000 }));
+    expect(engine.send('s', msg('m2'), { capacity: 0, blockingTimeoutMs: 0 })).toBe('accepted');
+    await flush();
+    expect(uuids(receiver.value)).toEqual(['m2']);
+  });
+});
+
+describe('dedup window', () => {
+  it('answers a retried messageUuid duplicate and stores it once', () => {
+    expect(engine.send('s', msg('u1', 'first'), circular())).toBe('accepted');
+    expect(engine.send('s', msg('u1', 'second'), circular())).toBe('duplicate');
+    const received = engine.receive('s', { timeoutMs: 0, maxMessages: 10 }) as StreamMessage[];
+    expect(received.map((m) => m.message)).toEqual(['first']);
+  });
+
+  it('still recognises the retry after the message was consumed', () => {
+    engine.send('s', msg('u1'), circular());
+    drain(engine, 's');
+    expect(engine.send('s', msg('u1'), circular())).toBe('duplicate');
+    expect(drain(engine, 's')).toEqual([]);
+  });
+
+  it('is per stream', () => {
+    engine.send('a', msg('u1'), circular());
+    expect(engine.send('b', msg('u1'), circular())).toBe('accepted');
+  });
+
+  it('remembers exactly the last dedupWindow messageUuids', () => {
+    createEngine({ dedupWindow: 3 });
+    for (const id of ['u1', 'u2', 'u3', 'u4']) engine.send('s', msg(id), circular());
+    expect(engine.send('s', msg('u2'), circular())).toBe('duplicate');
+    expect(engine.send('s', msg('u4'), circular())).toBe('duplicate');
+    expect(engine.send('s', msg('u1'), circular())).toBe('accepted'); // fell out of the window
+    // u1 took the oldest slot (u2's): u2 is forgotten now, u3 and u4 are not.
+    expect(engine.send('s', msg('u3'), circular())).toBe('duplicate');
+    expect(engine.send('s', msg('u2'), circular())).toBe('accepted');
+  });
+
+  it('with window 0 keeps no memory', () => {
+    createEngine({ dedupWindow: 0 });
+    engine.send('s', msg('u1'), circular());
+    expect(engine.send('s', msg('u1'), circular())).toBe('accepted');
+    expect(drain(engine, 's')).toEqual(['u1', 'u1']);
+  });
+
+  it('covers messages handed to a waiting receiver and sync-matched ones', async () => {
+    const receiver = track(engine.receive('s', { timeoutMs: 5_000 }));
+    engine.send('s', msg('u1'), circular());
+    expect(engine.send('s', msg('u1'), circular())).toBe('duplicate');
+    const sender = track(engine.send('sync', msg('u2'), syncMatch(5_000)));
+    engine.receive('sync', { timeoutMs: 0 });
+    await flush();
+    expect(uuids(receiver.value)).toEqual(['u1']);
+    expect(sender.value).toBe('accepted');
+    expect(engine.send('sync', msg('u2'), syncMatch(5_000))).toBe('duplicate');
+  });
+});
+
+describe('abort of a waiting receiver', () => {
+  it('releases the waiter and does not swallow the next message', async () => {
+    const hangUp = new AbortController();
+    const gone = track(engine.receive('s', { timeoutMs: 5_000, signal: hangUp.signal }));
+    hangUp.abort();
+    await flush();
+    expect(gone.value).toBe('aborted');
+    expect(engine.waiterCount).toBe(0);
+    engine.send('s', msg('m1'), circular());
+    expect(drain(engine, 's')).toEqual(['m1']);
+  });
+
+  it('an already-aborted receive does not park', () => {
+    const hangUp = new AbortController();
+    hangUp.abort();
+    expect(engine.receive('s', { timeoutMs: 5_000, signal: hangUp.signal })).toBe('aborted');
+    expect(engine.waiterCount).toBe(0);
+  });
+
+  it('aborting one of several receivers keeps the others in their order', async () => {
+    const hangUp = new AbortController();
+    const first = track(engine.receive('s', { timeoutMs: 5_000 }));
+    const gone = track(engine.receive('s', { timeoutMs: 5_000, signal: hangUp.signal }));
+    const third = track(engine.receive('s', { timeoutMs: 5_000 }));
+    hangUp.abort();
+    engine.send('s', msg('a'), circular());
+    engine.send('s', msg('b'), circular());
+    await flush();
+    expect([uuids(first.value), gone.value, uuids(third.value)]).toEqual([['a'], 'aborted', ['b']]);
+  });
+
+  it('an abort after the receiver was answered changes nothing', async () => {
+    const hangUp = new AbortController();
+    const receiver = track(engine.receive('s', { timeoutMs: 5_000, signal: hangUp.signal }));
+    engine.send('s', msg('a'), circular());
+    hangUp.abort();
+    await flush();
+    expect(uuids(receiver.value)).toEqual(['a']);
+    expect(engine.waiterCount).toBe(0);
+  });
+});
+
+describe('returnToHead', () => {
+  it('puts returned messages in front of the buffered ones, in their order', () => {
+    for (const id of ['m1', 'm2', 'm3', 'm4']) engine.send('s', msg(id), circular());
+    const taken = engine.receive('s', { timeoutMs: 0, maxMessages: 2 }) as StreamMessage[];
+    engine.returnToHead('s', taken);
+    expect(drain(engine, 's')).toEqual(['m1', 'm2', 'm3', 'm4']);
+  });
+
+  it('hands a returned message to a receiver already waiting', async () => {
+    engine.send('s', msg('m1'), circular());
+    const taken = engine.receive('s', { timeoutMs: 0 }) as StreamMessage[];
+    const receiver = track(engine.receive('s', { timeoutMs: 5_000, maxMessages: 5 }));
+    engine.returnToHead('s', taken);
+    await flush();
+    expect(uuids(receiver.value)).toEqual(['m1']);
+  });
+
+  it('may exceed the capacity for a moment rather than lose a message', () => {
+    engine.send('s', msg('m1'), circular(1));
+    const taken = engine.receive('s', { timeoutMs: 0 }) as StreamMessage[];
+    engine.send('s', msg('m2'), circular(1));
+    engine.returnToHead('s', taken);
+    expect(drain(engine, 's')).toEqual(['m1', 'm2']);
+  });
+
+  it('recreates a stream evicted in the meantime', () => {
+    engine.send('s', msg('m1'), circular());
+    const taken = engine.receive('s', { timeoutMs: 0 }) as StreamMessage[];
+    clock += LIMITS.idleEvictionMs;
+    engine.evictIdle();
+    expect(engine.streamCount).toBe(0);
+    engine.returnToHead('s', taken);
+    expect(drain(engine, 's')).toEqual(['m1']);
+  });
+});
+
+describe('waiter limits', () => {
+  it('refuses a receiver beyond maxWaitersPerStream, counting blocked senders too', async () => {
+    createEngine({ maxWaitersPerStream: 2 });
+    engine.send('s', msg('m1'), blocking(1, 5_000));
+    const blocked = ['m2', 'm3'].map((id) => track(engine.send('s', msg(id), blocking(1, 5_000))));
+    expect(engine.send('s', msg('m4'), blocking(1, 5_000))).toBe('too_many_waiters');
+    expect(engine.waiterCount).toBe(2);
+    // The refused send left no trace.
+    expect(drain(engine, 's')).toEqual(['m1', 'm2', 'm3']);
+    await flush();
+    expect(blocked.map((b) => b.value)).toEqual(['accepted', 'accepted']);
+
+    const waiting = [track(engine.receive('s', { timeoutMs: 5_000 })), track(engine.receive('s', { timeoutMs: 5_000 }))];
+    expect(engine.receive('s', { timeoutMs: 5_000 })).toBe('too_many_waiters');
+    const other = track(engine.receive('other', { timeoutMs: 5_000 }));
+    await flush();
+    expect(other.settled).toBe(false);
+    engine.send('s', msg('m5'), circular());
+    await flush();
+    expect(uuids(waiting[0].value)).toEqual(['m5']);
+    // A slot freed by an answered waiter can be used again.
+    const again = track(engine.receive('s', { timeoutMs: 5_000 }));
+    await flush();
+    expect(again.settled).toBe(false);
+  });
+
+  it('refuses a waiter beyond maxWaitersPerNode across streams, and frees slots on timeout', async () => {
+    createEngine({ maxWaitersPerNode: 3 });
+    const waiting = ['a', 'b', 'c'].map((id) => track(engine.receive(id, { timeoutMs: 1_000 })));
+    expect(engine.receive('d', { timeoutMs: 1_000 })).toBe('too_many_waiters');
+    engine.send('e', msg('m1'), syncMatch(1_000)); // blocked sends count as waiters too
+    expect(engine.waiterCount).toBe(3);
+    // Not waiting does not need a slot.
+    expect(engine.send('d', msg('m1'), circular())).toBe('accepted');
+    expect(uuids(engine.receive('d', { timeoutMs: 1_000 }))).toEqual(['m1']);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(waiting.map((w) => w.value)).toEqual(['timeout', 'timeout', 'timeout']);
+    expect(engine.waiterCount).toBe(0);
+    const later = track(engine.receive('d', { timeoutMs: 1_000 }));
+    await flush();
+    expect(later.settled).toBe(false);
+  });
+
+  it('answers too_many_waiters for a sync send beyond the limits', () => {
+    createEngine({ maxWaitersPerNode: 1 });
+    engine.receive('a', { timeoutMs: 1_000 });
+    expect(engine.send('b', msg('m1'), syncMatch(1_000))).toBe('too_many_waiters');
+  });
+});
+
+describe('maxStreams', () => {
+  it('refuses a send that would create one stream too many, but serves existing ones', () => {
+    createEngine({ maxStreams: 2 });
+    expect(engine.send('a', msg('m1'), circular())).toBe('accepted');
+    expect(engine.send('b', msg('m1'), circular())).toBe('accepted');
+    expect(engine.send('c', msg('m1'), circular())).toBe('too_many_streams');
+    expect(engine.receive('c', { timeoutMs: 1_000 })).toBe('too_many_streams');
+    expect(engine.send('a', msg('m2'), circular())).toBe('accepted');
+    expect(engine.streamCount).toBe(2);
+  });
+
+  it('has room again once idle streams are evicted', () => {
+    createEngine({ maxStreams: 1 });
+    engine.send('a', msg('m1'), circular());
+    drain(engine, 'a');
+    clock += LIMITS.idleEvictionMs;
+    engine.evictIdle();
+    expect(engine.send('b', msg('m1'), circular())).toBe('accepted');
+  });
+});
+
+describe('idle eviction', () => {
+  it('evicts a stream idleEvictionMs after it became empty, and forgets its dedup memory then', () => {
+    engine.send('s', msg('u1'), circular());
+    drain(engine, 's');
+    clock += LIMITS.idleEvictionMs - 1;
+    engine.evictIdle();
+    expect(engine.streamCount).toBe(1);
+    expect(engine.send('s', msg('u1'), circular())).toBe('duplicate');
+    clock += 1;
+    engine.evictIdle();
+    expect(engine.streamCount).toBe(0);
+    expect(engine.send('s', msg('u1'), circular())).toBe('accepted');
+  });
+
+  it('never evicts a stream holding a message', () => {
+    engine.send('s', msg('m1'), circular());
+    clock += LIMITS.idleEvictionMs * 10;
+    engine.evictIdle();
+    expect(drain(engine, 's')).toEqual(['m1']);
+  });
+
+  it('never evicts a stream with a waiting receiver or blocked sender', async () => {
+    const receiver = track(engine.receive('r', { timeoutMs: 600_000 }));
+    const sender = track(engine.send('b', msg('m1'), syncMatch(600_000)));
+    clock += LIMITS.idleEvictionMs * 5;
+    engine.evictIdle();
+    expect(engine.streamCount).toBe(2);
+    engine.send('r', msg('m2'), circular());
+    engine.receive('b', { timeoutMs: 0 });
+    await flush();
+    expect(uuids(receiver.value)).toEqual(['m2']);
+    expect(sender.value).toBe('accepted');
+  });
+
+  it('restarts the idle period when a stream is used again', () => {
+    engine.send('s', msg('m1'), circular());
+    drain(engine, 's');
+    clock += LIMITS.idleEvictionMs / 2;
+    engine.send('s', msg('m2'), circular());
+    drain(engine, 's');
+    clock += LIMITS.idleEvictionMs / 2;
+    engine.evictIdle();
+    expect(engine.streamCount).toBe(1);
+    clock += LIMITS.idleEvictionMs / 2;
+    engine.evictIdle();
+    expect(engine.streamCount).toBe(0);
+  });
+
+  it('evicts streams created by receivers that timed out or hung up', async () => {
+    const hangUp = new AbortController();
+    engine.receive('timed-out', { timeoutMs: 1_000 });
+    engine.receive('hung-up', { timeoutMs: 10_000, signal: hangUp.signal });
+    engine.receive('polled', { timeoutMs: 0 }); // creates nothing
+    hangUp.abort();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(engine.streamCount).toBe(2);
+    clock += LIMITS.idleEvictionMs;
+    engine.evictIdle();
+    expect(engine.streamCount).toBe(0);
+  });
+
+  it('evicts streams of sends that timed out or were refused', async () => {
+    createEngine({ maxWaitersPerNode: 1 });
+    engine.send('timed-out', msg('m1'), syncMatch(1_000));
+    expect(engine.send('refused', msg('m1'), syncMatch(1_000))).toBe('too_many_waiters');
+    await vi.advanceTimersByTimeAsync(1_000);
+    clock += LIMITS.idleEvictionMs;
+    engine.evictIdle();
+    expect(engine.streamCount).toBe(0);
+  });
+
+  it('runs by itself on a timer', async () => {
+    engine.close();
+    // The engine's own clock defaults to Date.now, which the fake timers move.
+    engine = new StreamEngine({ ...LIMITS, idleEvictionMs: 1_000 });
+    for (let i = 0; i < 1_000; i++) {
+      engine.send(`s${i}`, msg('m'), circular());
+      engine.receive(`s${i}`, { timeoutMs: 0 });
+    }
+    engine.send('kept', msg('m'), circular());
+    expect(engine.streamCount).toBe(1_001);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(engine.streamCount).toBe(1);
+  });
+});
+
+describe('detach and adopt (hand-off to a new owner)', () => {
+  it('detach removes the selected streams and returns their messages in order with capacity and dedup memory', async () => {
+    for (const id of ['m1', 'm2', 'm3']) engine.send('moving', msg(id), circular(5));
+    drain(engine, 'moving'); // consume all three ...
+    for (const id of ['m4', 'm5']) engine.send('moving', msg(id), circular(5)); // ... and buffer two more
+    engine.send('staying', msg('x1'), circular());
+    const waiter = track(engine.receive('moving-empty', { timeoutMs: 5_000 }));
+
+    const snapshots = engine.detach((id) => id.startsWith('moving'));
+    await flush();
+    expect(waiter.value).toBe('shutting_down');
+    expect(snapshots).toHaveLength(1); // an empty stream has nothing to hand over
+    const [snapshot] = snapshots;
+    expect(snapshot.streamId).toBe('moving');
+    expect(snapshot.capacity).toBe(5);
+    expect(snapshot.messages.map((m) => m.messageUuid)).toEqual(['m4', 'm5']);
+    expect(snapshot.recentUuids).toEqual(expect.arrayContaining(['m1', 'm2', 'm3', 'm4', 'm5']));
+    expect(engine.streamCount).toBe(1);
+    expect(drain(engine, 'staying')).toEqual(['x1']);
+
+    const next = new StreamEngine(LIMITS, () => clock);
+    try {
+      next.send('moving', msg('n1'), circular(5)); // arrived at the new owner first
+      next.adopt(snapshot);
+      expect(next.send('moving', msg('m1'), circular())).toBe('duplicate');
+      expect(drain(next, 'moving')).toEqual(['n1', 'm4', 'm5']);
+    } finally {
+      next.close();
+    }
+  });
+
+  it('adopt hands messages to receivers already waiting at the new owner, keeping the capacity', async () => {
+    engine.send('s', msg('m1'), circular(2));
+    engine.send('s', msg('m2'), circular(2));
+    const [snapshot] = engine.detach(() => true);
+    const next = new StreamEngine(LIMITS, () => clock);
+    try {
+      const receiver = track(next.receive('s', { timeoutMs: 5_000 }));
+      next.adopt(snapshot);
+      await flush();
+      expect(uuids(receiver.value)).toEqual(['m1']);
+      next.send('s', msg('m3'), circular(100));
+      next.send('s', msg('m4'), circular(100));
+      expect(drain(next, 's')).toEqual(['m3', 'm4']); // capacity 2 came with the snapshot
+    } finally {
+      next.close();
+    }
+  });
+});
+
+describe('close (SIGTERM)', () => {
+  it('answers every waiting receiver and blocked sender shutting_down', async () => {
+    const receivers = ['a', 'a', 'b'].map((id) => track(engine.receive(id, { timeoutMs: 60_000 })));
+    engine.send('q', msg('m1'), blocking(1, 60_000));
+    const senders = [track(engine.send('q', msg('m2'), blocking(1, 60_000))), track(engine.send('sync', msg('m3'), syncMatch(60_000)))];
+    engine.close();
+    await flush();
+    expect([...receivers, ...senders].map((w) => w.value)).toEqual(Array(5).fill('shutting_down'));
+    expect(engine.waiterCount).toBe(0);
+  });
+
+  it('afterwards answers at once: buffered messages still, else shutting_down; no new waits', () => {
+    engine.send('q', msg('m1'), circular());
+    engine.close();
+    expect(uuids(engine.receive('q', { timeoutMs: 60_000 }))).toEqual(['m1']);
+    expect(engine.receive('q', { timeoutMs: 60_000 })).toBe('shutting_down');
+    expect(engine.receive('new', { timeoutMs: 60_000 })).toBe('shutting_down');
+    expect(engine.send('q', msg('m2'), blocking(1, 60_000))).toBe('shutting_down');
+    expect(engine.waiterCount).toBe(0);
+  });
+});
+
+describe('memory', () => {
+  it('a stream holding one message does not preallocate its capacity', () => {
+    const streams = 5_000;
+    createEngine({ maxStreams: streams });
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < streams; i++) engine.send(`stream-${i}`, msg('m'), circular(10_000));
+    const perStream = (process.memoryUsage().heapUsed - before) / streams;
+    console.info(`heap per stream holding one message (capacity 10,000): ${Math.round(perStream)} bytes`);
+    // A preallocated 10,000-slot array alone would be 80 kB per stream; a lazily grown one is a few hundred bytes.
+    expect(perStream).toBeLessThan(2_000);
+    expect(engine.stats()).toEqual({ streams, waiters: 0, bufferedMessages: streams });
+  });
+});
+
