@@ -5,9 +5,10 @@ export default defineConfig({
   format: ['esm', 'cjs'],
   target: 'es2022',
   platform: 'neutral',
-  // The wire schemas are built with TypeBox at build time; bundling it keeps the package dependency-free.
-  noExternal: ['@sinclair/typebox'],
-  dts: { resolve: ['@sinclair/typebox'] },
+  // Only `./wire` (the server's schemas) uses TypeBox, an optional peer; the client entry imports none of it:
+  // its declarations come from wire-types.generated.ts (see scripts/flatten-wire-types.mjs).
+  external: ['@sinclair/typebox'],
+  dts: true,
   clean: true,
   sourcemap: true,
   treeshake: true,

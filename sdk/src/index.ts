@@ -1,10 +1,31 @@
+export { IPubSub } from './client.js';
+export { Subscription } from './subscription.js';
+export {
+  IPubSubError,
+  NetworkError,
+  SendTimeoutError,
+  ValidationError,
+  isIPubSubError,
+  isNetworkError,
+  isSendTimeoutError,
+  isValidationError,
+} from './errors.js';
 export type {
-  SendRequest,
-  SendResponse,
-  ReceiveQuery,
-  ReceivedMessage,
-  ReceivedBatch,
+  ClientOptions,
+  ReceiveOptions,
+  RequestOptions,
+  RetryOptions,
+  SendOptions,
+  SubscribeOptions,
+  SubscriptionMessage,
+} from './types.js';
+export type {
   ErrorCode,
   ErrorResponse,
   Gap,
-} from './wire.js';
+  ReceiveQuery,
+  ReceivedBatch,
+  ReceivedMessage,
+  SendRequest,
+  SendResponse,
+} from './wire-types.generated.js';

@@ -14,7 +14,11 @@ export const StreamId = Type.String({
   description: '1–256 characters: letters, digits and -_.:@/',
 });
 
-export const MessageUuid = Type.String({ minLength: 1, maxLength: 128 });
+export const MessageUuid = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description: "the sender's id for this message; a retry with the same id on the same stream is not stored twice",
+});
 
 /** Any JSON value: object, array, string, number, boolean or null. */
 export const MessageBody = Type.Unknown({ description: 'any JSON value' });
@@ -24,10 +28,26 @@ export const SendRequest = Type.Object(
     streamId: StreamId,
     messageUuid: MessageUuid,
     message: MessageBody,
-    inMemoryStreamSize: Type.Optional(Type.Integer({ minimum: 0, default: 100 })),
-    blockingSendTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-    writeToDB: Type.Optional(Type.Boolean({ default: false })),
-    dbTTLSeconds: Type.Optional(Type.Integer({ minimum: 1, default: 86400 })),
+    inMemoryStreamSize: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: 100,
+        description: 'capacity of the in-memory buffer, set when the stream is created; 0: sync match',
+      }),
+    ),
+    blockingSendTimeoutSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: 0,
+        description: '0: circular buffer, drops the oldest; > 0: wait up to this long for space (or a receiver), then 424',
+      }),
+    ),
+    writeToDB: Type.Optional(
+      Type.Boolean({ default: false, description: 'persist in the message store; answered once stored durably' }),
+    ),
+    dbTTLSeconds: Type.Optional(
+      Type.Integer({ minimum: 1, default: 86400, description: 'time to live of the stored message' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -46,10 +66,18 @@ export type SendResponse = Static<typeof SendResponse>;
 export const ReceiveQuery = Type.Object(
   {
     streamId: StreamId,
-    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 0, default: 30 })),
-    readFromDB: Type.Optional(Type.Boolean({ default: false })),
-    dbResumeToken: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-    maxMessages: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    timeoutSeconds: Type.Optional(
+      Type.Integer({ minimum: 0, default: 30, description: 'longest wait for a message (long poll); 0: answer at once' }),
+    ),
+    readFromDB: Type.Optional(
+      Type.Boolean({ default: false, description: 'read the message store without consuming (replay, fan-out)' }),
+    ),
+    dbResumeToken: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1024, description: 'read the stored messages after this position' }),
+    ),
+    maxMessages: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1000, description: 'answer a batch of up to this many messages' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -68,7 +96,7 @@ export const ReceivedMessage = Type.Object(
     messageUuid: Type.String(),
     message: MessageBody,
     timestamp: Type.String(),
-    dbResumeToken: Type.Optional(Type.String()),
+    dbResumeToken: Type.Optional(Type.String({ description: 'position after this message in the store' })),
     gap: Type.Optional(Gap),
   },
   {},

@@ -1,0 +1,49 @@
+import type { ReceiveQuery, ReceivedMessage, SendRequest } from './wire-types.generated.js';
+
+/** Retries of network errors, 408, 429 and 5xx answers: exponential backoff with full jitter. */
+export interface RetryOptions {
+  /** Retries after the first attempt of `send` and `receive`; `subscribe` retries until stopped. @default 5 */
+  limit?: number;
+  /** Retry n waits a random time up to `min(maxDelayMs, baseDelayMs * 2 ** n)`. @default 200 */
+  baseDelayMs?: number;
+  /** Longest backoff between two attempts (a server's `Retry-After` is honoured as given). @default 5000 */
+  maxDelayMs?: number;
+}
+
+export interface ClientOptions {
+  /** Where the iPubSub server (or a proxy in front of it) answers, e.g. `http://127.0.0.1:8801`. */
+  baseUrl: string;
+  /** Sent with every request, e.g. `{ authorization: 'Bearer …' }`. */
+  headers?: Record<string, string>;
+  /** Replaces the global `fetch` (tests, proxies, instrumentation). */
+  fetch?: typeof fetch;
+  retry?: RetryOptions;
+}
+
+export interface RequestOptions {
+  /** Aborts the request, and any wait between retries, at once. */
+  signal?: AbortSignal;
+}
+
+/** Options of a send, named as on the wire; `messageUuid` defaults to `crypto.randomUUID()`. */
+export type SendOptions = Omit<SendRequest, 'streamId' | 'message' | 'messageUuid'> &
+  Partial<Pick<SendRequest, 'messageUuid'>> &
+  RequestOptions;
+
+/** Options of one long poll, named as on the wire. */
+export type ReceiveOptions = Omit<ReceiveQuery, 'streamId'> & RequestOptions;
+
+export interface SubscribeOptions extends RequestOptions {
+  /** Read the message store (replay, every subscriber sees every message) instead of taking from memory. */
+  fromStore?: ReceiveQuery['readFromDB'];
+  /** Continue after this position (a `resumeToken` persisted earlier); implies `fromStore`. */
+  resumeToken?: ReceiveQuery['dbResumeToken'];
+  /** Length of each long poll; the server's default when absent. */
+  timeoutSeconds?: ReceiveQuery['timeoutSeconds'];
+}
+
+/** A message delivered by a subscription. */
+export interface SubscriptionMessage<T = unknown> extends ReceivedMessage<T> {
+  /** Pass as `resumeToken` to continue right after this message; undefined when not reading the store. */
+  resumeToken: string | undefined;
+}
