@@ -29,9 +29,16 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   if (firstError !== undefined) {
     const key = firstError.path.split('/').filter(Boolean).join('.') || '(root)';
     const from = sources.get(key) ?? (file === undefined ? 'defaults' : file);
-    throw new ConfigError(`invalid configuration key "${key}" (from ${from}): ${firstError.message}`);
+    throw new ConfigError(`invalid configuration key "${key}" (from ${from}): ${describeError(firstError.schema, firstError.message)}`);
   }
   return config as AppConfig;
+}
+
+/** TypeBox says "Expected union value" for a bad choice; an operator needs the allowed ones. */
+function describeError(schema: TSchema, message: string): string {
+  const choices = (schema.anyOf as TSchema[] | undefined)?.map((option) => option.const);
+  if (choices === undefined || choices.some((choice) => choice === undefined)) return message;
+  return `expected one of ${choices.map((choice) => JSON.stringify(choice)).join(', ')}`;
 }
 
 function readYaml(file: string): Record<string, unknown> {
@@ -64,7 +71,10 @@ function applyEnv(
     const childPath = [...path, key];
     if (child[Kind] === 'Object') {
       const existing = target[key];
-      const nested = typeof existing === 'object' && existing !== null ? (existing as Record<string, unknown>) : {};
+      // A scalar or list where a section belongs is left for validation to report; an empty YAML section
+      // (`http:` with nothing under it) reads as null and counts as an empty one.
+      if (existing !== undefined && existing !== null && (typeof existing !== 'object' || Array.isArray(existing))) continue;
+      const nested = (existing ?? {}) as Record<string, unknown>;
       applyEnv(child, nested, childPath, env, sources);
       if (Object.keys(nested).length > 0 || existing !== undefined) target[key] = nested;
       continue;
