@@ -1,0 +1,46 @@
+// Benchmark settings: environment variables BENCH_*, or flags to `node bench/run.mjs` (`--duration 3` sets
+// BENCH_DURATION). Defaults keep every figure to a few seconds and the whole run under about three minutes.
+
+const DEFAULTS = {
+  /** Seconds each throughput figure is measured for, after the warm-up. */
+  DURATION: 5,
+  WARMUP: 1,
+  /** Keep-alive connections the send-throughput load generator uses. */
+  CONNECTIONS: 64,
+  /** Streams the send-throughput load spreads its messages over. */
+  SEND_STREAMS: 1000,
+  /** S: streams in the delivery figure, each with one sender and one long-polling receiver. */
+  STREAMS: 100,
+  /** Size of each message's `message` value, JSON-encoded. */
+  MESSAGE_BYTES: 100,
+  /** Send→wake samples for the latency figure, one at a time. */
+  LATENCY_SAMPLES: 2000,
+  IDLE_STREAMS: 1_000_000,
+  /** Connections and pipelined requests per connection that fill the idle streams. */
+  FILL_CONNECTIONS: 8,
+  FILL_PIPELINE: 64,
+  WAITERS: 20_000,
+  /** wrk, autocannon, or auto (wrk when installed). */
+  LOADGEN: 'auto',
+  /** Comma-separated figures to run: send,deliver,latency,idle-streams,waiters; empty: all. */
+  ONLY: '',
+  /** Also measure the floor's memory (1) or only iPubSub's (0). */
+  FLOOR_MEMORY: 1,
+};
+
+function read(name) {
+  const value = process.env[`BENCH_${name}`];
+  if (value === undefined || value === '') return DEFAULTS[name];
+  if (typeof DEFAULTS[name] === 'string') return value;
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) throw new Error(`BENCH_${name} must be a non-negative number, got "${value}"`);
+  return number;
+}
+
+export const options = Object.fromEntries(Object.keys(DEFAULTS).map((name) => [name, read(name)]));
+
+/** Whether a figure was selected with BENCH_ONLY (all are by default). */
+export function selected(figure) {
+  return options.ONLY === '' || options.ONLY.split(',').map((s) => s.trim()).includes(figure);
+}
+

@@ -1,0 +1,153 @@
+// Starting the servers under test as child processes, and reading their memory and CPU from /proc.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const SERVER_MAIN = join(REPO_ROOT, 'apps/server/dist/main.js');
+const FLOOR_MAIN = join(REPO_ROOT, 'bench/floor-server.mjs');
+/** The deployed single-node configuration (CORS on, as a browser-facing node runs). */
+export const SERVER_CONFIG = 'config/single-node.yaml';
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process has used so far, or undefined once it has gone. */
+export function cpuSecondsOf(pid) {
+  let stat;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A server under test: its process, port, and probes of its resource use. */
+export class ServerUnderTest {
+  constructor(name, child, port, cleanup) {
+    this.name = name;
+    this.child = child;
+    this.port = port;
+    this.cleanup = cleanup;
+    this.output = '';
+    const collect = (chunk) => {
+      this.output = (this.output + chunk).slice(-20_000);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+  }
+
+  /** The iPubSub node built in apps/server/dist, with `IPUBSUB_*` overrides on top of the single-node config. */
+  static async ipubsub(env = {}) {
+    const port = await freePort();
+    const storePath = mkdtempSync(join(tmpdir(), 'ipubsub-bench-'));
+    const child = spawn(process.execPath, [SERVER_MAIN, '--config', join(REPO_ROOT, SERVER_CONFIG)], {
+      env: {
+        ...process.env,
+        IPUBSUB_HTTP_HOST: '127.0.0.1',
+        IPUBSUB_HTTP_PORT: String(port),
+        IPUBSUB_LOG_LEVEL: 'warn',
+        IPUBSUB_STORE_PATH: storePath,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const server = new ServerUnderTest('iPubSub', child, port, () => rmSync(storePath, { recursive: true, force: true }));
+    await server.waitReady();
+    return server;
+  }
+
+  /** The bare node:http floor (bench/floor-server.mjs). */
+  static async floor() {
+    const port = await freePort();
+    const child = spawn(process.execPath, [FLOOR_MAIN, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = new ServerUnderTest('floor', child, port, () => {});
+    await server.waitReady();
+    return server;
+  }
+
+  /** Receivers parked right now, as the server itself counts them. */
+  async waiterCount() {
+    if (this.name === 'floor') return (await (await fetch(`${this.url}/ready`)).json()).waiters;
+    return this.metric('ipubsub_waiting_clients');
+  }
+
+  /** A gauge or counter from iPubSub's /metrics. */
+  async metric(name) {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    if (match === null) throw new Error(`${name} missing from /metrics`);
+    return Number(match[1]);
+  }
+
+  /** How many more files (sockets) the process may open before its limit. */
+  freeFileDescriptors() {
+    const limits = readFileSync(`/proc/${this.child.pid}/limits`, 'utf8');
+    const soft = Number(/Max open files\s+(\d+)/.exec(limits)[1]);
+    return soft - readdirSync(`/proc/${this.child.pid}/fd`).length;
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async waitReady(timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`${this.name} exited (${this.child.exitCode}):\n${this.output}`);
+      try {
+        if ((await fetch(`${this.url}/ready`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${this.name} not ready after ${timeoutMs} ms:\n${this.output}`);
+  }
+
+  /** Resident set size in bytes, from /proc (what the kernel holds for the process, heap garbage included). */
+  rssBytes() {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
+  }
+
+  /** CPU seconds (user + system) used so far. */
+  cpuSeconds() {
+    return cpuSecondsOf(this.child.pid);
+  }
+
+  async stop() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = once(this.child, 'exit');
+      this.child.kill('SIGTERM');
+      const force = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(force);
+    }
+    this.cleanup();
+  }
+}
+
+/** Runs `body(server)` against a fresh server and always stops it afterwards. */
+export async function withServer(start, body) {
+  const server = await start();
+  try {
+    return await body(server);
+  } finally {
+    await server.stop();
+  }
+}
+

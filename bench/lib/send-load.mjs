@@ -1,0 +1,64 @@
+// Send throughput: wrk (C, one thread) when installed, else autocannon in its own process. Either way the
+// load generator runs outside the benchmark's process and its CPU use is reported beside the result.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { cpuSecondsOf, REPO_ROOT } from './processes.mjs';
+import { options } from './options.mjs';
+import { payloadOf } from './raw-http.mjs';
+
+let runs = 0;
+
+function wrkVersion() {
+  const probe = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
+  if (probe.error !== undefined) return undefined;
+  return /wrk (\S+)/.exec(probe.stdout + probe.stderr)?.[1] ?? 'unknown';
+}
+
+/** Which load generator the send figure uses, and how it is described in the output. */
+export function sendLoadGenerator() {
+  const version = options.LOADGEN === 'autocannon' ? undefined : wrkVersion();
+  if (options.LOADGEN === 'wrk' && version === undefined) throw new Error('BENCH_LOADGEN=wrk but wrk is not installed');
+  return version === undefined
+    ? { tool: 'autocannon', label: `autocannon 8 in a separate process, ${options.CONNECTIONS} connections` }
+    : { tool: 'wrk', label: `wrk ${version}, 1 thread, ${options.CONNECTIONS} connections` };
+}
+
+/**
+ * Runs the send load against `port` for `seconds` and returns requests/s, latency and the load generator's CPU
+ * (fraction of one core).
+ */
+export async function runSendLoad(tool, port, seconds) {
+  const env = {
+    ...process.env,
+    BENCH_SEND_STREAMS: String(options.SEND_STREAMS),
+    BENCH_PAYLOAD: payloadOf(options.MESSAGE_BYTES),
+    // Every run sends new messageUuids, so no send is answered from the dedup window.
+    BENCH_RUN_ID: `r${process.pid}x${runs++}`,
+  };
+  const child =
+    tool === 'wrk'
+      ? spawn('wrk', ['-t1', `-c${options.CONNECTIONS}`, `-d${seconds}s`, '-s', join(REPO_ROOT, 'bench/lib/send.lua'), `http://127.0.0.1:${port}/api/v1/streams/send`], { env })
+      : spawn(process.execPath, [join(REPO_ROOT, 'bench/lib/autocannon-send.mjs'), String(port), String(options.CONNECTIONS), String(seconds)], { env });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  // The process is gone once it exits, so its CPU time is sampled while it runs.
+  const started = performance.now();
+  let cpu = 0;
+  const sampler = setInterval(() => {
+    cpu = cpuSecondsOf(child.pid) ?? cpu;
+  }, 100);
+  const [code] = await once(child, 'exit');
+  clearInterval(sampler);
+  const line = /BENCH_RESULT (.*)/.exec(output);
+  if (code !== 0 || line === null) throw new Error(`${tool} failed (exit ${code}):\n${output}`);
+  const result = JSON.parse(line[1]);
+  return {
+    requestsPerSecond: result.requests / (result.durationUs / 1e6),
+    failed: result.non2xx + result.socketErrors,
+    p50Ms: result.p50Us / 1000,
+    p99Ms: result.p99Us / 1000,
+    loadgenCpu: cpu / ((performance.now() - started) / 1000),
+  };
+}

@@ -1,0 +1,31 @@
+-- wrk script: POST /api/v1/streams/send with a fresh messageUuid per request, spread over a pool of streams,
+-- and a JSON summary from done() for bench/lib/send-load.mjs to read.
+local streams = tonumber(os.getenv("BENCH_SEND_STREAMS"))
+local payload = os.getenv("BENCH_PAYLOAD")
+local prefix = os.getenv("BENCH_RUN_ID")
+local counter = 0
+local threads = 0
+
+-- Each thread gets its own tag so messageUuids never repeat across threads.
+tag = "t0"
+function setup(thread)
+  thread:set("tag", "t" .. threads)
+  threads = threads + 1
+end
+
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+
+function request()
+  counter = counter + 1
+  local body = '{"streamId":"send-' .. (counter % streams) .. '","messageUuid":"' .. prefix .. tag .. '-' .. counter ..
+    '","message":' .. payload .. '}'
+  return wrk.format(nil, nil, nil, body)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('BENCH_RESULT {"requests":%d,"durationUs":%d,"non2xx":%d,"socketErrors":%d,"p50Us":%d,"p99Us":%d}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
