@@ -1,0 +1,84 @@
+/**
+ * What a member is believed to be. `suspect` still counts as a member (it owns its streams) until the suspicion
+ * times out; `left` is a graceful `dead` announced by the member itself.
+ */
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+
+/** How other nodes reach a member: its name (unique in the cluster), gossip address and HTTP base URL. */
+export interface MemberAddress {
+  readonly name: string;
+  /** `host:port` of its gossip (UDP) socket. */
+  readonly gossip: string;
+  /** Base URL of its HTTP API, e.g. `http://127.0.0.1:8801`. */
+  readonly http: string;
+}
+
+/** A gossiped fact about one member; a higher incarnation (set only by the member itself) wins. */
+export interface MemberUpdate extends MemberAddress {
+  readonly state: MemberState;
+  readonly incarnation: number;
+}
+
+interface Envelope {
+  /** cluster.name of the sender: messages of another cluster are refused. */
+  readonly cluster: string;
+  /** Name of the sender. */
+  readonly from: string;
+}
+
+/** The gossip protocol's messages; failure detection messages carry piggybacked updates. */
+export type SwimMessage =
+  | (Envelope & { readonly type: 'ping'; readonly seq: number; readonly updates: readonly MemberUpdate[] })
+  | (Envelope & { readonly type: 'ack'; readonly seq: number; readonly updates: readonly MemberUpdate[] })
+  | (Envelope & {
+      readonly type: 'ping-req';
+      readonly seq: number;
+      readonly target: string;
+      readonly targetAddress: string;
+      readonly updates: readonly MemberUpdate[];
+    })
+  /** Full-state exchange: joining through a seed, periodic anti-entropy, and re-contacting dead members. */
+  | (Envelope & { readonly type: 'sync'; readonly members: readonly MemberUpdate[]; readonly wantReply: boolean })
+  /** Answer to a sync from a node of another cluster. */
+  | (Envelope & { readonly type: 'refuse'; readonly reason: string });
+
+export type MembershipEvent =
+  /** Another member changed state (or was seen for the first time: `previous` undefined). */
+  | { readonly kind: 'member'; readonly member: MemberUpdate; readonly previous: MemberState | undefined }
+  /** This node is part of a cluster: a seed answered, another node joined it, or no seed answered in time. */
+  | { readonly kind: 'joined' }
+  /** A seed belongs to another cluster. */
+  | { readonly kind: 'refused'; readonly from: string; readonly reason: string }
+  /** Others had declared this node dead (or left); it refuted with a higher incarnation. */
+  | { readonly kind: 'refuted'; readonly claim: MemberState };
+
+export interface SwimTiming {
+  /** One probe per period, round-robin over the members. */
+  readonly protocolPeriodMs: number;
+  /** No direct ack within this time: ask `indirectProbes` other members to probe. */
+  readonly probeTimeoutMs: number;
+  readonly indirectProbes: number;
+  /** Suspicion lasts `suspicionMultiplier × max(1, log10 n) × protocolPeriodMs` before the member is dead. */
+  readonly suspicionMultiplier: number;
+  /** Each update is piggybacked `retransmitMultiplier × ceil(log10(n + 1))` times. */
+  readonly retransmitMultiplier: number;
+  readonly maxPiggyback: number;
+  /** Full-state exchange with a random live member and a random dead one (heals partitions). */
+  readonly syncIntervalMs: number;
+  /** No seed answered within this time: this node starts a cluster of its own. */
+  readonly joinTimeoutMs: number;
+  /** Dead and left members are remembered (and re-contacted) this long, then forgotten. */
+  readonly deadRetentionMs: number;
+}
+
+export const DEFAULT_TIMING: SwimTiming = {
+  protocolPeriodMs: 500,
+  probeTimeoutMs: 200,
+  indirectProbes: 3,
+  suspicionMultiplier: 3,
+  retransmitMultiplier: 4,
+  maxPiggyback: 16,
+  syncIntervalMs: 2_000,
+  joinTimeoutMs: 1_000,
+  deadRetentionMs: 10 * 60_000,
+};
