@@ -103,7 +103,7 @@ export class StreamsController {
       signal,
     });
     if (Array.isArray(outcome)) {
-      if (reply.raw.destroyed) {
+      if (clientGone(reply)) {
         // Taken for a receiver that hung up: back to the head, so the next receiver gets it.
         this.engine.returnToHead(query.streamId, outcome);
         return;
@@ -150,12 +150,21 @@ function toWire(message: StreamMessage): ReceivedMessage {
   };
 }
 
+/**
+ * The client closed its connection: anything written now would be lost. Node ends the socket as soon as it
+ * reads the client's FIN, but the response emits 'close' (and `destroyed`) only later, so check the socket.
+ */
+function clientGone(reply: FastifyReply): boolean {
+  const socket = reply.raw.socket;
+  return reply.raw.destroyed || socket === null || !socket.writable;
+}
+
 /** An AbortSignal that fires if the client hangs up before we answer. */
 function abortOnHangUp(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   const res = reply.raw;
-  // 'close' may have fired already, while the body was read and validated.
-  if (res.destroyed) controller.abort();
+  // The client may have gone already, while the body was read and validated.
+  if (clientGone(reply)) controller.abort();
   const onClose = (): void => {
     if (!res.writableFinished) controller.abort();
   };
