@@ -1,0 +1,142 @@
+// The built ESM bundle in real headless Chromium, talking to a real server on another origin (CORS).
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IPubSub } from '../src/index.ts';
+import { Servers, eventually, uniqueStream, waitingClients, type ServerProcess } from './support.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+// CI installs Chromium (.ci/run); elsewhere the test says what is missing rather than failing.
+const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true';
+
+const PAGE = `<!doctype html>
+<title>iPubSub SDK</title>
+<script type="module">
+  import { IPubSub, isValidationError } from '/sdk/index.js';
+
+  /** Subscribes until \`count\` messages arrived; the AbortSignal of the page can stop it earlier. */
+  window.collect = async (baseUrl, stream, count) => {
+    const client = new IPubSub({ baseUrl });
+    const seen = [];
+    window.stop = new AbortController();
+    for await (const msg of client.subscribe(stream, { timeoutSeconds: 10, signal: window.stop.signal })) {
+      seen.push({ messageUuid: msg.messageUuid, message: msg.message });
+      if (seen.length === count) break;
+    }
+    return seen;
+  };
+
+  window.send = async (baseUrl, stream, message) => (await new IPubSub({ baseUrl }).send(stream, message)).messageUuid;
+
+  window.invalid = async (baseUrl) =>
+    new IPubSub({ baseUrl }).send('not valid!', 1).then(() => 'sent', (error) => isValidationError(error) && error.status);
+  window.ready = true;
+</script>`;
+
+const servers = new Servers();
+let api: ServerProcess;
+let site: Server;
+let siteUrl: string;
+let profile: string;
+let browser: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (skip) return;
+  api = await servers.start({ env: { IPUBSUB_HTTP_CORSORIGINS: '*' } });
+  const bundle = readFileSync(new URL('../dist/index.js', import.meta.url));
+  site = createServer((request, response) => {
+    if (request.url === '/sdk/index.js') {
+      response.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    } else if (request.url === '/favicon.ico') {
+      response.writeHead(204).end();
+    } else if (request.url === '/') {
+      response.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  site.listen(0, '127.0.0.1');
+  await once(site, 'listening');
+  siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+
+  profile = mkdtempSync(join(tmpdir(), 'ipubsub-chromium-'));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  page = await browser.newPage();
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  await page.goto(siteUrl);
+  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+});
+
+afterAll(async () => {
+  if (skip) return;
+  await browser?.close();
+  site?.close();
+  await servers.stopAll();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
+  it('for-awaits messages sent from Node and from the page itself', async () => {
+    const stream = uniqueStream('browser');
+    const collecting = page.evaluate(
+      ([baseUrl, id]) => (window as any).collect(baseUrl, id, 3),
+      [api.url, stream] as const,
+    );
+    expect(await eventually(() => waitingClients(api), 1)).toBe(1);
+
+    const node = new IPubSub({ baseUrl: api.url });
+    const first = await node.send(stream, { from: 'node', n: 1 });
+    const second = await node.send(stream, { from: 'node', n: 2 });
+    const third: string = await page.evaluate(
+      ([baseUrl, id]) => (window as any).send(baseUrl, id, { from: 'page', n: 3 }),
+      [api.url, stream] as const,
+    );
+    expect(third).toMatch(/^[0-9a-f-]{36}$/);
+
+    expect(await collecting).toEqual([
+      { messageUuid: first.messageUuid, message: { from: 'node', n: 1 } },
+      { messageUuid: second.messageUuid, message: { from: 'node', n: 2 } },
+      { messageUuid: third, message: { from: 'page', n: 3 } },
+    ]);
+    expect(await eventually(() => waitingClients(api), 0)).toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('stops a waiting subscription with an AbortSignal and reports errors typed', async () => {
+    const stream = uniqueStream('browser');
+    const collecting = page.evaluate(
+      ([baseUrl, id]) => (window as any).collect(baseUrl, id, 5),
+      [api.url, stream] as const,
+    );
+    expect(await eventually(() => waitingClients(api), 1)).toBe(1);
+    await page.evaluate(() => (window as any).stop.abort());
+    expect(await collecting).toEqual([]);
+    expect(await eventually(() => waitingClients(api), 0)).toBe(0);
+
+    expect(await page.evaluate((baseUrl) => (window as any).invalid(baseUrl), api.url)).toBe(400);
+    // The 400 itself is logged by Chromium as a failed resource load; nothing else may be.
+    expect(pageErrors.filter((text) => !text.includes('400'))).toEqual([]);
+  });
+});
