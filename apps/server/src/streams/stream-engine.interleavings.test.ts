@@ -5,7 +5,8 @@ import type { ReceiveOutcome, SendOptions, SendOutcome, StreamMessage } from './
 /**
  * Randomized interleavings of sends, long-poll receives, hang-ups (aborts), timeouts and returns to the head,
  * checked against a model of each stream: every receive must get exactly the messages at the head of the
- * model, so nothing is lost, duplicated or reordered, and the engine's waiter and buffer counts must match.
+ * model, so nothing is lost, duplicated or reordered, the engine's waiter and buffer counts must match, and
+ * once everything is idle every stream is evicted.
  */
 
 interface StreamMode {
@@ -182,6 +183,9 @@ class Simulation {
       }
     }
     expect(this.engine.stats()).toMatchObject({ waiters: 0, bufferedMessages: 0 });
+    // Every stream is idle now, so the eviction sweep must remove them all: none leaks.
+    await this.advance(2_000);
+    expect(this.engine.streamCount).toBe(0);
   }
 }
 

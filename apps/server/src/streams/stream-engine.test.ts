@@ -552,6 +552,36 @@ describe('idle eviction', () => {
     expect(engine.streamCount).toBe(0);
   });
 
+  it('evicts a stream whose messages went straight to waiting receivers', async () => {
+    const receiver = track(engine.receive('handed', { timeoutMs: 5_000 }));
+    engine.send('handed', msg('m1'), circular());
+    const syncReceiver = track(engine.receive('sync', { timeoutMs: 5_000 }));
+    engine.send('sync', msg('m1'), syncMatch(1_000));
+    await flush();
+    expect(uuids(receiver.value)).toEqual(['m1']);
+    expect(uuids(syncReceiver.value)).toEqual(['m1']);
+    clock += LIMITS.idleEvictionMs;
+    engine.evictIdle();
+    expect(engine.streamCount).toBe(0);
+  });
+
+  it('evicts a stream adopted straight into waiting receivers', async () => {
+    engine.send('s', msg('m1'), circular());
+    const [snapshot] = engine.detach(() => true);
+    const next = new StreamEngine(LIMITS, () => clock);
+    try {
+      const receiver = track(next.receive('s', { timeoutMs: 5_000 }));
+      next.adopt(snapshot);
+      await flush();
+      expect(uuids(receiver.value)).toEqual(['m1']);
+      clock += LIMITS.idleEvictionMs;
+      next.evictIdle();
+      expect(next.streamCount).toBe(0);
+    } finally {
+      next.close();
+    }
+  });
+
   it('evicts streams of sends that timed out or were refused', async () => {
     createEngine({ maxWaitersPerNode: 1 });
     engine.send('timed-out', msg('m1'), syncMatch(1_000));
@@ -645,7 +675,8 @@ describe('close (SIGTERM)', () => {
     expect(engine.receive('q', { timeoutMs: 60_000 })).toBe('shutting_down');
     expect(engine.receive('new', { timeoutMs: 60_000 })).toBe('shutting_down');
     expect(engine.send('q', msg('m2'), blocking(1, 60_000))).toBe('shutting_down');
-    expect(engine.waiterCount).toBe(0);
+    expect(engine.send('new', msg('m2'), syncMatch(60_000))).toBe('shutting_down');
+    expect(engine.stats()).toEqual({ streams: 1, waiters: 0, bufferedMessages: 0 });
   });
 });
 

@@ -42,13 +42,13 @@ export class StreamEngine implements StreamHost {
   }
 
   send(streamId: string, message: StreamMessage, options: SendOptions): SendOutcome | Promise<SendOutcome> {
+    if (this.closed && options.blockingTimeoutMs > 0) return 'shutting_down';
     let stream = this.streams.get(streamId);
     if (stream === undefined) {
       if (this.streams.size >= this.limits.maxStreams) return 'too_many_streams';
       stream = new Stream(streamId, this, options.capacity);
       this.streams.set(streamId, stream);
     }
-    if (this.closed && options.blockingTimeoutMs > 0) return 'shutting_down';
     return stream.send(message, options.capacity, options.blockingTimeoutMs, options.signal);
   }
 

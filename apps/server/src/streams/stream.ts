@@ -78,7 +78,7 @@ export class Stream {
     if (receiver !== undefined) {
       this.remember(message.messageUuid);
       this.settle(receiver, [message]);
-      return 'accepted';
+      return this.idleAfter('accepted'); // handed straight over: the stream may be empty now
     }
     const buffered = this.bufferedCount;
     if (buffered < this.capacityValue) {
@@ -161,6 +161,7 @@ export class Stream {
       else this.bufferOf().pushBack(message);
     }
     if (messages.length > 0) this.idleSince = 0;
+    if (this.isIdle) this.host.becameIdle(this);
   }
 
   private take(maxMessages: number): StreamMessage[] | undefined {
