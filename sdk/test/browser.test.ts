@@ -97,14 +97,17 @@ afterAll(async () => {
   rmSync(profile, { recursive: true, force: true });
 });
 
+/** Starts the page's subscription to a new stream; resolves once its first poll waits on the server. */
+async function startCollecting(count: number): Promise<{ stream: string; collected: Promise<unknown[]> }> {
+  const stream = uniqueStream('browser');
+  const collected = page.evaluate(([baseUrl, id, n]) => (window as any).collect(baseUrl, id, n), [api.url, stream, count] as const);
+  expect(await eventually(() => waitingClients(api), 1)).toBe(1);
+  return { stream, collected };
+}
+
 describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
   it('for-awaits messages sent from Node and from the page itself', async () => {
-    const stream = uniqueStream('browser');
-    const collecting = page.evaluate(
-      ([baseUrl, id]) => (window as any).collect(baseUrl, id, 3),
-      [api.url, stream] as const,
-    );
-    expect(await eventually(() => waitingClients(api), 1)).toBe(1);
+    const { stream, collected } = await startCollecting(3);
 
     const node = new IPubSub({ baseUrl: api.url });
     const first = await node.send(stream, { from: 'node', n: 1 });
@@ -115,7 +118,7 @@ describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
     );
     expect(third).toMatch(/^[0-9a-f-]{36}$/);
 
-    expect(await collecting).toEqual([
+    expect(await collected).toEqual([
       { messageUuid: first.messageUuid, message: { from: 'node', n: 1 } },
       { messageUuid: second.messageUuid, message: { from: 'node', n: 2 } },
       { messageUuid: third, message: { from: 'page', n: 3 } },
@@ -125,14 +128,9 @@ describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
   });
 
   it('stops a waiting subscription with an AbortSignal and reports errors typed', async () => {
-    const stream = uniqueStream('browser');
-    const collecting = page.evaluate(
-      ([baseUrl, id]) => (window as any).collect(baseUrl, id, 5),
-      [api.url, stream] as const,
-    );
-    expect(await eventually(() => waitingClients(api), 1)).toBe(1);
+    const { collected } = await startCollecting(5);
     await page.evaluate(() => (window as any).stop.abort());
-    expect(await collecting).toEqual([]);
+    expect(await collected).toEqual([]);
     expect(await eventually(() => waitingClients(api), 0)).toBe(0);
 
     expect(await page.evaluate((baseUrl) => (window as any).invalid(baseUrl), api.url)).toBe(400);

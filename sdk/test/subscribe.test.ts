@@ -211,15 +211,29 @@ describe('stopping a subscription', () => {
 });
 
 describe('server restarts', () => {
-  it('an in-memory subscription reconnects to a restarted server and continues', async () => {
+  const NO_STORE =
+    'needs store-backed reads: this server answers readFromDB with STORE_UNAVAILABLE (persistence not built yet)';
+
+  /** A node on a fixed port, restarted on the same port with the same store, and a client of it. */
+  async function restartableNode() {
     const port = await freePort();
-    let node = await servers.start({ port });
-    const sdk = new IPubSub({ baseUrl: node.url, retry: { baseDelayMs: 20, maxDelayMs: 200 } });
+    const node = { current: await servers.start({ port }) };
+    const restart = async (): Promise<void> => {
+      const storePath = node.current.env.IPUBSUB_STORE_PATH;
+      // SIGTERM answers a waiting poll 424, so the subscription polls again and meets the restart.
+      expect(await node.current.stop()).toBe(0);
+      node.current = await servers.start({ port, env: { IPUBSUB_STORE_PATH: storePath } });
+    };
+    const sdk = new IPubSub({ baseUrl: node.current.url, retry: { baseDelayMs: 20, maxDelayMs: 200 } });
+    return { node, sdk, restart };
+  }
+
+  it('an in-memory subscription reconnects to a restarted server and continues', async () => {
+    const { node, sdk, restart } = await restartableNode();
     const stream = uniqueStream();
-    const subscription = sdk.subscribe<number>(stream, { timeoutSeconds: 30 });
     const seen: number[] = [];
     const loop = (async () => {
-      for await (const msg of subscription) {
+      for await (const msg of sdk.subscribe<number>(stream, { timeoutSeconds: 30 })) {
         seen.push(msg.message);
         if (seen.length === 6) break;
       }
@@ -227,24 +241,17 @@ describe('server restarts', () => {
 
     for (const n of [1, 2, 3]) await sdk.send(stream, n);
     expect(await eventually(async () => seen.length, 3)).toBe(3);
-    await untilWaiting(1, node);
-    expect(await node.stop()).toBe(0); // SIGTERM answers the waiting poll 424: the subscription polls again
-
-    node = await servers.start({ port });
+    await untilWaiting(1, node.current);
+    await restart();
     for (const n of [4, 5, 6]) await sdk.send(stream, n);
     await loop;
     expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(await waitingClients(node)).toBe(0);
+    expect(await waitingClients(node.current)).toBe(0);
   });
 
   it('a store subscription resumes from its persisted token after a restart', async (ctx) => {
-    const port = await freePort();
-    let node = await servers.start({ port });
-    ctx.skip(
-      !(await answersReadFromDB(node)),
-      'needs store-backed reads: this server answers readFromDB with STORE_UNAVAILABLE (persistence not built yet)',
-    );
-    const sdk = new IPubSub({ baseUrl: node.url, retry: { baseDelayMs: 20, maxDelayMs: 200 } });
+    const { node, sdk, restart } = await restartableNode();
+    ctx.skip(!(await answersReadFromDB(node.current)), NO_STORE);
     const stream = uniqueStream();
     for (const n of [1, 2, 3, 4, 5]) await sdk.send(stream, n, { writeToDB: true });
 
@@ -266,8 +273,7 @@ describe('server restarts', () => {
     }
     expect(everyone).toEqual([1, 2, 3, 4, 5]);
 
-    await node.stop();
-    node = await servers.start({ port, env: { IPUBSUB_STORE_PATH: node.env.IPUBSUB_STORE_PATH } });
+    await restart();
     await sdk.send(stream, 6, { writeToDB: true });
     const resumed: number[] = [];
     const subscription = sdk.subscribe<number>(stream, { resumeToken: saved, timeoutSeconds: 1 });
@@ -280,13 +286,8 @@ describe('server restarts', () => {
   });
 
   it('a store subscription survives a restart while it waits, continuing from its token', async (ctx) => {
-    const port = await freePort();
-    let node = await servers.start({ port });
-    ctx.skip(
-      !(await answersReadFromDB(node)),
-      'needs store-backed reads: this server answers readFromDB with STORE_UNAVAILABLE (persistence not built yet)',
-    );
-    const sdk = new IPubSub({ baseUrl: node.url, retry: { baseDelayMs: 20, maxDelayMs: 200 } });
+    const { node, sdk, restart } = await restartableNode();
+    ctx.skip(!(await answersReadFromDB(node.current)), NO_STORE);
     const stream = uniqueStream();
     const seen: number[] = [];
     const loop = (async () => {
@@ -297,8 +298,7 @@ describe('server restarts', () => {
     })();
     for (const n of [1, 2]) await sdk.send(stream, n, { writeToDB: true });
     expect(await eventually(async () => seen.length, 2)).toBe(2);
-    await node.stop();
-    node = await servers.start({ port, env: { IPUBSUB_STORE_PATH: node.env.IPUBSUB_STORE_PATH } });
+    await restart();
     for (const n of [3, 4]) await sdk.send(stream, n, { writeToDB: true });
     await loop;
     expect(seen).toEqual([1, 2, 3, 4]);
