@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { waitForWaiters } from './support/api-helpers.js';
+import { REPO_ROOT, SERVER_MAIN, ServerProcess, freePort } from './support/server.js';
+
+/** The built server refuses to start on a bad configuration, naming the key, and honours env overrides. */
+
+const dir = mkdtempSync(join(tmpdir(), 'ipubsub-e2e-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Exit {
+  code: number | null;
+  stderr: string;
+  ms: number;
+}
+
+/** Starts the server with these arguments and environment and waits for it to exit by itself (10 s at most). */
+async function runUntilExit(args: string[], env: Record<string, string>): Promise<Exit> {
+  const startedAt = performance.now();
+  const child = spawn(process.execPath, [SERVER_MAIN, ...args], {
+    env: { ...process.env, IPUBSUB_HTTP_PORT: String(await freePort()), IPUBSUB_STORE_PATH: dir, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(killer);
+  return { code, stderr, ms: performance.now() - startedAt };
+}
+
+function yamlFile(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+// Each case starts a process that must exit by itself; finer cases are unit tests in apps/server/src/config.
+describe('a bad configuration stops the process with a non-zero exit and names the key', () => {
+  it('a wrong type in the YAML file', async () => {
+    const file = yamlFile('bad-type.yaml', 'limits:\n  maxStreams: eighty\n');
+    const { code, stderr } = await runUntilExit(['--config', file], {});
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull(); // exited by itself, not killed
+    expect(stderr).toContain('limits.maxStreams');
+    expect(stderr).toContain(file);
+  });
+
+  it('an unknown key in the YAML file', async () => {
+    const { code, stderr } = await runUntilExit(['--config', yamlFile('unknown.yaml', 'limits:\n  maxWaiters: 5\n')], {});
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('limits.maxWaiters');
+  });
+
+  it('a bad value from an environment variable, naming the variable', async () => {
+    const { code, stderr, ms } = await runUntilExit(['--config', join(REPO_ROOT, 'config/single-node.yaml')], { IPUBSUB_LIMITS_MAXWAITERSPERSTREAM: 'lots' });
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('limits.maxWaitersPerStream');
+    expect(stderr).toContain('IPUBSUB_LIMITS_MAXWAITERSPERSTREAM');
+    expect(ms).toBeLessThan(5_000);
+  });
+
+  it('a config file that does not exist', async () => {
+    const missing = join(dir, 'missing.yaml');
+    const { code, stderr } = await runUntilExit(['--config', missing], {});
+    expect(code).not.toBe(0);
+    expect(stderr).toContain(missing);
+  });
+});
+
+describe('a good configuration', () => {
+  it('YAML values apply, environment variables override them', async () => {
+    const file = yamlFile('good.yaml', 'limits:\n  maxTimeoutSeconds: 7\n  maxWaitersPerStream: 50\n');
+    const server = await ServerProcess.start({ env: { IPUBSUB_CONFIG: file, IPUBSUB_LIMITS_MAXWAITERSPERSTREAM: '1' } });
+    try {
+      // From the file (read through IPUBSUB_CONFIG): timeoutSeconds 8 is over the maximum of 7.
+      expect((await server.receive({ streamId: 'c', timeoutSeconds: 8 })).status).toBe(400);
+      // From the environment: one waiter per stream, not 50.
+      const waiting = server.receive({ streamId: 'c', timeoutSeconds: 7 });
+      await waitForWaiters(server, 1);
+      expect((await server.receive({ streamId: 'c', timeoutSeconds: 1 })).status).toBe(429);
+      expect((await server.send({ streamId: 'c', messageUuid: 'm', message: 1 })).status).toBe(200);
+      expect((await waiting).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+});
