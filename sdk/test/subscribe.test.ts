@@ -118,7 +118,7 @@ describe('stopping a subscription', () => {
     const started = Date.now();
     await subscription.return();
     expect(await pending).toEqual({ done: true, value: undefined });
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(1000);
     expect(await eventually(() => waitingClients(server), 0)).toBe(0);
     expect(await subscription.next()).toEqual({ done: true, value: undefined });
   });
@@ -136,7 +136,7 @@ describe('stopping a subscription', () => {
     const started = Date.now();
     controller.abort();
     expect(await loop).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(1000);
     expect(await eventually(() => waitingClients(server), 0)).toBe(0);
   });
 
@@ -182,7 +182,7 @@ describe('stopping a subscription', () => {
     const started = Date.now();
     controller.abort();
     expect(await pending).toEqual({ done: true, value: undefined });
-    expect(Date.now() - started).toBeLessThan(200);
+    expect(Date.now() - started).toBeLessThan(1000);
     expect(recorder.requests).toHaveLength(1);
   });
 
