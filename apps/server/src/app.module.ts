@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { ApiModule } from './api/index.js';
+import { ClusterModule } from './cluster/index.js';
 import { ConfigModule, type AppConfig } from './config/index.js';
 import { GracefulShutdown, LOGGER } from './lifecycle.js';
 import { ObservabilityModule } from './observability/index.js';
@@ -11,7 +12,7 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), ObservabilityModule, StreamsModule, ApiModule],
+      imports: [ConfigModule.forRoot(config), ObservabilityModule, StreamsModule, ApiModule, ClusterModule.forRoot(logger)],
       providers: [{ provide: LOGGER, useValue: logger }, GracefulShutdown],
     };
   }

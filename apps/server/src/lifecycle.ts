@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { ShutdownState } from './api/index.js';
+import { HandOff } from './cluster/index.js';
 import { StreamEngine } from './streams/index.js';
 
 export const LOGGER = Symbol('LOGGER');
@@ -11,11 +12,14 @@ export class GracefulShutdown {
   constructor(
     @Inject(ShutdownState) private readonly state: ShutdownState,
     @Inject(StreamEngine) private readonly engine: StreamEngine,
+    @Inject(HandOff) private readonly handOff: HandOff,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   async drain(): Promise<void> {
     this.state.draining = true;
+    // In a cluster: hand every in-memory stream to its next owner, then leave the ring (before anything closes).
+    await this.handOff.leave();
     const { streams, waiters } = this.engine.stats();
     this.logger.info({ streams, waiters }, 'draining: answering waiting clients');
     this.engine.close();

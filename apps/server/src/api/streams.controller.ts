@@ -8,6 +8,7 @@ import {
   type ReceivedMessage,
 } from '@ipubsub/sdk/wire';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ClusterRouter } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics } from '../observability/index.js';
 import { StreamEngine, type StreamMessage } from '../streams/index.js';
@@ -26,6 +27,7 @@ export class StreamsController {
     @Inject(StreamEngine) private readonly engine: StreamEngine,
     @Inject(Metrics) private readonly metrics: Metrics,
     @Inject(ShutdownState) private readonly shutdown: ShutdownState,
+    @Inject(ClusterRouter) private readonly cluster: ClusterRouter,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.limits = config.limits;
@@ -35,6 +37,8 @@ export class StreamsController {
   @HttpCode(200)
   @RouteSchema({ body: SendRequest, response: { 200: SendResponse, ...ERRORS } })
   async send(@Body() body: SendRequest, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    // In a cluster, a stream's requests (in memory or stored) are served by its owner; others forward them.
+    if (this.cluster.active && (await this.cluster.route(body.streamId, req, reply)) === 'answered') return;
     if (this.shutdown.draining) return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     const capacity = body.inMemoryStreamSize ?? SEND_DEFAULTS.inMemoryStreamSize;
     const blockingSeconds = body.blockingSendTimeoutSeconds ?? SEND_DEFAULTS.blockingSendTimeoutSeconds;
@@ -87,6 +91,7 @@ export class StreamsController {
   @Get('receive')
   @RouteSchema({ querystring: ReceiveQuery, response: ERRORS })
   async receive(@Query() query: ReceiveQuery, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    if (this.cluster.active && (await this.cluster.route(query.streamId, req, reply)) === 'answered') return;
     if (this.shutdown.draining) return this.receiveFailed(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     const timeoutSeconds = query.timeoutSeconds ?? 30;
     if (timeoutSeconds > this.limits.maxTimeoutSeconds) {

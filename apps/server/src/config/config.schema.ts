@@ -32,6 +32,12 @@ export const ConfigSchema = Type.Object(
             host: Type.String({ default: '127.0.0.1' }),
             port: Type.Integer({ minimum: 0, maximum: 65535, default: 7901 }),
             advertise: Type.Optional(Type.String({ minLength: 1 })),
+            /** SWIM: one member probed per period; a crash is noticed within about 2 periods + the suspicion. */
+            protocolPeriodMs: Type.Integer({ minimum: 10, default: 500 }),
+            /** No ack within this: other members are asked to probe (indirect probe). */
+            probeTimeoutMs: Type.Integer({ minimum: 1, default: 200 }),
+            /** A suspect is declared dead after multiplier × max(1, log10 members) × protocolPeriodMs. */
+            suspicionMultiplier: Type.Number({ minimum: 1, default: 3 }),
           },
           { default: {}, additionalProperties: false },
         ),

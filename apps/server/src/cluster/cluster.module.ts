@@ -1,0 +1,156 @@
+import {
+  Global,
+  Inject,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { Counter } from 'prom-client';
+import { APP_CONFIG, type AppConfig } from '../config/index.js';
+import { Metrics, Readiness } from '../observability/index.js';
+import { StreamEngine } from '../streams/index.js';
+import { StreamsModule } from '../streams/streams.module.js';
+import { ClusterAuth } from './auth.js';
+import { ClusterController } from './cluster.controller.js';
+import { HandOff } from './handoff.js';
+import { registerInternalRoutes } from './internal-routes.js';
+import { Membership } from './membership/membership.js';
+import { isMember } from './membership/swim.js';
+import { formatAddress } from './membership/udp-transport.js';
+import { PeerClient } from './peer-client.js';
+import { ClusterRouter } from './router.js';
+
+const CLUSTER_LOGGER = Symbol('CLUSTER_LOGGER');
+/** Node-to-node hand-off requests may be this large (a chunk is 4 MiB, one message up to http.bodyLimitBytes). */
+const INTERNAL_BODY_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Membership, ownership and hand-off. Global so that the streams controller can route through
+ * `ClusterRouter` and the shutdown can call `HandOff.leave()` without importing this module.
+ */
+@Global()
+@Module({})
+export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+  static forRoot(logger: Logger): DynamicModule {
+    return {
+      module: ClusterModule,
+      imports: [StreamsModule],
+      controllers: [ClusterController],
+      providers: [
+        { provide: CLUSTER_LOGGER, useValue: logger.child({ component: 'cluster' }) },
+        { provide: ClusterAuth, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new ClusterAuth(config.cluster.secret) },
+        {
+          provide: Membership,
+          inject: [APP_CONFIG, ClusterAuth, CLUSTER_LOGGER],
+          useFactory: (config: AppConfig, auth: ClusterAuth, log: Logger) => createMembership(config, auth, log),
+        },
+        { provide: PeerClient, inject: [ClusterAuth], useFactory: (auth: ClusterAuth) => new PeerClient(auth) },
+        {
+          provide: HandOff,
+          inject: [StreamEngine, Membership, PeerClient, CLUSTER_LOGGER, Metrics],
+          useFactory: (engine: StreamEngine, membership: Membership, peers: PeerClient, log: Logger, metrics: Metrics) => {
+            const moved = new Counter({
+              name: 'ipubsub_cluster_handoff_messages_total',
+              help: 'In-memory messages moved between nodes by hand-off, by direction',
+              labelNames: ['direction'] as const,
+              registers: [metrics.registry],
+            });
+            return new HandOff(engine, membership, peers, log, (direction, messages) => moved.labels(direction).inc(messages));
+          },
+        },
+        {
+          provide: ClusterRouter,
+          inject: [Membership, HandOff, PeerClient, ClusterAuth, Metrics, CLUSTER_LOGGER],
+          useFactory: (membership: Membership, handOff: HandOff, peers: PeerClient, auth: ClusterAuth, metrics: Metrics, log: Logger) => {
+            const forwards = new Counter({
+              name: 'ipubsub_cluster_forwarded_requests_total',
+              help: 'Stream requests forwarded to their owner, by outcome (unavailable: answered 503 OWNER_UNAVAILABLE)',
+              labelNames: ['outcome'] as const,
+              registers: [metrics.registry],
+            });
+            const ok = forwards.labels('ok');
+            const unavailable = forwards.labels('unavailable');
+            return new ClusterRouter(membership, handOff, peers, auth, { forwarded: () => ok.inc(), unavailable: () => unavailable.inc() }, log);
+          },
+        },
+      ],
+      exports: [ClusterRouter, HandOff],
+    };
+  }
+
+  constructor(
+    @Inject(Membership) private readonly membership: Membership,
+    @Inject(HandOff) private readonly handOff: HandOff,
+    @Inject(PeerClient) private readonly peers: PeerClient,
+    @Inject(ClusterAuth) private readonly auth: ClusterAuth,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    @Inject(Readiness) private readonly readiness: Readiness,
+    @Inject(Metrics) private readonly metrics: Metrics,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const membership = this.membership;
+    this.readiness.register({ name: 'cluster', check: () => membership.notJoinedReason });
+    this.metrics.gauge('ipubsub_cluster_members', 'Members this node counts as alive or suspect (itself included)', () =>
+      membership.members().filter((member) => isMember(member.state)).length,
+    );
+    this.metrics.gauge('ipubsub_cluster_ring_version', 'Ring changes seen by this node', () => membership.ring.version);
+    if (!membership.clustered) return;
+    membership.listener = this.handOff;
+    await membership.bind();
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    registerInternalRoutes(fastify, this.handOff, this.auth, INTERNAL_BODY_LIMIT);
+  }
+
+  /** Gossip starts once the HTTP server listens, so that no member forwards to this node before it can answer. */
+  onApplicationBootstrap(): void {
+    if (!this.membership.clustered) return;
+    const server = this.adapterHost.httpAdapter.getHttpServer() as Server;
+    if (server.listening) this.membership.start();
+    else server.once('listening', () => this.membership.start());
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.membership.stop();
+    await this.peers.close();
+  }
+}
+
+/** This node's addresses as others reach them; a wildcard bind address needs an explicit advertise setting. */
+function createMembership(config: AppConfig, auth: ClusterAuth, logger: Logger): Membership {
+  const { http, cluster } = config;
+  const clustered = cluster.seeds.length > 0;
+  const wildcard = (host: string): boolean => host === '0.0.0.0' || host === '::' || host === '';
+  if (clustered && http.advertiseUrl === undefined && (wildcard(http.host) || http.port === 0)) {
+    throw new Error('http.advertiseUrl must be set when http.host is a wildcard address or http.port is 0');
+  }
+  if (clustered && cluster.gossip.advertise === undefined && (wildcard(cluster.gossip.host) || cluster.gossip.port === 0)) {
+    throw new Error('cluster.gossip.advertise must be set when cluster.gossip.host is a wildcard address or its port is 0');
+  }
+  const urlHost = http.host.includes(':') ? `[${http.host}]` : http.host;
+  return new Membership(
+    {
+      cluster: cluster.name,
+      self: {
+        name: config.node.name,
+        gossip: cluster.gossip.advertise ?? formatAddress(cluster.gossip.host, cluster.gossip.port),
+        http: (http.advertiseUrl ?? `http://${urlHost}:${http.port}`).replace(/\/+$/, ''),
+      },
+      seeds: cluster.seeds,
+      bind: { host: cluster.gossip.host, port: cluster.gossip.port },
+      timing: {
+        protocolPeriodMs: cluster.gossip.protocolPeriodMs,
+        probeTimeoutMs: cluster.gossip.probeTimeoutMs,
+        suspicionMultiplier: cluster.gossip.suspicionMultiplier,
+      },
+    },
+    auth,
+    logger,
+  );
+}

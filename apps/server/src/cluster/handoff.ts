@@ -1,0 +1,300 @@
+import { MessageUuid, StreamId } from '@ipubsub/sdk/wire';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import type { StreamEngine, StreamMessage, StreamSnapshot } from '../streams/index.js';
+import type { Membership, MembershipListener } from './membership/membership.js';
+import type { MemberUpdate } from './membership/types.js';
+import type { PeerClient } from './peer-client.js';
+import type { Ring, RingMember } from './ring.js';
+
+export const PULL_PATH = '/internal/v1/cluster/pull';
+export const ADOPT_PATH = '/internal/v1/cluster/adopt';
+export const RETURN_PATH = '/internal/v1/cluster/return';
+
+/** How long a node waits for another to hand over its streams before serving without them. */
+const PULL_TIMEOUT_MS = 10_000;
+/** A ring change moves strays (streams held here but owned elsewhere) this long after it, once pulls are done. */
+const REBALANCE_DELAY_MS = 1_000;
+/** Longest one hand-off request may take. */
+const HANDOFF_TIMEOUT_MS = 10_000;
+/** After a failed transfer, when the streams kept are offered again. */
+const RETRY_DELAY_MS = 5_000;
+/** Serialized size at which a hand-off is split into several requests. */
+const CHUNK_BYTES = 4 * 1024 * 1024;
+
+const MemberUpdateSchema = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 256 }),
+  gossip: Type.String({ minLength: 1, maxLength: 512 }),
+  http: Type.String({ minLength: 1, maxLength: 512 }),
+  state: Type.Union([Type.Literal('alive'), Type.Literal('suspect'), Type.Literal('dead'), Type.Literal('left')]),
+  incarnation: Type.Integer({ minimum: 0 }),
+});
+const StreamMessageSchema = Type.Object({
+  messageUuid: MessageUuid,
+  message: Type.Unknown(),
+  timestamp: Type.Number(),
+});
+const SnapshotSchema = Type.Object({
+  streamId: StreamId,
+  capacity: Type.Integer({ minimum: -1 }),
+  messages: Type.Array(StreamMessageSchema),
+  recentUuids: Type.Array(MessageUuid),
+});
+
+/** The node-to-node calls of the hand-off protocol; their bodies are checked against these schemas. */
+export const PullRequest = Type.Object({ member: MemberUpdateSchema });
+export type PullRequest = Static<typeof PullRequest>;
+export interface PullAnswer {
+  readonly streams: number;
+  readonly messages: number;
+}
+export const AdoptRequest = Type.Object({
+  snapshots: Type.Array(SnapshotSchema),
+  /** On the last request of a leaving node's hand-off: the node itself, now `left`. */
+  leaving: Type.Optional(MemberUpdateSchema),
+});
+export type AdoptRequest = Static<typeof AdoptRequest>;
+export const ReturnRequest = Type.Object({ streamId: StreamId, messages: Type.Array(StreamMessageSchema) });
+export type ReturnRequest = Static<typeof ReturnRequest>;
+
+/**
+ * Moves in-memory streams between nodes when the ring changes, so that no buffered message is lost and none
+ * overtakes an older one. The protocol (docs/operations/cluster.md, "Hand-off"):
+ *
+ * - Joining: once a node has joined, and whenever a member (re)appears or this node refutes its own death, it
+ *   *pulls* from the members concerned: each detaches the streams the puller now owns and pushes them to it.
+ *   Until every pull has finished (or timed out) the puller serves none of the streams it owns; requests for
+ *   them wait (`gate`). A pulled node forwards new requests for the detached streams to the puller, where
+ *   they wait behind the snapshots.
+ * - Leaving (SIGTERM): the node drops itself from its own ring, detaches every stream and pushes each to its
+ *   next owner; requests that reach it meanwhile wait until their new owner has acknowledged, then go there.
+ *   The last request to each member also tells it that this node has left, so it owns those streams from
+ *   that instant on.
+ * - Strays: a stream held by a node that does not own it (a failed transfer, concurrent ring changes) is
+ *   pushed to its owner shortly after the next ring change, behind what the owner holds.
+ */
+export class HandOff implements MembershipListener {
+  private pendingPulls = 0;
+  private gateWaiters: (() => void)[] = [];
+  private readonly outgoing = new Map<string, Promise<unknown>>();
+  private rebalanceTimer: NodeJS.Timeout | undefined;
+  private leaving = false;
+
+  constructor(
+    private readonly engine: StreamEngine,
+    private readonly membership: Membership,
+    private readonly peers: PeerClient,
+    private readonly logger: Logger,
+    private readonly onMoved: (direction: 'in' | 'out', messages: number) => void = () => undefined,
+  ) {}
+
+  /** Whether this node may serve the streams it owns right now. */
+  get open(): boolean {
+    return this.pendingPulls === 0 && this.membership.joined;
+  }
+
+  /** Resolves when the gate opens (a pull can take at most PULL_TIMEOUT_MS). */
+  whenOpen(): Promise<void> {
+    if (this.open) return Promise.resolve();
+    return new Promise((resolve) => this.gateWaiters.push(resolve));
+  }
+
+  /** While this node hands its streams to `member`, requests bound there wait for this. */
+  handingTo(member: string): Promise<unknown> | undefined {
+    return this.outgoing.get(member);
+  }
+
+  joined(): void {
+    for (const member of this.membership.ring.names) if (member !== this.membership.self.name) this.pull(member);
+    this.releaseGate();
+  }
+
+  appeared(member: MemberUpdate): void {
+    this.pull(member.name);
+  }
+
+  refuted(): void {
+    for (const member of this.membership.ring.names) if (member !== this.membership.self.name) this.pull(member);
+  }
+
+  ringChanged(ring: Ring): void {
+    this.logger.info({ ringVersion: ring.version, members: ring.names }, 'ring changed');
+    if (!this.leaving) this.scheduleRebalance(REBALANCE_DELAY_MS);
+  }
+
+  private scheduleRebalance(delayMs: number): void {
+    clearTimeout(this.rebalanceTimer);
+    this.rebalanceTimer = setTimeout(() => void this.rebalance(), delayMs);
+    this.rebalanceTimer.unref();
+  }
+
+  /** Another node pulls: it is alive; push it the streams it owns that this node holds. */
+  async servePull(request: PullRequest): Promise<PullAnswer> {
+    this.membership.learn(request.member);
+    const owner = this.membership.ring.member(request.member.name);
+    if (owner === undefined) return { streams: 0, messages: 0 };
+    const snapshots = this.engine.detach((streamId) => this.membership.ring.owner(streamId)?.name === owner.name);
+    if (!(await this.push(owner, snapshots, undefined))) throw new Error(`could not hand streams to ${owner.name}`);
+    return { streams: snapshots.length, messages: countMessages(snapshots) };
+  }
+
+  /** Streams handed over by another node; they go behind anything this node already holds for them. */
+  serveAdopt(request: AdoptRequest): void {
+    for (const snapshot of request.snapshots) this.engine.adopt(snapshot);
+    this.onMoved('in', countMessages(request.snapshots));
+    if (request.leaving !== undefined) this.membership.learn(request.leaving);
+  }
+
+  /** Messages a forwarding node took for a client that had gone: back to the head of the stream. */
+  serveReturn(request: ReturnRequest): void {
+    this.engine.returnToHead(request.streamId, request.messages);
+  }
+
+  /**
+   * SIGTERM: hands every in-memory stream to its next owner and leaves the cluster. Requests arriving
+   * meanwhile are forwarded (after the hand-off to their owner), so nothing buffered is lost or reordered.
+   */
+  async leave(): Promise<void> {
+    if (!this.membership.clustered || this.leaving) return;
+    this.leaving = true;
+    clearTimeout(this.rebalanceTimer);
+    this.membership.beginLeave();
+    const ring = this.membership.ring;
+    const snapshots = this.engine.detach(() => true);
+    const byOwner = groupByOwner(ring, snapshots);
+    const self = { ...this.membership.selfUpdate(), state: 'left' as const };
+    for (const name of ring.names) {
+      const member = ring.member(name)!;
+      this.outgoing.set(name, this.push(member, byOwner.get(name) ?? [], self, ring));
+    }
+    await Promise.all(this.outgoing.values());
+    this.outgoing.clear();
+    this.logger.info({ streams: snapshots.length, messages: countMessages(snapshots), to: ring.names }, 'handed off in-memory streams');
+    await this.membership.leave();
+    this.peers.abortAll('shutting down');
+  }
+
+  private pull(member: string): void {
+    const target = this.membership.ring.member(member);
+    if (target === undefined || this.leaving) return;
+    this.pendingPulls++;
+    const request: PullRequest = { member: this.membership.selfUpdate() };
+    void this.peers
+      .call<PullAnswer>(target.http, PULL_PATH, request, PULL_TIMEOUT_MS)
+      .then(
+        (answer) => {
+          if (answer.streams > 0) this.logger.info({ from: member, ...answer }, 'took over streams');
+        },
+        (err: unknown) => this.logger.warn({ from: member, err: (err as Error).message }, 'pull failed; serving without it'),
+      )
+      .finally(() => {
+        this.pendingPulls--;
+        this.releaseGate();
+      });
+  }
+
+  private releaseGate(): void {
+    if (!this.open) return;
+    const waiters = this.gateWaiters;
+    this.gateWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * Sends snapshots to `member` in requests of bounded size, in order; the last carries `leaving`. A failed
+   * transfer never drops a message on purpose: a leaving node (`ring` given) sends what is left to the next
+   * owners without that member; any other node keeps the streams and retries at a later rebalance.
+   */
+  private async push(member: RingMember, snapshots: StreamSnapshot[], leaving: MemberUpdate | undefined, ring?: Ring): Promise<boolean> {
+    if (snapshots.length === 0 && leaving === undefined) return true;
+    const chunks = chunk(snapshots);
+    let sent = 0;
+    try {
+      for (; sent < chunks.length; sent++) {
+        const last = sent === chunks.length - 1;
+        const request: AdoptRequest = last && leaving !== undefined ? { snapshots: chunks[sent], leaving } : { snapshots: chunks[sent] };
+        await this.peers.call(member.http, ADOPT_PATH, request, HANDOFF_TIMEOUT_MS);
+      }
+      this.onMoved('out', countMessages(snapshots));
+      return true;
+    } catch (err) {
+      const unsent = chunks.slice(sent).flat();
+      this.logger.error({ to: member.name, streams: unsent.length, err: (err as Error).message }, 'hand-off failed');
+      if (ring === undefined) {
+        for (const snapshot of unsent) this.engine.adopt(snapshot);
+        this.scheduleRebalance(RETRY_DELAY_MS);
+      } else {
+        const fallback = ring.without(member.name);
+        const groups = groupByOwner(fallback, unsent);
+        if (groups.size === 0) this.logger.error({ messages: countMessages(unsent) }, 'no member left to take them: lost');
+        await Promise.all([...groups].map(([name, group]) => this.push(fallback.member(name)!, group, undefined, fallback)));
+      }
+      return false;
+    }
+  }
+
+  /** Pushes streams this node holds but no longer owns to their owners. */
+  private async rebalance(): Promise<void> {
+    if (this.leaving) return;
+    await this.whenOpen();
+    const ring = this.membership.ring;
+    const self = this.membership.self.name;
+    const strays = this.engine.detach((streamId) => ring.owner(streamId)?.name !== self);
+    if (strays.length === 0) return;
+    this.logger.info({ streams: strays.length }, 'moving streams to their new owners');
+    const byOwner = groupByOwner(ring, strays);
+    await Promise.all([...byOwner].map(([name, group]) => this.push(ring.member(name)!, group, undefined)));
+  }
+}
+
+function groupByOwner(ring: Ring, snapshots: readonly StreamSnapshot[]): Map<string, StreamSnapshot[]> {
+  const groups = new Map<string, StreamSnapshot[]>();
+  for (const snapshot of snapshots) {
+    const owner = ring.owner(snapshot.streamId);
+    if (owner === undefined) continue;
+    let group = groups.get(owner.name);
+    if (group === undefined) groups.set(owner.name, (group = []));
+    group.push(snapshot);
+  }
+  return groups;
+}
+
+function countMessages(snapshots: readonly StreamSnapshot[]): number {
+  let count = 0;
+  for (const snapshot of snapshots) count += snapshot.messages.length;
+  return count;
+}
+
+/**
+ * Splits snapshots into requests of about CHUNK_BYTES; a stream larger than that is split between requests
+ * (adopting appends, so its messages stay in order). Always at least one request, possibly empty.
+ */
+function chunk(snapshots: readonly StreamSnapshot[]): StreamSnapshot[][] {
+  const chunks: StreamSnapshot[][] = [];
+  let current: StreamSnapshot[] = [];
+  let size = 0;
+  for (const snapshot of snapshots) {
+    let from = 0;
+    for (let i = 0; i < snapshot.messages.length; i++) {
+      const message = snapshot.messages[i];
+      const bytes = 64 + message.messageUuid.length + (JSON.stringify(message.message)?.length ?? 0);
+      if (size > 0 && size + bytes > CHUNK_BYTES) {
+        if (i > from) current.push(slice(snapshot, from, i));
+        chunks.push(current);
+        current = [];
+        size = 0;
+        from = i;
+      }
+      size += bytes;
+    }
+    current.push(slice(snapshot, from, snapshot.messages.length));
+  }
+  chunks.push(current);
+  return chunks;
+}
+
+function slice(snapshot: StreamSnapshot, from: number, to: number): StreamSnapshot {
+  if (from === 0 && to === snapshot.messages.length) return snapshot;
+  // The dedup memory travels with the first part.
+  return { ...snapshot, messages: snapshot.messages.slice(from, to), recentUuids: from === 0 ? snapshot.recentUuids : [] };
+}

@@ -1,0 +1,41 @@
+import type { TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { FastifyInstance } from 'fastify';
+import { sendError } from '../api/errors.js';
+import { AUTH_HEADER, type ClusterAuth } from './auth.js';
+import { ADOPT_PATH, AdoptRequest, PULL_PATH, PullRequest, RETURN_PATH, ReturnRequest, type HandOff } from './handoff.js';
+import { INTERNAL_CONTENT_TYPE } from './peer-client.js';
+
+/**
+ * The node-to-node routes of the hand-off protocol. They sit on Fastify directly, not in a Nest controller,
+ * for two reasons: the body is read as text so that its HMAC can be checked over the exact bytes sent, and
+ * a hand-off may be far larger than a client request (`bodyLimit`).
+ */
+export function registerInternalRoutes(fastify: FastifyInstance, handOff: HandOff, auth: ClusterAuth, bodyLimit: number): void {
+  void fastify.register(async (scope) => {
+    scope.addContentTypeParser(INTERNAL_CONTENT_TYPE, { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
+    const route = <T>(path: string, schema: TSchema, serve: (payload: T) => unknown): void => {
+      const check = TypeCompiler.Compile(schema);
+      scope.post(path, { bodyLimit }, async (req, reply) => {
+        if (typeof req.body !== 'string') return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', `send ${INTERNAL_CONTENT_TYPE}`);
+        const problem = auth.enabled ? auth.verifyRequest(req.headers[AUTH_HEADER], 'POST', req.url, 0, req.body) : null;
+        if (problem !== null) return sendError(reply, 'INVALID_REQUEST', `internal call refused: ${problem}`);
+        let payload: unknown;
+        try {
+          payload = JSON.parse(req.body);
+        } catch {
+          return sendError(reply, 'INVALID_REQUEST', 'body is not JSON');
+        }
+        if (!check.Check(payload)) return sendError(reply, 'INVALID_REQUEST', `body does not match the ${path} schema`);
+        try {
+          return reply.code(200).send((await serve(payload as T)) ?? { ok: true });
+        } catch (err) {
+          return sendError(reply, 'INTERNAL', (err as Error).message);
+        }
+      });
+    };
+    route<PullRequest>(PULL_PATH, PullRequest, (payload) => handOff.servePull(payload));
+    route<AdoptRequest>(ADOPT_PATH, AdoptRequest, (payload) => handOff.serveAdopt(payload));
+    route<ReturnRequest>(RETURN_PATH, ReturnRequest, (payload) => handOff.serveReturn(payload));
+  });
+}

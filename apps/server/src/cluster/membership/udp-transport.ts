@@ -1,0 +1,113 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import type { ClusterAuth } from '../auth.js';
+import type { SwimMessage } from './types.js';
+
+/** First byte of a datagram: the format, so that a node without the secret never mistakes a signed one. */
+const UNSIGNED = 1;
+const SIGNED = 2;
+/** Larger datagrams are not sent: a full-state sync of some hundreds of members still fits. */
+const MAX_DATAGRAM_BYTES = 65_000;
+
+export interface TransportHandlers {
+  message(from: string, message: SwimMessage): void;
+  /** A datagram that failed authentication or parsing; for a rate-limited log line. */
+  rejected(from: string, reason: string): void;
+}
+
+/**
+ * Gossip over UDP: one JSON message per datagram, `[format][16-byte HMAC, when signed][JSON]`. A node with a
+ * secret accepts only datagrams signed with it; a node without one accepts only unsigned datagrams.
+ */
+export class UdpTransport {
+  private socket: Socket | undefined;
+  private readonly addresses = new Map<string, { host: string; port: number }>();
+
+  constructor(
+    private readonly auth: ClusterAuth,
+    private readonly handlers: TransportHandlers,
+  ) {}
+
+  async bind(host: string, port: number): Promise<number> {
+    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    socket.on('message', (datagram, remote) => this.receive(datagram, formatAddress(remote.address, remote.port)));
+    // ICMP "port unreachable" from a node that is down surfaces here; failure detection handles it.
+    socket.on('error', () => undefined);
+    socket.bind(port, host);
+    await Promise.race([
+      once(socket, 'listening'),
+      once(socket, 'error').then(([err]) => {
+        throw new Error(`cannot bind gossip socket ${host}:${port}: ${(err as Error).message}`);
+      }),
+    ]);
+    this.socket = socket;
+    return socket.address().port;
+  }
+
+  send(address: string, message: SwimMessage): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    const target = this.resolve(address);
+    if (target === undefined) return;
+    const datagram = this.encode(message);
+    if (datagram.length > MAX_DATAGRAM_BYTES) {
+      this.handlers.rejected(address, `outgoing ${message.type} of ${datagram.length} bytes exceeds one datagram; not sent`);
+      return;
+    }
+    socket.send(datagram, target.port, target.host);
+  }
+
+  close(): void {
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  encode(message: SwimMessage): Buffer {
+    const payload = Buffer.from(JSON.stringify(message));
+    if (!this.auth.enabled) return Buffer.concat([Buffer.of(UNSIGNED), payload]);
+    return Buffer.concat([Buffer.of(SIGNED), this.auth.datagramMac(payload), payload]);
+  }
+
+  /** The message in a datagram, or why it is refused. */
+  decode(datagram: Buffer): SwimMessage | string {
+    const format = datagram[0];
+    let payload: Buffer;
+    if (this.auth.enabled) {
+      if (format !== SIGNED) return 'unsigned gossip, but this node requires cluster.secret';
+      const macEnd = 1 + this.auth.datagramMacBytes;
+      payload = datagram.subarray(macEnd);
+      if (!this.auth.verifyDatagram(payload, datagram.subarray(1, macEnd))) return 'gossip signed with another cluster.secret';
+    } else {
+      if (format !== UNSIGNED) return 'signed gossip, but this node has no cluster.secret';
+      payload = datagram.subarray(1);
+    }
+    try {
+      const message = JSON.parse(payload.toString()) as SwimMessage;
+      return typeof message === 'object' && message !== null && typeof message.type === 'string' ? message : 'not a gossip message';
+    } catch {
+      return 'malformed gossip datagram';
+    }
+  }
+
+  private receive(datagram: Buffer, from: string): void {
+    const decoded = this.decode(datagram);
+    if (typeof decoded === 'string') this.handlers.rejected(from, decoded);
+    else this.handlers.message(from, decoded);
+  }
+
+  private resolve(address: string): { host: string; port: number } | undefined {
+    let target = this.addresses.get(address);
+    if (target === undefined) {
+      const colon = address.lastIndexOf(':');
+      const port = Number(address.slice(colon + 1));
+      if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+      target = { host: address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port };
+      this.addresses.set(address, target);
+    }
+    return target;
+  }
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,116 @@
+import { Pool } from 'undici';
+import { AUTH_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
+
+/** Content type of node-to-node calls (hand-off, pulls); their routes parse it themselves, with their own limit. */
+export const INTERNAL_CONTENT_TYPE = 'application/x-ipubsub-cluster+json';
+
+export interface PeerRequest {
+  readonly method: 'GET' | 'POST';
+  /** Path and query. */
+  readonly path: string;
+  readonly hop: number;
+  readonly body?: string;
+  readonly contentType?: string;
+  readonly signal?: AbortSignal;
+  /** No answer by then: the peer is unreachable. */
+  readonly timeoutMs: number;
+}
+
+export interface PeerResponse {
+  readonly status: number;
+  readonly contentType: string | undefined;
+  readonly body: string;
+}
+
+/** A call to another node that did not get an answer (refused, reset, timed out, or aborted by us). */
+export class PeerUnreachable extends Error {
+  override readonly name = 'PeerUnreachable';
+  constructor(
+    readonly peer: string,
+    readonly code: string,
+    options: { cause: unknown },
+  ) {
+    super(`node at ${peer} did not answer (${code})`, options);
+  }
+}
+
+/**
+ * HTTP to the other nodes: one keep-alive pool per node (unbounded, since every forwarded long poll holds a
+ * connection), signed with the cluster secret. Calls in flight can all be aborted when this node shuts down.
+ */
+export class PeerClient {
+  private readonly pools = new Map<string, Pool>();
+  private readonly inFlight = new Set<AbortController>();
+
+  constructor(private readonly auth: ClusterAuth) {}
+
+  async request(base: string, request: PeerRequest): Promise<PeerResponse> {
+    const headers: Record<string, string> = { [HOP_HEADER]: String(request.hop) };
+    if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
+    if (this.auth.enabled) {
+      headers[AUTH_HEADER] = this.auth.signRequest(request.method, request.path, request.hop, internalBody(request));
+    }
+    const controller = new AbortController();
+    const abort = (): void => controller.abort(request.signal!.reason);
+    request.signal?.addEventListener('abort', abort, { once: true });
+    this.inFlight.add(controller);
+    try {
+      const response = await this.pool(base).request({
+        method: request.method,
+        path: request.path,
+        headers,
+        body: request.body,
+        signal: controller.signal,
+        headersTimeout: request.timeoutMs,
+        bodyTimeout: request.timeoutMs,
+      });
+      const body = await response.body.text();
+      const contentType = response.headers['content-type'];
+      return { status: response.statusCode, contentType: typeof contentType === 'string' ? contentType : undefined, body };
+    } catch (err) {
+      throw new PeerUnreachable(base, controller.signal.aborted ? 'aborted' : ((err as { code?: string }).code ?? 'error'), { cause: err });
+    } finally {
+      this.inFlight.delete(controller);
+      request.signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  /** A node-to-node call (hop 0) with a JSON payload; resolves to the parsed answer, throws unless 200. */
+  async call<T>(base: string, path: string, payload: unknown, timeoutMs: number): Promise<T> {
+    const response = await this.request(base, {
+      method: 'POST',
+      path,
+      hop: 0,
+      body: JSON.stringify(payload),
+      contentType: INTERNAL_CONTENT_TYPE,
+      timeoutMs,
+    });
+    if (response.status !== 200) throw new Error(`${path} at ${base} answered ${response.status}: ${response.body.slice(0, 200)}`);
+    return JSON.parse(response.body) as T;
+  }
+
+  /** Aborts every call in flight (shutdown): forwarded long polls stop waiting on their owners. */
+  abortAll(reason: string): void {
+    for (const controller of this.inFlight) controller.abort(reason);
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((pool) => pool.destroy()));
+  }
+
+  private pool(base: string): Pool {
+    let pool = this.pools.get(base);
+    if (pool === undefined) {
+      pool = new Pool(base, { connections: null, pipelining: 1, keepAliveTimeout: 60_000, connect: { timeout: 2_000 } });
+      this.pools.set(base, pool);
+    }
+    return pool;
+  }
+}
+
+/** Internal calls sign their body; forwarded client requests do not (a client could send that body itself). */
+function internalBody(request: PeerRequest): string {
+  return request.contentType === INTERNAL_CONTENT_TYPE ? request.body ?? '' : '';
+}

@@ -1,0 +1,182 @@
+import { performance } from 'node:perf_hooks';
+import type { ReceivedMessage, ReceiveQuery, SendRequest } from '@ipubsub/sdk/wire';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { sendError } from '../api/errors.js';
+import type { StreamMessage } from '../streams/index.js';
+import { AUTH_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
+import { RETURN_PATH, type HandOff, type ReturnRequest } from './handoff.js';
+import type { Membership } from './membership/membership.js';
+import { PeerUnreachable, type PeerClient } from './peer-client.js';
+import type { RingMember } from './ring.js';
+
+/** `local`: this node owns the stream, serve it here. `answered`: the request was forwarded (or refused). */
+export type Route = 'local' | 'answered';
+
+/** A request may be forwarded, then re-routed once by a node with a newer ring; a third hop is refused. */
+const MAX_HOPS = 2;
+/** Beyond what the owner may legitimately wait (a long poll, a blocking send), how long a forward may take. */
+const FORWARD_SLACK_MS = 30_000;
+
+export interface ForwardCounters {
+  forwarded(): void;
+  unavailable(): void;
+}
+
+/**
+ * Sends each stream request to the stream's owner. Any node accepts any request: the owner serves it
+ * (`local`), any other node forwards it over a pooled keep-alive connection and relays the answer. A long
+ * poll is forwarded with the time it has left; a client hanging up aborts the forwarded request; messages
+ * a forwarded receive took for a client that has gone are given back to the head of the stream.
+ */
+export class ClusterRouter {
+  /** False on a single node: the controller then never calls `route` (no cost per request). */
+  readonly active: boolean;
+  private readonly self: string;
+
+  constructor(
+    private readonly membership: Membership,
+    private readonly handOff: HandOff,
+    private readonly peers: PeerClient,
+    private readonly auth: ClusterAuth,
+    private readonly counters: ForwardCounters,
+    private readonly logger: Logger,
+  ) {
+    this.active = membership.clustered;
+    this.self = membership.self.name;
+  }
+
+  route(streamId: string, req: FastifyRequest, reply: FastifyReply): Route | Promise<Route> {
+    const hopHeader = req.headers[HOP_HEADER];
+    const hop = hopHeader === undefined ? 0 : Number(hopHeader);
+    if (hop !== 0) {
+      const problem = !Number.isInteger(hop) || hop < 0 ? `bad ${HOP_HEADER} header` : this.verify(req, hop);
+      if (problem !== null) {
+        void sendError(reply, 'INVALID_REQUEST', `forwarded request refused: ${problem}`);
+        return 'answered';
+      }
+    }
+    return this.dispatch(streamId, req, reply, hop, performance.now(), false);
+  }
+
+  private verify(req: FastifyRequest, hop: number): string | null {
+    return this.auth.enabled ? this.auth.verifyRequest(req.headers[AUTH_HEADER], req.method, req.url, hop) : null;
+  }
+
+  private dispatch(
+    streamId: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    hop: number,
+    startedAt: number,
+    retried: boolean,
+  ): Route | Promise<Route> {
+    const owner = this.membership.ring.owner(streamId);
+    // No owner at all: the last node is leaving; the controller answers as a draining node does.
+    if (owner === undefined) return 'local';
+    if (owner.name === this.self) {
+      if (this.handOff.open) return 'local';
+      // Streams are still arriving from their previous owners: serve this one behind them.
+      return this.handOff.whenOpen().then(() => this.dispatch(streamId, req, reply, hop, startedAt, retried));
+    }
+    if (hop >= MAX_HOPS) {
+      this.counters.unavailable();
+      void sendError(reply, 'OWNER_UNAVAILABLE', `the owner of stream ${streamId} moved while the request was forwarded; retry`);
+      return 'answered';
+    }
+    const handing = this.handOff.handingTo(owner.name);
+    if (handing !== undefined) return handing.then(() => this.dispatch(streamId, req, reply, hop, startedAt, retried));
+    return this.forward(owner, streamId, req, reply, hop, startedAt, retried);
+  }
+
+  private async forward(
+    owner: RingMember,
+    streamId: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    hop: number,
+    startedAt: number,
+    retried: boolean,
+  ): Promise<Route> {
+    const receive = req.method === 'GET';
+    let path = req.url;
+    let waitMs: number;
+    if (receive) {
+      const asked = (req.query as ReceiveQuery).timeoutSeconds ?? 30;
+      // Whole seconds on the wire: the owner's wait ends within half a second of the client's deadline.
+      const remaining = Math.max(0, Math.round(asked - (performance.now() - startedAt) / 1000));
+      if (remaining !== asked) path = withTimeout(req.url, remaining);
+      waitMs = remaining * 1000;
+    } else {
+      waitMs = ((req.body as SendRequest).blockingSendTimeoutSeconds ?? 0) * 1000;
+    }
+    const hangUp = abortOnHangUp(reply);
+    try {
+      const response = await this.peers.request(owner.http, {
+        method: receive ? 'GET' : 'POST',
+        path,
+        hop: hop + 1,
+        body: receive ? undefined : JSON.stringify(req.body),
+        signal: hangUp,
+        timeoutMs: waitMs + FORWARD_SLACK_MS,
+      });
+      this.counters.forwarded();
+      if (reply.raw.destroyed) {
+        if (receive && response.status === 200 && (req.query as ReceiveQuery).readFromDB !== true) {
+          this.giveBack(owner, streamId, response.body);
+        }
+        return 'answered';
+      }
+      if (response.contentType !== undefined) reply.header('content-type', response.contentType);
+      await reply.code(response.status).send(response.body);
+    } catch (err) {
+      if (hangUp.aborted) return 'answered';
+      const code = err instanceof PeerUnreachable ? err.code : 'error';
+      if (code === 'aborted') {
+        // This node is shutting down: the client simply polls (or sends) again, reaching a live node.
+        if (receive) void sendError(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
+        else void sendError(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
+        return 'answered';
+      }
+      // Nothing reached the owner; if the ring has moved on meanwhile, the new owner gets it.
+      if (!retried && code === 'ECONNREFUSED' && this.membership.ring.owner(streamId)?.name !== owner.name) {
+        return this.dispatch(streamId, req, reply, hop, startedAt, true);
+      }
+      this.counters.unavailable();
+      void sendError(reply, 'OWNER_UNAVAILABLE', `the owner of stream ${streamId} (${owner.name}) did not answer (${code}); retry`);
+    }
+    return 'answered';
+  }
+
+  /** The owner handed over messages for a client that hung up meanwhile: back to the head of the stream. */
+  private giveBack(owner: RingMember, streamId: string, body: string): void {
+    const answer = JSON.parse(body) as ReceivedMessage | { messages: ReceivedMessage[] };
+    const received = 'messages' in answer ? answer.messages : [answer];
+    const messages: StreamMessage[] = received.map((message) => ({
+      messageUuid: message.messageUuid,
+      message: message.message,
+      timestamp: Date.parse(message.timestamp),
+    }));
+    const request: ReturnRequest = { streamId, messages };
+    void this.peers.call(owner.http, RETURN_PATH, request, FORWARD_SLACK_MS).catch((err: unknown) => {
+      this.logger.error({ streamId, owner: owner.name, messages: messages.length, err: (err as Error).message }, 'could not give back messages of a client that hung up');
+    });
+  }
+}
+
+/** The URL with its `timeoutSeconds` replaced. */
+function withTimeout(url: string, seconds: number): string {
+  const query = url.indexOf('?');
+  const params = new URLSearchParams(query < 0 ? '' : url.slice(query + 1));
+  params.set('timeoutSeconds', String(seconds));
+  return `${query < 0 ? url : url.slice(0, query)}?${params}`;
+}
+
+/** Fires if the client hangs up before it has its answer. */
+function abortOnHangUp(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
