@@ -73,7 +73,7 @@ describe('a bad configuration stops the process with a non-zero exit and names t
 });
 
 describe('a good configuration', () => {
-  it('YAML values apply, environment variables override them', async () => {
+  it('YAML values apply, environment variables override them, unset keys keep their defaults', async () => {
     const file = yamlFile('good.yaml', 'limits:\n  maxTimeoutSeconds: 7\n  maxWaitersPerStream: 50\n');
     const server = await ServerProcess.start({ env: { IPUBSUB_CONFIG: file, IPUBSUB_LIMITS_MAXWAITERSPERSTREAM: '1' } });
     try {
@@ -85,6 +85,12 @@ describe('a good configuration', () => {
       expect((await server.receive({ streamId: 'c', timeoutSeconds: 1 })).status).toBe(429);
       expect((await server.send({ streamId: 'c', messageUuid: 'm', message: 1 })).status).toBe(200);
       expect((await waiting).status).toBe(200);
+      // No http.corsOrigins anywhere: CORS is off.
+      const preflight = await fetch(`${server.url}/api/v1/streams/send`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://allowed.example', 'access-control-request-method': 'POST' },
+      });
+      expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
       await server.stop();
     }
