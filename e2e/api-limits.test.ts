@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectError, scrapeMetrics, uniqueStreamId, waitForWaiters } from './support/api-helpers.js';
+import { expectError, scrapeMetrics, uniqueStreamId, waitForGauge, waitForWaiters } from './support/api-helpers.js';
 import { ServerProcess } from './support/server.js';
 
 /** Configured limits over HTTP: 429 for waiters per stream and per node and for streams per node. */
@@ -21,15 +21,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function waitForStreams(count: number): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  let seen: number | undefined;
-  while (Date.now() < deadline) {
-    seen = (await scrapeMetrics(server)).get('ipubsub_active_streams');
-    if (seen === count) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`expected ${count} active streams, the node reports ${seen}`);
+function waitForStreams(count: number): Promise<void> {
+  return waitForGauge(server, 'ipubsub_active_streams', count);
 }
 
 /** Answers the waiting receivers of a stream by sending them messages. */

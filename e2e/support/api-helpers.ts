@@ -32,16 +32,21 @@ export async function scrapeMetrics(server: ServerProcess): Promise<Map<string, 
   return values;
 }
 
-/** Waits until the node reports this many waiting receivers and blocked senders. */
-export async function waitForWaiters(server: ServerProcess, count: number, timeoutMs = 5_000): Promise<void> {
+/** Waits until a gauge on /metrics shows `value`. */
+export async function waitForGauge(server: ServerProcess, name: string, value: number, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let seen: number | undefined;
   while (Date.now() < deadline) {
-    seen = (await scrapeMetrics(server)).get('ipubsub_waiting_clients');
-    if (seen === count) return;
+    seen = (await scrapeMetrics(server)).get(name);
+    if (seen === value) return;
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`expected ${count} waiting clients, the node reports ${seen}`);
+  throw new Error(`expected ${name} ${value}, the node reports ${seen}`);
+}
+
+/** Waits until the node reports this many waiting receivers and blocked senders. */
+export function waitForWaiters(server: ServerProcess, count: number): Promise<void> {
+  return waitForGauge(server, 'ipubsub_waiting_clients', count);
 }
 
 /** Whether a promise is still unsettled after `ms`. */

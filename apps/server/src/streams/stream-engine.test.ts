@@ -59,6 +59,16 @@ function drain(engine: StreamEngine, streamId: string): string[] {
   }
 }
 
+/** Runs `check` against a second engine, the stream's new owner in a hand-off, and closes it afterwards. */
+async function withNewOwner(check: (next: StreamEngine) => Promise<void> | void): Promise<void> {
+  const next = new StreamEngine(LIMITS, () => clock);
+  try {
+    await check(next);
+  } finally {
+    next.close();
+  }
+}
+
 let engine: StreamEngine;
 let clock: number;
 function createEngine(overrides: Partial<EngineLimits> = {}): StreamEngine {
@@ -568,8 +578,7 @@ describe('idle eviction', () => {
   it('evicts a stream adopted straight into waiting receivers', async () => {
     engine.send('s', msg('m1'), circular());
     const [snapshot] = engine.detach(() => true);
-    const next = new StreamEngine(LIMITS, () => clock);
-    try {
+    await withNewOwner(async (next) => {
       const receiver = track(next.receive('s', { timeoutMs: 5_000 }));
       next.adopt(snapshot);
       await flush();
@@ -577,9 +586,7 @@ describe('idle eviction', () => {
       clock += LIMITS.idleEvictionMs;
       next.evictIdle();
       expect(next.streamCount).toBe(0);
-    } finally {
-      next.close();
-    }
+    });
   });
 
   it('evicts streams of sends that timed out or were refused', async () => {
@@ -627,23 +634,19 @@ describe('detach and adopt (hand-off to a new owner)', () => {
     expect(engine.streamCount).toBe(1);
     expect(drain(engine, 'staying')).toEqual(['x1']);
 
-    const next = new StreamEngine(LIMITS, () => clock);
-    try {
+    await withNewOwner((next) => {
       next.send('moving', msg('n1'), circular(5)); // arrived at the new owner first
       next.adopt(snapshot);
       expect(next.send('moving', msg('m1'), circular())).toBe('duplicate');
       expect(drain(next, 'moving')).toEqual(['n1', 'm4', 'm5']);
-    } finally {
-      next.close();
-    }
+    });
   });
 
   it('adopt hands messages to receivers already waiting at the new owner, keeping the capacity', async () => {
     engine.send('s', msg('m1'), circular(2));
     engine.send('s', msg('m2'), circular(2));
     const [snapshot] = engine.detach(() => true);
-    const next = new StreamEngine(LIMITS, () => clock);
-    try {
+    await withNewOwner(async (next) => {
       const receiver = track(next.receive('s', { timeoutMs: 5_000 }));
       next.adopt(snapshot);
       await flush();
@@ -651,9 +654,7 @@ describe('detach and adopt (hand-off to a new owner)', () => {
       next.send('s', msg('m3'), circular(100));
       next.send('s', msg('m4'), circular(100));
       expect(drain(next, 's')).toEqual(['m3', 'm4']); // capacity 2 came with the snapshot
-    } finally {
-      next.close();
-    }
+    });
   });
 });
 
