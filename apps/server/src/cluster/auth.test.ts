@@ -12,7 +12,7 @@ describe('gossip datagrams', () => {
   });
 
   function transport(secret: string): UdpTransport {
-    const created = new UdpTransport(new ClusterAuth(secret), { message: () => undefined, rejected: () => undefined });
+    const created = new UdpTransport(new ClusterAuth(secret), { message: () => undefined, rejected: () => undefined, rejectedBy: () => undefined });
     transports.push(created);
     return created;
   }
@@ -34,13 +34,33 @@ describe('gossip datagrams', () => {
   it('carries messages between two real sockets on loopback', async () => {
     let deliver: (value: [string, SwimMessage]) => void = () => undefined;
     const received = new Promise<[string, SwimMessage]>((resolve) => (deliver = resolve));
-    const receiver = new UdpTransport(new ClusterAuth('k'), { message: (from, m) => deliver([from, m]), rejected: () => undefined });
+    const receiver = new UdpTransport(new ClusterAuth('k'), {
+      message: (from, m) => deliver([from, m]),
+      rejected: () => undefined,
+      rejectedBy: () => undefined,
+    });
     transports.push(receiver);
     const port = await receiver.bind('127.0.0.1', 0);
     const sender = transport('k');
     const senderPort = await sender.bind('127.0.0.1', 0);
     sender.send(`127.0.0.1:${port}`, PING);
     expect(await received).toEqual([`127.0.0.1:${senderPort}`, PING]);
+  });
+
+  it('tells a node whose datagrams it refuses why, so that the node can report it', async () => {
+    const receiver = transport('k');
+    const port = await receiver.bind('127.0.0.1', 0);
+    let notice: (reason: string) => void = () => undefined;
+    const refused = new Promise<string>((resolve) => (notice = resolve));
+    const stranger = new UdpTransport(new ClusterAuth('not-k'), {
+      message: () => undefined,
+      rejected: () => undefined,
+      rejectedBy: (_from, reason) => notice(reason),
+    });
+    transports.push(stranger);
+    await stranger.bind('127.0.0.1', 0);
+    stranger.send(`127.0.0.1:${port}`, PING);
+    expect(await refused).toMatch(/another cluster.secret/);
   });
 });
 

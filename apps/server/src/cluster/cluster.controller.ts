@@ -1,4 +1,7 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, Query } from '@nestjs/common';
+import { RouteSchema } from '@nestjs/platform-fastify';
+import { StreamId } from '@ipubsub/sdk/wire';
+import { Type } from '@sinclair/typebox';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Membership, type MemberView } from './membership/membership.js';
 
@@ -13,6 +16,8 @@ export interface ClusterView {
   readonly ring: string[];
   readonly members: MemberView[];
 }
+
+const OwnerQuery = Type.Object({ streamId: StreamId }, { additionalProperties: false });
 
 @Controller('api/v1/cluster')
 export class ClusterController {
@@ -33,5 +38,13 @@ export class ClusterController {
       ring: ring.names,
       members: this.membership.members(),
     };
+  }
+
+  /** Which node owns a stream (serves its requests), as this node sees the ring. */
+  @Get('owner')
+  @RouteSchema({ querystring: OwnerQuery })
+  owner(@Query('streamId') streamId: string): { streamId: string; owner: string | null; ringVersion: number } {
+    const ring = this.membership.ring;
+    return { streamId, owner: ring.owner(streamId)?.name ?? null, ringVersion: ring.version };
   }
 }

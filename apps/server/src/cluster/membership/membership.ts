@@ -57,6 +57,8 @@ export class Membership {
     this.transport = new UdpTransport(auth, {
       message: (from, message) => this.swim?.receive(performance.now(), from, message),
       rejected: (from, reason) => this.logRejection(from, reason),
+      rejectedBy: (from, reason) =>
+        this.swim?.receive(performance.now(), from, { type: 'refuse', cluster: '', from: '', reason: `our gossip was refused: ${reason}` }),
     });
   }
 

@@ -6,6 +6,9 @@ import type { SwimMessage } from './types.js';
 /** First byte of a datagram: the format, so that a node without the secret never mistakes a signed one. */
 const UNSIGNED = 1;
 const SIGNED = 2;
+/** Unsigned notice that a datagram was refused (another secret, or none), so a misconfigured node says why. */
+const REJECTED = 3;
+const REJECT_NOTICE_INTERVAL_MS = 1_000;
 /** Larger datagrams are not sent: a full-state sync of some hundreds of members still fits. */
 const MAX_DATAGRAM_BYTES = 65_000;
 
@@ -13,6 +16,8 @@ export interface TransportHandlers {
   message(from: string, message: SwimMessage): void;
   /** A datagram that failed authentication or parsing; for a rate-limited log line. */
   rejected(from: string, reason: string): void;
+  /** A node refused our datagrams (its notice is unauthenticated: it can only delay a join). */
+  rejectedBy(from: string, reason: string): void;
 }
 
 /**
@@ -22,6 +27,7 @@ export interface TransportHandlers {
 export class UdpTransport {
   private socket: Socket | undefined;
   private readonly addresses = new Map<string, { host: string; port: number }>();
+  private readonly noticesSent = new Map<string, number>();
 
   constructor(
     private readonly auth: ClusterAuth,
@@ -90,9 +96,26 @@ export class UdpTransport {
   }
 
   private receive(datagram: Buffer, from: string): void {
+    if (datagram[0] === REJECTED) {
+      this.handlers.rejectedBy(from, datagram.subarray(1, 300).toString());
+      return;
+    }
     const decoded = this.decode(datagram);
-    if (typeof decoded === 'string') this.handlers.rejected(from, decoded);
-    else this.handlers.message(from, decoded);
+    if (typeof decoded !== 'string') {
+      this.handlers.message(from, decoded);
+      return;
+    }
+    this.handlers.rejected(from, decoded);
+    this.noticeRejection(from, decoded);
+  }
+
+  private noticeRejection(to: string, reason: string): void {
+    const now = Date.now();
+    if (now - (this.noticesSent.get(to) ?? 0) < REJECT_NOTICE_INTERVAL_MS) return;
+    if (this.noticesSent.size > 1000) this.noticesSent.clear();
+    this.noticesSent.set(to, now);
+    const target = this.resolve(to);
+    if (target !== undefined) this.socket?.send(Buffer.concat([Buffer.of(REJECTED), Buffer.from(reason)]), target.port, target.host);
   }
 
   private resolve(address: string): { host: string; port: number } | undefined {
