@@ -5,6 +5,7 @@ import { ClusterModule } from './cluster/index.js';
 import { ConfigModule, type AppConfig } from './config/index.js';
 import { GracefulShutdown, LOGGER } from './lifecycle.js';
 import { ObservabilityModule } from './observability/index.js';
+import { StoreModule } from './store/index.js';
 import { StreamsModule } from './streams/streams.module.js';
 
 @Module({})
@@ -12,7 +13,7 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), ObservabilityModule, StreamsModule, ApiModule, ClusterModule.forRoot(logger)],
+      imports: [ConfigModule.forRoot(config), ObservabilityModule, StreamsModule, StoreModule, ApiModule, ClusterModule.forRoot(logger)],
       providers: [{ provide: LOGGER, useValue: logger }, GracefulShutdown],
     };
   }

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
+import { StoreModule } from '../store/index.js';
 import { StreamsModule } from '../streams/streams.module.js';
 import { ShutdownState } from './shutdown-state.js';
 import { StreamsController } from './streams.controller.js';
 
 @Module({
-  imports: [StreamsModule],
+  imports: [StreamsModule, StoreModule],
   controllers: [StreamsController],
   providers: [ShutdownState],
   exports: [ShutdownState],

@@ -11,6 +11,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ClusterRouter } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics } from '../observability/index.js';
+import { StoredStreamsHttp } from '../store/index.js';
 import { StreamEngine, type StreamMessage } from '../streams/index.js';
 import { sendError } from './errors.js';
 import { ShutdownState } from './shutdown-state.js';
@@ -28,6 +29,7 @@ export class StreamsController {
     @Inject(Metrics) private readonly metrics: Metrics,
     @Inject(ShutdownState) private readonly shutdown: ShutdownState,
     @Inject(ClusterRouter) private readonly cluster: ClusterRouter,
+    @Inject(StoredStreamsHttp) private readonly stored: StoredStreamsHttp,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.limits = config.limits;
@@ -51,9 +53,7 @@ export class StreamsController {
     if (blockingSeconds > this.limits.maxTimeoutSeconds) {
       return this.reject(reply, 'INVALID_REQUEST', `blockingSendTimeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`);
     }
-    if (body.writeToDB === true) {
-      return this.reject(reply, 'STORE_UNAVAILABLE', 'no message store is configured on this node');
-    }
+    if (body.writeToDB === true) return this.stored.send(body, reply);
 
     const message: StreamMessage = { messageUuid: body.messageUuid, message: body.message, timestamp: Date.now() };
     const signal = blockingSeconds > 0 ? abortOnHangUp(reply) : undefined;
@@ -98,7 +98,7 @@ export class StreamsController {
       return this.receiveFailed(reply, 'INVALID_REQUEST', `timeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`);
     }
     if (query.readFromDB === true || query.dbResumeToken !== undefined) {
-      return this.receiveFailed(reply, 'STORE_UNAVAILABLE', 'no message store is configured on this node');
+      return this.stored.receive(query, timeoutSeconds, reply, timeoutSeconds > 0 ? abortOnHangUp(reply) : undefined);
     }
 
     const signal = timeoutSeconds > 0 ? abortOnHangUp(reply) : undefined;

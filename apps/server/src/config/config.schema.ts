@@ -77,6 +77,8 @@ export const ConfigSchema = Type.Object(
         path: Type.Optional(Type.String({ minLength: 1 })),
         /** Key that signs resume tokens; set the same value on every node of a cluster. */
         tokenSecret: Type.String({ default: 'ipubsub-dev-token-secret' }),
+        /** How often expired stored messages are deleted (in small batches). */
+        purgeIntervalSeconds: Type.Number({ minimum: 0.1, default: 30 }),
       },
       { default: {}, additionalProperties: false },
     ),

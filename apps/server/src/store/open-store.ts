@@ -1,0 +1,27 @@
+import { resolve } from 'node:path';
+import type { AppConfig } from '../config/index.js';
+import { StoreUnavailableError, type MessageStore } from './message-store.js';
+import { SqlMessageStore } from './sql/sql-message-store.js';
+
+/** Where the embedded store keeps its file when store.path is not set: ./data/<node.name>. */
+export function sqliteDirectory(config: AppConfig): string {
+  return resolve(config.store.path ?? `data/${config.node.name}`);
+}
+
+/**
+ * Opens the configured store, creating or upgrading its schema. Rejects with StoreUnavailableError naming what
+ * could not be reached, which stops the node: better not to start than to take sends it cannot keep.
+ */
+export async function openMessageStore(config: AppConfig): Promise<MessageStore> {
+  const { type, url } = config.store;
+  switch (type) {
+    case 'sqlite':
+      return SqlMessageStore.open({ type, directory: sqliteDirectory(config) });
+    case 'postgres':
+    case 'mysql':
+      if (url === undefined) throw new StoreUnavailableError(`store.type ${type} needs store.url (IPUBSUB_STORE_URL)`);
+      return SqlMessageStore.open({ type, url });
+    case 'cassandra':
+      throw new StoreUnavailableError('store.type cassandra is not available in this build');
+  }
+}

@@ -1,0 +1,127 @@
+import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel.js';
+
+export const MESSAGES_TABLE = 'ipubsub_messages';
+
+/**
+ * What differs between the SQL databases the store runs on. Everything else (the statements' shape, the
+ * batching, positions) is shared by SqlMessageStore.
+ *
+ * Columns: `seq` is the per-stream sequence the owner assigns (contiguous, so a hole means something was
+ * removed); `message_uuid` holds the id JSON-escaped (no NUL or lone surrogate reaches the database, and the
+ * comparison is exact); times are epoch milliseconds.
+ */
+export interface SqlDialect {
+  readonly name: 'sqlite' | 'postgres' | 'mysql';
+  /** Placeholder of the parameter at this 0-based index. */
+  param(index: number): string;
+  /** Idempotent DDL of the first schema version, so two nodes migrating at once both succeed. */
+  readonly createSchema: readonly string[];
+  readonly dropSchema: readonly string[];
+  /** Deletes up to `$2` rows expiring at or before `$1`. */
+  readonly purgeSql: string;
+  /** Isolation of the append transaction. */
+  readonly isolation?: IsolationLevel;
+  /**
+   * One connection shared by every query (SQLite): statements must run one at a time, never in the middle of
+   * another's transaction, or a read could see a batch that is later rolled back.
+   */
+  readonly singleConnection: boolean;
+  isUniqueViolation(err: unknown): boolean;
+}
+
+const questionMark = (): string => '?';
+
+/** The driver's error behind TypeORM's QueryFailedError. */
+function driverError(err: unknown): { code?: unknown; errno?: unknown } {
+  const wrapped = err as { driverError?: { code?: unknown; errno?: unknown } };
+  return wrapped?.driverError ?? (err as { code?: unknown; errno?: unknown }) ?? {};
+}
+
+export const SQLITE: SqlDialect = {
+  name: 'sqlite',
+  param: questionMark,
+  createSchema: [
+    `CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
+      stream_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      message_uuid TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL,
+      payload TEXT NOT NULL,
+      PRIMARY KEY (stream_id, seq)
+    )`,
+    `CREATE UNIQUE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_uuid ON ${MESSAGES_TABLE} (stream_id, message_uuid)`,
+    `CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_expiry ON ${MESSAGES_TABLE} (expires_at)`,
+  ],
+  dropSchema: [`DROP TABLE IF EXISTS ${MESSAGES_TABLE}`],
+  purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE rowid IN
+    (SELECT rowid FROM ${MESSAGES_TABLE} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+  singleConnection: true,
+  isUniqueViolation: (err) => String(driverError(err).code).startsWith('SQLITE_CONSTRAINT'),
+};
+
+export const POSTGRES: SqlDialect = {
+  name: 'postgres',
+  param: (index) => `$${index + 1}`,
+  createSchema: [
+    // Two nodes may start against an empty database at once; the lock makes the second wait for the first.
+    `SELECT pg_advisory_xact_lock(4242001)`,
+    `CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
+      stream_id VARCHAR(256) NOT NULL,
+      seq BIGINT NOT NULL,
+      message_uuid VARCHAR(800) NOT NULL,
+      created_at BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL,
+      payload TEXT NOT NULL,
+      PRIMARY KEY (stream_id, seq)
+    )`,
+    `CREATE UNIQUE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_uuid ON ${MESSAGES_TABLE} (stream_id, message_uuid)`,
+    `CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_expiry ON ${MESSAGES_TABLE} (expires_at)`,
+  ],
+  dropSchema: [`DROP TABLE IF EXISTS ${MESSAGES_TABLE}`],
+  purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM ${MESSAGES_TABLE} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2))`,
+  singleConnection: false,
+  isUniqueViolation: (err) => driverError(err).code === '23505',
+};
+
+export const MYSQL: SqlDialect = {
+  name: 'mysql',
+  param: questionMark,
+  createSchema: [
+    // Binary comparison throughout: stream ids are case-sensitive and ids must match byte for byte (the
+    // default collations fold case and ignore trailing spaces).
+    `CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
+      stream_id VARCHAR(256) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      seq BIGINT NOT NULL,
+      message_uuid VARBINARY(800) NOT NULL,
+      created_at BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL,
+      payload LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+      PRIMARY KEY (stream_id, seq),
+      UNIQUE KEY ${MESSAGES_TABLE}_uuid (stream_id, message_uuid),
+      KEY ${MESSAGES_TABLE}_expiry (expires_at)
+    ) ENGINE=InnoDB`,
+  ],
+  dropSchema: [`DROP TABLE IF EXISTS ${MESSAGES_TABLE}`],
+  purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`,
+  // Fewer gap locks: appends of different nodes into neighbouring streams do not wait on each other.
+  isolation: 'READ COMMITTED',
+  singleConnection: false,
+  isUniqueViolation: (err) => driverError(err).code === 'ER_DUP_ENTRY',
+};
+
+/** The dialect of a TypeORM driver type. */
+export function dialectOf(driverType: string): SqlDialect {
+  switch (driverType) {
+    case 'better-sqlite3':
+      return SQLITE;
+    case 'postgres':
+      return POSTGRES;
+    case 'mysql':
+    case 'mariadb':
+      return MYSQL;
+    default:
+      throw new Error(`no SQL dialect for TypeORM driver ${driverType}`);
+  }
+}

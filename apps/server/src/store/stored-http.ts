@@ -1,0 +1,117 @@
+import { Logger } from '@nestjs/common';
+import type { ErrorCode, ReceiveQuery, SendRequest } from '@ipubsub/sdk/wire';
+import type { FastifyReply } from 'fastify';
+import { sendError } from '../api/errors.js';
+import type { Metrics } from '../observability/index.js';
+import { StoreUnavailableError, type StoredMessage } from './message-store.js';
+import type { StoredRead, StoredStreams } from './stored-streams.js';
+
+const DEFAULT_TTL_SECONDS = 86_400;
+
+/**
+ * The HTTP side of stored streams: `writeToDB` sends and `readFromDB` receives, answered as SPEC §2–3 says.
+ * The controller validates the request and hands it here.
+ */
+export class StoredStreamsHttp {
+  private readonly logger = new Logger('store');
+  private failing = false;
+
+  constructor(
+    private readonly stored: StoredStreams,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async send(body: SendRequest, reply: FastifyReply): Promise<void> {
+    const receivedAt = Date.now();
+    let result;
+    try {
+      result = await this.stored.send(body.streamId, body.messageUuid, body.message, body.dbTTLSeconds ?? DEFAULT_TTL_SECONDS, receivedAt);
+    } catch (err) {
+      this.metrics.sendOutcome.rejected.inc();
+      return this.unavailable(reply, err);
+    }
+    this.recovered();
+    this.metrics.sendOutcome[result.duplicate ? 'duplicate' : 'accepted'].inc();
+    await reply.code(200).send({
+      messageUuid: body.messageUuid,
+      timestamp: new Date(result.timestamp).toISOString(),
+      duplicate: result.duplicate ? true : undefined,
+    });
+  }
+
+  async receive(query: ReceiveQuery, timeoutSeconds: number, reply: FastifyReply, signal: AbortSignal | undefined): Promise<void> {
+    let outcome;
+    try {
+      outcome = await this.stored.read(query.streamId, query.dbResumeToken, query.maxMessages ?? 1, timeoutSeconds * 1000, signal);
+    } catch (err) {
+      this.metrics.receiveOutcome.rejected.inc();
+      return this.unavailable(reply, err);
+    }
+    this.recovered();
+    if (typeof outcome === 'object') {
+      this.metrics.receiveOutcome.delivered.inc();
+      const payload = query.maxMessages === undefined ? singleJson(outcome) : batchJson(outcome);
+      await reply.code(200).type('application/json; charset=utf-8').send(payload);
+      return;
+    }
+    switch (outcome) {
+      case 'timeout':
+        this.metrics.receiveOutcome.timeout.inc();
+        return this.fail(reply, 'NO_MESSAGE', `no message within ${timeoutSeconds} s`);
+      case 'shutting_down':
+        this.metrics.receiveOutcome.timeout.inc();
+        return this.fail(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
+      case 'aborted':
+        return;
+      case 'invalid_token':
+        this.metrics.receiveOutcome.rejected.inc();
+        return this.fail(reply, 'INVALID_RESUME_TOKEN', 'dbResumeToken is malformed, tampered with, or belongs to another stream');
+      case 'too_many_waiters':
+        this.metrics.receiveOutcome.rejected.inc();
+        return this.fail(reply, 'TOO_MANY_WAITERS', 'too many receivers waiting');
+    }
+  }
+
+  private unavailable(reply: FastifyReply, err: unknown): void {
+    if (!this.failing) {
+      // Logged once per outage, not once per request.
+      this.failing = true;
+      this.logger.error(`message store failing: ${(err as Error)?.message ?? String(err)}`);
+    }
+    // The database's own words stay in the log; the client learns only that the store failed (or is overloaded).
+    const error = err instanceof StoreUnavailableError ? err.message : 'message store unavailable; retry later';
+    this.fail(reply, 'STORE_UNAVAILABLE', error);
+  }
+
+  private recovered(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.logger.log('message store answering again');
+  }
+
+  private fail(reply: FastifyReply, code: ErrorCode, error: string): void {
+    void sendError(reply, code, error);
+  }
+}
+
+/**
+ * The wire shapes ReceivedMessage and ReceivedBatch, written by hand because each body is already JSON text in
+ * the store: splicing it in spares a parse and a stringify per message on replay.
+ */
+function messageJson(message: StoredMessage): string {
+  return `{"messageUuid":${JSON.stringify(message.messageUuid)},"message":${message.messageJson},"timestamp":"${new Date(message.timestamp).toISOString()}"`;
+}
+
+function tail(read: StoredRead): string {
+  return `,"dbResumeToken":"${read.token}"${read.gap ? ',"gap":{"reason":"expired"}' : ''}}`;
+}
+
+function singleJson(read: StoredRead): string {
+  return messageJson(read.messages[0]) + tail(read);
+}
+
+function batchJson(read: StoredRead): string {
+  let json = '{"messages":[';
+  for (let i = 0; i < read.messages.length; i++) json += (i === 0 ? '' : ',') + messageJson(read.messages[i]) + '}';
+  return json + ']' + tail(read);
+}
