@@ -43,7 +43,7 @@ export class Metrics {
   };
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'ipubsub_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'ipubsub_' });
   }
 
   /** Adds a gauge whose value is read at scrape time (active streams, waiting receivers, ...). */
