@@ -67,6 +67,9 @@ export class StoreModule implements OnModuleInit, OnApplicationShutdown {
     if (this.config.store.type !== 'sqlite' && this.config.store.tokenSecret === DEFAULT_TOKEN_SECRET) {
       this.logger.warn('store.tokenSecret is the built-in default: anyone can forge resume tokens; set IPUBSUB_STORE_TOKENSECRET');
     }
+    if (this.config.store.type === 'sqlite' && this.config.cluster.seeds.length > 0) {
+      this.logger.warn('store.type sqlite keeps stored messages on this node only: a stream changing owner loses its history; use a shared database in a cluster');
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {

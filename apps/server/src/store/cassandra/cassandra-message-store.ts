@@ -149,7 +149,7 @@ export class CassandraMessageStore implements MessageStore {
   private readonly limit = new InFlightLimit(IN_FLIGHT);
   /** Tells apart two nodes that write the same stream at once (an ownership change) so neither overwrites. */
   private readonly writer = randomInt(-0x8000_0000, 0x7fff_ffff);
-  private lastWriteTime = 0;
+  private lastWriteTime = 0n;
   /** Expiry slots this store has registered in `expiration_slots`. */
   private readonly registeredSlots = new Set<number>();
   /** Every expiration at or before this was purged here or expired natively; the next purge starts after it. */
@@ -303,7 +303,7 @@ export class CassandraMessageStore implements MessageStore {
     return message !== null && uuid.equals(message.message_uuid) ? Number(id.created_at) : null;
   }
 
-  private writeHead(streamId: string, stream: StreamAppend, writeTime: number): Promise<unknown> {
+  private writeHead(streamId: string, stream: StreamAppend, writeTime: bigint): Promise<unknown> {
     const queries: Array<{ query: string; params: unknown[] }> = [
       { query: CQL.writeHead, params: [ttlSeconds(stream.expiresAt), writeTime, BigInt(stream.lastSeq), BigInt(stream.expiresAt), streamId] },
     ];
@@ -314,7 +314,7 @@ export class CassandraMessageStore implements MessageStore {
     return this.client.batch(queries, { logged: false });
   }
 
-  private writeMessage({ message, uuid, bucket, seq }: Placed, writeTime: number): Promise<unknown> {
+  private writeMessage({ message, uuid, bucket, seq }: Placed, writeTime: bigint): Promise<unknown> {
     const ttl = ttlSeconds(message.expiresAt);
     const streamId = message.streamId;
     const [bucketKey, seqKey, createdAt, expiresAt] = [BigInt(bucket), BigInt(seq), BigInt(message.timestamp), BigInt(message.expiresAt)];
@@ -419,8 +419,9 @@ export class CassandraMessageStore implements MessageStore {
   }
 
   /** Write timestamp (microseconds) of one batch: every row of it carries the same one, rising batch to batch. */
-  private nextWriteTime(): number {
-    this.lastWriteTime = Math.max(Date.now() * 1000, this.lastWriteTime + 1);
+  private nextWriteTime(): bigint {
+    const now = BigInt(Date.now()) * 1000n;
+    this.lastWriteTime = now > this.lastWriteTime ? now : this.lastWriteTime + 1n;
     return this.lastWriteTime;
   }
 

@@ -47,6 +47,7 @@ export class SqlMessageStore implements MessageStore {
   /** Tail of the chain that runs every statement in order on a single-connection database. */
   private tail: Promise<unknown> = Promise.resolve();
   private readonly readSql: string;
+  private readonly healthSql = `SELECT seq FROM ${MESSAGES_TABLE} WHERE stream_id = '' AND seq = 0`;
 
   private constructor(
     private readonly dataSource: DataSource,
@@ -122,7 +123,8 @@ export class SqlMessageStore implements MessageStore {
   async health(): Promise<string | null> {
     if (this.closed) return 'message store closed';
     try {
-      await this.exclusive(() => this.dataSource.query('SELECT 1'));
+      // Touches the table (one index probe): a server that answers but lost our database is not healthy.
+      await this.exclusive(() => this.dataSource.query(this.healthSql));
       return null;
     } catch (err) {
       return `${this.dialect.name} message store unreachable: ${(err as Error).message}`;

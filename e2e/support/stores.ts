@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createScratchDatabase,
+  testServerUrl,
+  type ServerStoreType,
+} from '../../apps/server/src/store/testing/scratch-database.js';
+
+/** A message store for one test file: the IPUBSUB_STORE_* variables that point a node at it. */
+export interface StoreUnderTest {
+  readonly env: Record<string, string>;
+  /** Makes the store unreachable for a node using it (drops the database); null for SQLite. */
+  readonly lose: (() => Promise<void>) | null;
+  dispose(): Promise<void>;
+}
+
+export interface StoreBackend {
+  readonly type: 'sqlite' | ServerStoreType;
+  create(): Promise<StoreUnderTest>;
+}
+
+const sqlite: StoreBackend = {
+  type: 'sqlite',
+  async create() {
+    const directory = mkdtempSync(join(tmpdir(), 'ipubsub-e2e-store-'));
+    return {
+      env: { IPUBSUB_STORE_TYPE: 'sqlite', IPUBSUB_STORE_PATH: directory },
+      lose: null,
+      dispose: async () => rmSync(directory, { recursive: true, force: true }),
+    };
+  },
+};
+
+function server(type: ServerStoreType, serverUrl: string): StoreBackend {
+  return {
+    type,
+    async create() {
+      const database = await createScratchDatabase(type, serverUrl);
+      return { env: { IPUBSUB_STORE_TYPE: type, IPUBSUB_STORE_URL: database.url }, lose: database.drop, dispose: database.drop };
+    },
+  };
+}
+
+/**
+ * SQLite always, PostgreSQL and MariaDB when their test URLs are set (skipped with a message locally, a
+ * failing test under CI). Call at the top level of a test file.
+ */
+export function storeBackends(types: readonly StoreBackend['type'][] = ['sqlite', 'postgres', 'mysql']): StoreBackend[] {
+  const backends: StoreBackend[] = [];
+  for (const type of types) {
+    if (type === 'sqlite') {
+      backends.push(sqlite);
+      continue;
+    }
+    const url = testServerUrl(type);
+    if (url !== null) backends.push(server(type, url));
+  }
+  return backends;
+}
