@@ -1,0 +1,110 @@
+// Cluster figures, all nodes on this one machine (loopback; they share its cores with the load generator):
+//   forwarding latency   send → waiting receiver woken, p50/p99: everything on one node, against sender, owner
+//                        and receiver on three different nodes (both requests forwarded)
+//   delivery             messages/s delivered over S streams for clusters of 1, 2 and 3 nodes, each stream's
+//                        sender and receiver entering through different nodes
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { measureDelivery, measureLatency } from './lib/delivery.mjs';
+import { options, selected } from './lib/options.mjs';
+import { ServerUnderTest } from './lib/processes.mjs';
+import { payloadOf } from './lib/raw-http.mjs';
+import { count, heading, line, ms, percent } from './lib/report.mjs';
+
+const payload = payloadOf(options.MESSAGE_BYTES);
+const WARMUP_SAMPLES = 200;
+
+async function freeUdpPort() {
+  const socket = createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  const { port } = socket.address();
+  socket.close();
+  return port;
+}
+
+/** Starts `size` nodes (a single node has no seeds, as deployed alone) and waits until they agree on the ring. */
+async function startCluster(size) {
+  if (size === 1) return [await ServerUnderTest.ipubsub()];
+  const gossipPorts = await Promise.all(Array.from({ length: size }, freeUdpPort));
+  const seeds = gossipPorts.map((port) => `127.0.0.1:${port}`).join(',');
+  const nodes = await Promise.all(
+    gossipPorts.map((port, i) =>
+      ServerUnderTest.ipubsub({ IPUBSUB_NODE_NAME: `node-${i + 1}`, IPUBSUB_CLUSTER_SEEDS: seeds, IPUBSUB_CLUSTER_GOSSIP_PORT: String(port) }),
+    ),
+  );
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const rings = await Promise.all(nodes.map(async (node) => (await (await fetch(`${node.url}/api/v1/cluster`)).json()).ring.length));
+    if (rings.every((length) => length === size)) return nodes;
+    if (Date.now() > deadline) throw new Error(`cluster of ${size} did not form: ring sizes ${rings}`);
+    await sleep(50);
+  }
+}
+
+async function withCluster(size, body) {
+  const nodes = await startCluster(size);
+  try {
+    return await body(nodes);
+  } finally {
+    await Promise.all(nodes.map((node) => node.stop()));
+  }
+}
+
+async function ownerOf(node, streamId) {
+  return (await (await fetch(`${node.url}/api/v1/cluster/owner?streamId=${streamId}`)).json()).owner;
+}
+
+async function latencyFigure() {
+  heading(
+    'Cluster: forwarding latency',
+    `a receiver parked on a stream, then one send; time from writing the send to reading the receiver's answer; ` +
+      `${options.LATENCY_SAMPLES} samples one at a time after ${WARMUP_SAMPLES} warm-up`,
+  );
+  const describe = (r) => `p50 ${ms(r.p50Ms)}   p99 ${ms(r.p99Ms)}   max ${ms(r.maxMs)}   ${r.failed} failed`;
+  const alone = await withCluster(1, ([node]) =>
+    measureLatency({ streamId: 'latency', senderPort: node.port, receiverPort: node.port, payload, samples: options.LATENCY_SAMPLES, warmup: WARMUP_SAMPLES }),
+  );
+  line('1 node', describe(alone));
+  const spread = await withCluster(3, async ([first, second, third]) => {
+    let streamId;
+    for (let i = 0; (await ownerOf(first, (streamId = `latency-${i}`))) !== 'node-2'; i++);
+    return measureLatency({ streamId, senderPort: first.port, receiverPort: third.port, payload, samples: options.LATENCY_SAMPLES, warmup: WARMUP_SAMPLES });
+  });
+  line('3 nodes', `${describe(spread)}   (send → node-1, owner node-2, receive → node-3)`);
+  line('overhead', `p50 +${ms(spread.p50Ms - alone.p50Ms)}, p99 +${ms(spread.p99Ms - alone.p99Ms)}`);
+}
+
+async function deliveryFigure() {
+  heading(
+    'Cluster: delivery',
+    `${options.STREAMS} streams, each with one sender and one long-polling receiver; stream i sends through node i mod n ` +
+      `and receives through node (i+1) mod n; ${options.DURATION} s after a ${options.WARMUP} s warm-up; all nodes and the client share this machine`,
+  );
+  for (const size of [1, 2, 3]) {
+    const result = await withCluster(size, async (nodes) => {
+      const cpuBefore = nodes.map((node) => node.cpuSeconds());
+      const started = performance.now();
+      const delivery = await measureDelivery({
+        streams: options.STREAMS,
+        senderPort: (i) => nodes[i % size].port,
+        receiverPort: (i) => nodes[(i + 1) % size].port,
+        payload,
+        warmupSeconds: options.WARMUP,
+        seconds: options.DURATION,
+      });
+      const seconds = (performance.now() - started) / 1000;
+      const cpu = nodes.reduce((sum, node, i) => sum + (node.cpuSeconds() - cpuBefore[i]), 0) / seconds;
+      return { ...delivery, cpu };
+    });
+    line(
+      `${size} node${size === 1 ? '' : 's'}`,
+      `${count(result.deliveredPerSecond).padStart(7)} msg/s delivered (${count(result.sentPerSecond)} sends/s)   ${result.failed} failed   ` +
+        `CPU of all nodes ${percent(result.cpu)} of one core`,
+    );
+  }
+}
+
+if (selected('latency')) await latencyFigure();
+if (selected('deliver')) await deliveryFigure();
