@@ -195,8 +195,8 @@ export class CassandraMessageStore implements MessageStore {
     const uuids = batch.map((message) => Buffer.from(message.messageUuid, 'utf16le'));
     const streamIds = [...new Set(batch.map((message) => message.streamId))];
     const [heads, stored] = await Promise.all([
-      this.limit.map(streamIds, (streamId) => this.readHead(streamId)),
-      this.limit.map(batch, (message, i) => this.storedTimestamp(message.streamId, uuids[i])),
+      mapAll(streamIds, (streamId) => this.readHead(streamId)),
+      mapAll(batch, (message, i) => this.storedTimestamp(message.streamId, uuids[i])),
     ]);
     const streams = new Map<string, StreamAppend>();
     for (let i = 0; i < streamIds.length; i++) streams.set(streamIds[i], new StreamAppend(heads[i], this.settings));
@@ -220,9 +220,9 @@ export class CassandraMessageStore implements MessageStore {
     const writeTime = this.nextWriteTime();
     // Heads first: once a sequence is claimed it is never handed out again, whatever happens to the rest.
     const written = [...streams].filter(([, stream]) => stream.buckets.size > 0);
-    await this.limit.map(written, ([streamId, stream]) => this.writeHead(streamId, stream, writeTime));
+    await mapAll(written, ([streamId, stream]) => this.writeHead(streamId, stream, writeTime));
     await Promise.all([
-      this.limit.map(placed, (entry) => this.writeMessage(entry, writeTime)),
+      mapAll(placed, (entry) => this.writeMessage(entry, writeTime)),
       this.registerSlots(placed),
     ]);
     return results;
@@ -254,9 +254,9 @@ export class CassandraMessageStore implements MessageStore {
     const from = this.purgedUntil;
     if (now <= from) return 0;
     const due = await this.dueExpirations(from, now, batchSize);
-    await this.limit.map(due, (entry) => this.deleteExpired(entry));
+    await mapAll(due, (entry) => this.deleteExpired(entry));
     const streamIds = [...new Set(due.map((entry) => entry.streamId))];
-    await this.limit.map(streamIds, (streamId) => this.forgetStreamIfExpired(streamId, now));
+    await mapAll(streamIds, (streamId) => this.forgetStreamIfExpired(streamId, now));
     // A short batch means everything due up to `now` is gone. Never past the wall clock, though: a message
     // appended later may expire before a `now` that is ahead of it.
     if (due.length < batchSize) this.purgedUntil = Math.max(from, Math.min(now, Date.now()));
@@ -311,7 +311,7 @@ export class CassandraMessageStore implements MessageStore {
       queries.push({ query: CQL.writeBucket, params: [streamId, BigInt(bucket), messages, BigInt(expiresAt), ttlSeconds(expiresAt), writeTime] });
     }
     // One partition: the driver sends it as one mutation, applied atomically.
-    return this.client.batch(queries, { logged: false });
+    return this.limit.run(() => this.client.batch(queries, { logged: false }));
   }
 
   private writeMessage({ message, uuid, bucket, seq }: Placed, writeTime: bigint): Promise<unknown> {
@@ -343,7 +343,7 @@ export class CassandraMessageStore implements MessageStore {
       const slot = slotOf(message.expiresAt);
       if (!this.registeredSlots.has(slot)) slots.add(slot);
     }
-    await this.limit.map([...slots], (slot) => this.execute(CQL.writeSlot, [BigInt(slot), ttlSeconds(slot + SLOT_MS)]));
+    await mapAll([...slots], (slot) => this.execute(CQL.writeSlot, [BigInt(slot), ttlSeconds(slot + SLOT_MS)]));
     for (const slot of slots) this.registeredSlots.add(slot);
   }
 
@@ -371,7 +371,7 @@ export class CassandraMessageStore implements MessageStore {
     const due: DueExpiration[] = [];
     for (const { slot } of slots) {
       const wanted = batchSize - due.length;
-      const shards = await this.limit.map(Array.from({ length: SHARDS }, (_, shard) => shard), (shard) =>
+      const shards = await mapAll(Array.from({ length: SHARDS }, (_, shard) => shard), (shard) =>
         this.execute(CQL.dueExpirations, [slot, shard, BigInt(from), BigInt(now), wanted], wanted),
       );
       const entries = shards.flatMap((result, shard) =>
@@ -473,6 +473,11 @@ class PageCollector {
     if (this.messages.length === 0) return { messages: [], position: null, gap: false };
     return { messages: this.messages, position: encodePosition(this.bucket, this.seq!, this.writer), gap: this.gap };
   }
+}
+
+/** `work` for every item at once (the in-flight limit applies to each request underneath). */
+function mapAll<I, T>(items: readonly I[], work: (item: I, index: number) => Promise<T>): Promise<T[]> {
+  return Promise.all(items.map(work));
 }
 
 function ttlSeconds(expiresAt: number): number {

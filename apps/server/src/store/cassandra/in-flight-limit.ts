@@ -22,11 +22,6 @@ export class InFlightLimit {
     }
   }
 
-  /** `request` for each item, at most `limit` at a time overall; results in item order. */
-  map<I, T>(items: readonly I[], request: (item: I, index: number) => Promise<T>): Promise<T[]> {
-    return Promise.all(items.map((item, index) => this.run(() => request(item, index))));
-  }
-
   /** Resolves once nothing is in flight. */
   idle(): Promise<void> {
     if (this.running === 0) return Promise.resolve();
