@@ -160,6 +160,12 @@ export class HandOff implements MembershipListener {
     clearTimeout(this.rebalanceTimer);
     this.membership.beginLeave();
     const ring = this.membership.ring;
+    if (ring.size === 0) {
+      // The last member: nobody to hand to. The drain answers its waiters; its buffers end with it.
+      this.logger.warn({ messages: this.engine.stats().bufferedMessages }, 'last member leaving: in-memory messages are not handed off');
+      await this.membership.leave();
+      return;
+    }
     const snapshots = this.engine.detach(() => true);
     const byOwner = groupByOwner(ring, snapshots);
     const self = { ...this.membership.selfUpdate(), state: 'left' as const };
