@@ -6,6 +6,7 @@ import {
   testServerUrl,
   type ServerStoreType,
 } from '../../apps/server/src/store/testing/scratch-database.js';
+import { scratchKeyspace, testCassandraUrl } from '../../apps/server/src/store/cassandra/scratch-keyspace.js';
 
 /** A message store for one test file: the IPUBSUB_STORE_* variables that point a node at it. */
 export interface StoreUnderTest {
@@ -16,7 +17,7 @@ export interface StoreUnderTest {
 }
 
 export interface StoreBackend {
-  readonly type: 'sqlite' | ServerStoreType;
+  readonly type: 'sqlite' | ServerStoreType | 'cassandra';
   create(): Promise<StoreUnderTest>;
 }
 
@@ -42,15 +43,30 @@ function server(type: ServerStoreType, serverUrl: string): StoreBackend {
   };
 }
 
+function cassandra(serverUrl: string): StoreBackend {
+  return {
+    type: 'cassandra',
+    async create() {
+      const keyspace = scratchKeyspace(serverUrl);
+      return { env: { IPUBSUB_STORE_TYPE: 'cassandra', IPUBSUB_STORE_URL: keyspace.url }, lose: keyspace.drop, dispose: keyspace.drop };
+    },
+  };
+}
+
 /**
- * SQLite always, PostgreSQL and MariaDB when their test URLs are set (skipped with a message locally, a
+ * SQLite always, PostgreSQL, MariaDB and Cassandra when their test URLs are set (skipped with a message locally, a
  * failing test under CI). Call at the top level of a test file.
  */
-export function storeBackends(types: readonly StoreBackend['type'][] = ['sqlite', 'postgres', 'mysql']): StoreBackend[] {
+export function storeBackends(types: readonly StoreBackend['type'][] = ['sqlite', 'postgres', 'mysql', 'cassandra']): StoreBackend[] {
   const backends: StoreBackend[] = [];
   for (const type of types) {
     if (type === 'sqlite') {
       backends.push(sqlite);
+      continue;
+    }
+    if (type === 'cassandra') {
+      const url = testCassandraUrl();
+      if (url !== null) backends.push(cassandra(url));
       continue;
     }
     const url = testServerUrl(type);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { AppConfig } from '../config/index.js';
 import { StoreUnavailableError, type MessageStore } from './message-store.js';
+import { CassandraMessageStore } from './cassandra/cassandra-message-store.js';
 import { SqlMessageStore } from './sql/sql-message-store.js';
 
 /** Where the embedded store keeps its file when store.path is not set: ./data/<node.name>. */
@@ -22,6 +23,7 @@ export async function openMessageStore(config: AppConfig): Promise<MessageStore>
       if (url === undefined) throw new StoreUnavailableError(`store.type ${type} needs store.url (IPUBSUB_STORE_URL)`);
       return SqlMessageStore.open({ type, url });
     case 'cassandra':
-      throw new StoreUnavailableError('store.type cassandra is not available in this build');
+      if (url === undefined) throw new StoreUnavailableError('store.type cassandra needs store.url (IPUBSUB_STORE_URL)');
+      return CassandraMessageStore.open(url);
   }
 }
