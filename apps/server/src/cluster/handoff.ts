@@ -119,6 +119,7 @@ export class HandOff implements MembershipListener {
 
   ringChanged(ring: Ring): void {
     this.logger.info({ ringVersion: ring.version, members: ring.names }, 'ring changed');
+    this.peers.retainOnly(new Set(ring.names.map((name) => ring.member(name)!.http)));
     if (!this.leaving) this.scheduleRebalance(REBALANCE_DELAY_MS);
   }
 
@@ -177,7 +178,7 @@ export class HandOff implements MembershipListener {
     this.outgoing.clear();
     this.logger.info({ streams: snapshots.length, messages: countMessages(snapshots), to: ring.names }, 'handed off in-memory streams');
     await this.membership.leave();
-    this.peers.abortAll('shutting down');
+    this.peers.abortAll();
   }
 
   private pull(member: string): void {

@@ -22,7 +22,10 @@ export interface PeerResponse {
   readonly body: string;
 }
 
-/** A call to another node that did not get an answer (refused, reset, timed out, or aborted by us). */
+/** Why this node gave up on its own calls in flight (the `code` of the PeerUnreachable they end with). */
+export type Abandoned = 'shutting-down' | 'peer-left';
+
+/** A call to another node that did not get an answer (refused, reset, timed out, or abandoned by us). */
 export class PeerUnreachable extends Error {
   override readonly name = 'PeerUnreachable';
   constructor(
@@ -40,7 +43,8 @@ export class PeerUnreachable extends Error {
  */
 export class PeerClient {
   private readonly pools = new Map<string, Pool>();
-  private readonly inFlight = new Set<AbortController>();
+  /** Calls in flight, by peer base URL. */
+  private readonly inFlight = new Map<string, Set<AbortController>>();
 
   constructor(private readonly auth: ClusterAuth) {}
 
@@ -53,7 +57,9 @@ export class PeerClient {
     const controller = new AbortController();
     const abort = (): void => controller.abort(request.signal!.reason);
     request.signal?.addEventListener('abort', abort, { once: true });
-    this.inFlight.add(controller);
+    let calls = this.inFlight.get(base);
+    if (calls === undefined) this.inFlight.set(base, (calls = new Set()));
+    calls.add(controller);
     try {
       const response = await this.pool(base).request({
         method: request.method,
@@ -68,9 +74,10 @@ export class PeerClient {
       const contentType = response.headers['content-type'];
       return { status: response.statusCode, contentType: typeof contentType === 'string' ? contentType : undefined, body };
     } catch (err) {
-      throw new PeerUnreachable(base, controller.signal.aborted ? 'aborted' : ((err as { code?: string }).code ?? 'error'), { cause: err });
+      const code = controller.signal.aborted ? String(controller.signal.reason) : ((err as { code?: string }).code ?? 'error');
+      throw new PeerUnreachable(base, code, { cause: err });
     } finally {
-      this.inFlight.delete(controller);
+      calls.delete(controller);
       request.signal?.removeEventListener('abort', abort);
     }
   }
@@ -90,8 +97,25 @@ export class PeerClient {
   }
 
   /** Aborts every call in flight (shutdown): forwarded long polls stop waiting on their owners. */
-  abortAll(reason: string): void {
-    for (const controller of this.inFlight) controller.abort(reason);
+  abortAll(): void {
+    for (const calls of this.inFlight.values()) for (const controller of calls) controller.abort('shutting-down' satisfies Abandoned);
+  }
+
+  /**
+   * Gives up on calls to nodes that are no longer members (declared dead, or left): behind a partition their
+   * connections may hang until the timeout, and the stream has a new owner by now. Their pools are closed.
+   */
+  retainOnly(bases: ReadonlySet<string>): void {
+    for (const [base, calls] of this.inFlight) {
+      if (bases.has(base)) continue;
+      for (const controller of calls) controller.abort('peer-left' satisfies Abandoned);
+      this.inFlight.delete(base);
+    }
+    for (const [base, pool] of this.pools) {
+      if (bases.has(base)) continue;
+      this.pools.delete(base);
+      void pool.destroy();
+    }
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ import type { StreamMessage } from '../streams/index.js';
 import { AUTH_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
 import { RETURN_PATH, type HandOff, type ReturnRequest } from './handoff.js';
 import type { Membership } from './membership/membership.js';
-import { PeerUnreachable, type PeerClient } from './peer-client.js';
+import { PeerUnreachable, type Abandoned, type PeerClient } from './peer-client.js';
 import type { RingMember } from './ring.js';
 
 /** `local`: this node owns the stream, serve it here. `answered`: the request was forwarded (or refused). */
@@ -132,14 +132,16 @@ export class ClusterRouter {
     } catch (err) {
       if (hangUp.aborted) return 'answered';
       const code = err instanceof PeerUnreachable ? err.code : 'error';
-      if (code === 'aborted') {
+      if (code === ('shutting-down' satisfies Abandoned)) {
         // This node is shutting down: the client simply polls (or sends) again, reaching a live node.
         if (receive) void sendError(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
         else void sendError(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
         return 'answered';
       }
-      // Nothing reached the owner; if the ring has moved on meanwhile, the new owner gets it.
-      if (!retried && code === 'ECONNREFUSED' && this.membership.ring.owner(streamId)?.name !== owner.name) {
+      // The owner left the ring while the request waited on it (a long poll behind a partition), or refused the
+      // connection because it is gone: the stream's new owner takes the request, once.
+      const ownerGone = code === ('peer-left' satisfies Abandoned) || code === 'ECONNREFUSED';
+      if (!retried && ownerGone && this.membership.ring.owner(streamId)?.name !== owner.name) {
         return this.dispatch(streamId, req, reply, hop, startedAt, true);
       }
       this.counters.unavailable();
