@@ -221,12 +221,12 @@ export class CassandraMessageStore implements MessageStore {
 
     const writeTime = this.nextWriteTime();
     // Heads first: once a sequence is claimed it is never handed out again, whatever happens to the rest.
-    const written = [...streams].filter(([, stream]) => stream.buckets.size > 0);
-    await mapAll(written, ([streamId, stream]) => this.writeHead(streamId, stream, writeTime));
-    await Promise.all([
-      mapAll(placed, (entry) => this.writeMessage(entry, writeTime)),
-      this.registerSlots(placed),
-    ]);
+    const claims = new PartitionWrites();
+    for (const [streamId, stream] of streams) if (stream.buckets.size > 0) this.writeHead(claims, streamId, stream, writeTime);
+    await this.send(claims);
+    const rows = new PartitionWrites();
+    for (const entry of placed) this.writeMessage(rows, entry, writeTime);
+    await Promise.all([this.send(rows), this.registerSlots(placed)]);
     return results;
   }
 
@@ -305,37 +305,53 @@ export class CassandraMessageStore implements MessageStore {
     return message !== null && uuid.equals(message.message_uuid) ? Number(id.created_at) : null;
   }
 
-  private writeHead(streamId: string, stream: StreamAppend, writeTime: bigint): Promise<unknown> {
-    const queries: Array<{ query: string; params: unknown[] }> = [
-      { query: CQL.writeHead, params: [ttlSeconds(stream.expiresAt), writeTime, BigInt(stream.lastSeq), BigInt(stream.expiresAt), streamId] },
-    ];
+  private writeHead(writes: PartitionWrites, streamId: string, stream: StreamAppend, writeTime: bigint): void {
+    const partition = `streams ${streamId}`;
+    writes.add(partition, CQL.writeHead, [ttlSeconds(stream.expiresAt), writeTime, BigInt(stream.lastSeq), BigInt(stream.expiresAt), streamId]);
     for (const [bucket, [messages, expiresAt]] of stream.buckets) {
-      queries.push({ query: CQL.writeBucket, params: [streamId, BigInt(bucket), messages, BigInt(expiresAt), ttlSeconds(expiresAt), writeTime] });
+      writes.add(partition, CQL.writeBucket, [streamId, BigInt(bucket), messages, BigInt(expiresAt), ttlSeconds(expiresAt), writeTime]);
     }
-    // One partition: the driver sends it as one mutation, applied atomically.
-    return this.limit.run(() => this.client.batch(queries, { logged: false }));
   }
 
-  private writeMessage({ message, uuid, bucket, seq }: Placed, writeTime: bigint): Promise<unknown> {
+  private writeMessage(writes: PartitionWrites, { message, uuid, bucket, seq }: Placed, writeTime: bigint): void {
     const ttl = ttlSeconds(message.expiresAt);
     const streamId = message.streamId;
     const [bucketKey, seqKey, createdAt, expiresAt] = [BigInt(bucket), BigInt(seq), BigInt(message.timestamp), BigInt(message.expiresAt)];
-    return Promise.all([
-      this.execute(CQL.writeMessage, [streamId, bucketKey, seqKey, this.writer, uuid, createdAt, expiresAt, message.messageJson, ttl, writeTime]),
-      this.execute(CQL.writeId, [streamId, uuid, bucketKey, seqKey, this.writer, createdAt, ttl, writeTime]),
-      this.execute(CQL.writeExpiration, [
-        BigInt(slotOf(message.expiresAt)),
-        shardOf(streamId),
-        expiresAt,
-        streamId,
-        bucketKey,
-        seqKey,
-        this.writer,
-        uuid,
-        ttl,
-        writeTime,
-      ]),
+    writes.add(`messages ${streamId} ${bucket}`, CQL.writeMessage, [
+      streamId,
+      bucketKey,
+      seqKey,
+      this.writer,
+      uuid,
+      createdAt,
+      expiresAt,
+      message.messageJson,
+      ttl,
+      writeTime,
     ]);
+    writes.add(null, CQL.writeId, [streamId, uuid, bucketKey, seqKey, this.writer, createdAt, ttl, writeTime]);
+    const [slot, shard] = [slotOf(message.expiresAt), shardOf(streamId)];
+    writes.add(`expirations ${slot} ${shard}`, CQL.writeExpiration, [
+      BigInt(slot),
+      shard,
+      expiresAt,
+      streamId,
+      bucketKey,
+      seqKey,
+      this.writer,
+      uuid,
+      ttl,
+      writeTime,
+    ]);
+  }
+
+  /** One request per partition: a single statement, or an unlogged batch applied as one mutation. */
+  private send(writes: PartitionWrites): Promise<unknown> {
+    return mapAll(writes.groups(), (queries) =>
+      queries.length === 1
+        ? this.execute(queries[0].query, queries[0].params)
+        : this.limit.run(() => this.client.batch(queries, { logged: false })),
+    );
   }
 
   /** Lists the expiry slots of the batch that this store has not listed yet, so purges can find them. */
@@ -429,6 +445,31 @@ export class CassandraMessageStore implements MessageStore {
 
   private assertOpen(): void {
     if (this.closed) throw new StoreUnavailableError('message store closed');
+  }
+}
+
+interface Statement {
+  readonly query: string;
+  readonly params: unknown[];
+}
+
+/** Statements grouped by the partition they write (null: a partition no other statement of the batch writes). */
+class PartitionWrites {
+  private readonly byPartition = new Map<string, Statement[]>();
+  private readonly single: Statement[][] = [];
+
+  add(partition: string | null, query: string, params: unknown[]): void {
+    if (partition === null) {
+      this.single.push([{ query, params }]);
+      return;
+    }
+    const statements = this.byPartition.get(partition);
+    if (statements === undefined) this.byPartition.set(partition, [{ query, params }]);
+    else statements.push({ query, params });
+  }
+
+  groups(): Statement[][] {
+    return [...this.byPartition.values(), ...this.single];
   }
 }
 

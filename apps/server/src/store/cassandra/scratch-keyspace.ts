@@ -37,7 +37,9 @@ export function scratchKeyspace(serverUrl: string, extraParams = ''): ScratchKey
   const url = serverUrl.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
   return {
     url: extraParams === '' ? url : `${url}${url.includes('?') ? '&' : '?'}${extraParams}`,
-    drop: () => withClient(serverUrl, (client) => client.execute(`DROP KEYSPACE IF EXISTS ${name}`)),
+    drop: async () => {
+      await withClient(serverUrl, (client) => client.execute(`DROP KEYSPACE IF EXISTS ${name}`));
+    },
   };
 }
 
