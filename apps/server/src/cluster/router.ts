@@ -13,6 +13,19 @@ import type { RingMember } from './ring.js';
 /** `local`: this node owns the stream, serve it here. `answered`: the request was forwarded (or refused). */
 export type Route = 'local' | 'answered';
 
+/** One request on its way to its stream's owner. */
+interface Routing {
+  readonly streamId: string;
+  readonly req: FastifyRequest;
+  readonly reply: FastifyReply;
+  /** Nodes it passed before this one. */
+  readonly hop: number;
+  /** When this node got it: a forwarded long poll gets the time it has left. */
+  readonly startedAt: number;
+  /** Re-routed once already because its owner vanished. */
+  retried: boolean;
+}
+
 /** A request may be forwarded, then re-routed once by a node with a newer ring; a third hop is refused. */
 const MAX_HOPS = 2;
 /** Beyond what the owner may legitimately wait (a long poll, a blocking send), how long a forward may take. */
@@ -56,55 +69,44 @@ export class ClusterRouter {
         return 'answered';
       }
     }
-    return this.dispatch(streamId, req, reply, hop, performance.now(), false);
+    return this.dispatch({ streamId, req, reply, hop, startedAt: performance.now(), retried: false });
   }
 
   private verify(req: FastifyRequest, hop: number): string | null {
     return this.auth.enabled ? this.auth.verifyRequest(req.headers[AUTH_HEADER], req.method, req.url, hop) : null;
   }
 
-  private dispatch(
-    streamId: string,
-    req: FastifyRequest,
-    reply: FastifyReply,
-    hop: number,
-    startedAt: number,
-    retried: boolean,
-  ): Route | Promise<Route> {
+  private dispatch(routing: Routing): Route | Promise<Route> {
+    const { streamId, reply } = routing;
+    // Hung up while its request waited for a hand-off: nothing left to serve.
+    if (reply.raw.destroyed) return 'answered';
     const owner = this.membership.ring.owner(streamId);
     // No owner at all: the last node is leaving; the controller answers as a draining node does.
     if (owner === undefined) return 'local';
     if (owner.name === this.self) {
       if (this.handOff.open) return 'local';
       // Streams are still arriving from their previous owners: serve this one behind them.
-      return this.handOff.whenOpen().then(() => this.dispatch(streamId, req, reply, hop, startedAt, retried));
+      return this.handOff.whenOpen().then(() => this.dispatch(routing));
     }
-    if (hop >= MAX_HOPS) {
+    if (routing.hop >= MAX_HOPS) {
       this.counters.unavailable();
       void sendError(reply, 'OWNER_UNAVAILABLE', `the owner of stream ${streamId} moved while the request was forwarded; retry`);
       return 'answered';
     }
     const handing = this.handOff.handingTo(owner.name);
-    if (handing !== undefined) return handing.then(() => this.dispatch(streamId, req, reply, hop, startedAt, retried));
-    return this.forward(owner, streamId, req, reply, hop, startedAt, retried);
+    if (handing !== undefined) return handing.then(() => this.dispatch(routing));
+    return this.forward(owner, routing);
   }
 
-  private async forward(
-    owner: RingMember,
-    streamId: string,
-    req: FastifyRequest,
-    reply: FastifyReply,
-    hop: number,
-    startedAt: number,
-    retried: boolean,
-  ): Promise<Route> {
+  private async forward(owner: RingMember, routing: Routing): Promise<Route> {
+    const { streamId, req, reply } = routing;
     const receive = req.method === 'GET';
     let path = req.url;
     let waitMs: number;
     if (receive) {
       const asked = (req.query as ReceiveQuery).timeoutSeconds ?? 30;
       // Whole seconds on the wire: the owner's wait ends within half a second of the client's deadline.
-      const remaining = Math.max(0, Math.round(asked - (performance.now() - startedAt) / 1000));
+      const remaining = Math.max(0, Math.round(asked - (performance.now() - routing.startedAt) / 1000));
       if (remaining !== asked) path = withTimeout(req.url, remaining);
       waitMs = remaining * 1000;
     } else {
@@ -115,7 +117,7 @@ export class ClusterRouter {
       const response = await this.peers.request(owner.http, {
         method: receive ? 'GET' : 'POST',
         path,
-        hop: hop + 1,
+        hop: routing.hop + 1,
         body: receive ? undefined : JSON.stringify(req.body),
         signal: hangUp,
         timeoutMs: waitMs + FORWARD_SLACK_MS,
@@ -141,8 +143,9 @@ export class ClusterRouter {
       // The owner left the ring while the request waited on it (a long poll behind a partition), or refused the
       // connection because it is gone: the stream's new owner takes the request, once.
       const ownerGone = code === ('peer-left' satisfies Abandoned) || code === 'ECONNREFUSED';
-      if (!retried && ownerGone && this.membership.ring.owner(streamId)?.name !== owner.name) {
-        return this.dispatch(streamId, req, reply, hop, startedAt, true);
+      if (!routing.retried && ownerGone && this.membership.ring.owner(streamId)?.name !== owner.name) {
+        routing.retried = true;
+        return this.dispatch(routing);
       }
       this.counters.unavailable();
       void sendError(reply, 'OWNER_UNAVAILABLE', `the owner of stream ${streamId} (${owner.name}) did not answer (${code}); retry`);
