@@ -1,6 +1,8 @@
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel.js';
+import { placeholderStatements, POSTGRES_ARRAY_STATEMENTS, type AppendStatements } from './append-statements.js';
+import { MESSAGES_TABLE } from './table.js';
 
-export const MESSAGES_TABLE = 'ipubsub_messages';
+export { MESSAGES_TABLE };
 
 /**
  * What differs between the SQL databases the store runs on. Everything else (the statements' shape, the
@@ -14,6 +16,7 @@ export interface SqlDialect {
   readonly name: 'sqlite' | 'postgres' | 'mysql';
   /** Placeholder of the parameter at this 0-based index. */
   param(index: number): string;
+  readonly appendStatements: AppendStatements;
   /** Idempotent DDL of the first schema version, so two nodes migrating at once both succeed. */
   readonly createSchema: readonly string[];
   readonly dropSchema: readonly string[];
@@ -21,11 +24,6 @@ export interface SqlDialect {
   readonly purgeSql: string;
   /** Isolation of the append transaction. */
   readonly isolation?: IsolationLevel;
-  /**
-   * One connection shared by every query (SQLite): statements must run one at a time, never in the middle of
-   * another's transaction, or a read could see a batch that is later rolled back.
-   */
-  readonly singleConnection: boolean;
   isUniqueViolation(err: unknown): boolean;
 }
 
@@ -40,6 +38,7 @@ function driverError(err: unknown): { code?: unknown; errno?: unknown } {
 export const SQLITE: SqlDialect = {
   name: 'sqlite',
   param: questionMark,
+  appendStatements: placeholderStatements(questionMark),
   createSchema: [
     `CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
       stream_id TEXT NOT NULL,
@@ -56,13 +55,13 @@ export const SQLITE: SqlDialect = {
   dropSchema: [`DROP TABLE IF EXISTS ${MESSAGES_TABLE}`],
   purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE rowid IN
     (SELECT rowid FROM ${MESSAGES_TABLE} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
-  singleConnection: true,
   isUniqueViolation: (err) => String(driverError(err).code).startsWith('SQLITE_CONSTRAINT'),
 };
 
 export const POSTGRES: SqlDialect = {
   name: 'postgres',
   param: (index) => `$${index + 1}`,
+  appendStatements: POSTGRES_ARRAY_STATEMENTS,
   createSchema: [
     // Two nodes may start against an empty database at once; the lock makes the second wait for the first.
     `SELECT pg_advisory_xact_lock(4242001)`,
@@ -81,13 +80,13 @@ export const POSTGRES: SqlDialect = {
   dropSchema: [`DROP TABLE IF EXISTS ${MESSAGES_TABLE}`],
   purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE ctid = ANY (ARRAY(
     SELECT ctid FROM ${MESSAGES_TABLE} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2))`,
-  singleConnection: false,
   isUniqueViolation: (err) => driverError(err).code === '23505',
 };
 
 export const MYSQL: SqlDialect = {
   name: 'mysql',
   param: questionMark,
+  appendStatements: placeholderStatements(questionMark),
   createSchema: [
     // Binary comparison throughout: stream ids are case-sensitive and ids must match byte for byte (the
     // default collations fold case and ignore trailing spaces).
@@ -107,7 +106,6 @@ export const MYSQL: SqlDialect = {
   purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`,
   // Fewer gap locks: appends of different nodes into neighbouring streams do not wait on each other.
   isolation: 'READ COMMITTED',
-  singleConnection: false,
   isUniqueViolation: (err) => driverError(err).code === 'ER_DUP_ENTRY',
 };
 
