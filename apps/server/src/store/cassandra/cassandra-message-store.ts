@@ -187,7 +187,9 @@ export class CassandraMessageStore implements MessageStore {
       await createSchema(client, settings);
     } catch (err) {
       await client.shutdown().catch(() => undefined);
-      throw new StoreUnavailableError(`cannot open the cassandra message store at ${redactCassandraUrl(url)}: ${(err as Error).message}`);
+      // The driver's first line says which hosts failed and why; a stack trace follows it.
+      const reason = (err as Error).message.split('\n')[0];
+      throw new StoreUnavailableError(`cannot open the cassandra message store at ${redactCassandraUrl(url)}: ${reason}`);
     }
     return new CassandraMessageStore(client, settings);
   }
