@@ -29,6 +29,13 @@ export interface SqlDialect {
 
 const questionMark = (): string => '?';
 
+/** The dedup and expiry indexes, in the syntax SQLite and PostgreSQL share. */
+const INDEXES = [
+  `CREATE UNIQUE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_uuid ON ${MESSAGES_TABLE} (stream_id, message_uuid)`,
+  `CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_expiry ON ${MESSAGES_TABLE} (expires_at)`,
+];
+const DROP_SCHEMA = [`DROP TABLE IF EXISTS ${MESSAGES_TABLE}`];
+
 /** The driver's error behind TypeORM's QueryFailedError. */
 function driverError(err: unknown): { code?: unknown; errno?: unknown } {
   const wrapped = err as { driverError?: { code?: unknown; errno?: unknown } };
@@ -49,10 +56,9 @@ export const SQLITE: SqlDialect = {
       payload TEXT NOT NULL,
       PRIMARY KEY (stream_id, seq)
     )`,
-    `CREATE UNIQUE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_uuid ON ${MESSAGES_TABLE} (stream_id, message_uuid)`,
-    `CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_expiry ON ${MESSAGES_TABLE} (expires_at)`,
+    ...INDEXES,
   ],
-  dropSchema: [`DROP TABLE IF EXISTS ${MESSAGES_TABLE}`],
+  dropSchema: DROP_SCHEMA,
   purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE rowid IN
     (SELECT rowid FROM ${MESSAGES_TABLE} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
   isUniqueViolation: (err) => String(driverError(err).code).startsWith('SQLITE_CONSTRAINT'),
@@ -74,10 +80,9 @@ export const POSTGRES: SqlDialect = {
       payload TEXT NOT NULL,
       PRIMARY KEY (stream_id, seq)
     )`,
-    `CREATE UNIQUE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_uuid ON ${MESSAGES_TABLE} (stream_id, message_uuid)`,
-    `CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_expiry ON ${MESSAGES_TABLE} (expires_at)`,
+    ...INDEXES,
   ],
-  dropSchema: [`DROP TABLE IF EXISTS ${MESSAGES_TABLE}`],
+  dropSchema: DROP_SCHEMA,
   purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE ctid = ANY (ARRAY(
     SELECT ctid FROM ${MESSAGES_TABLE} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2))`,
   isUniqueViolation: (err) => driverError(err).code === '23505',
@@ -102,7 +107,7 @@ export const MYSQL: SqlDialect = {
       KEY ${MESSAGES_TABLE}_expiry (expires_at)
     ) ENGINE=InnoDB`,
   ],
-  dropSchema: [`DROP TABLE IF EXISTS ${MESSAGES_TABLE}`],
+  dropSchema: DROP_SCHEMA,
   purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`,
   // Fewer gap locks: appends of different nodes into neighbouring streams do not wait on each other.
   isolation: 'READ COMMITTED',
