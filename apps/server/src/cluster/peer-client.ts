@@ -11,7 +11,8 @@ export interface PeerRequest {
   readonly hop: number;
   readonly body?: string;
   readonly contentType?: string;
-  readonly signal?: AbortSignal;
+  /** The caller's own controller (a client hang-up aborts it); this client also aborts it to abandon the call. */
+  readonly controller?: AbortController;
   /** No answer by then: the peer is unreachable. */
   readonly timeoutMs: number;
 }
@@ -54,9 +55,7 @@ export class PeerClient {
     if (this.auth.enabled) {
       headers[AUTH_HEADER] = this.auth.signRequest(request.method, request.path, request.hop, internalBody(request));
     }
-    const controller = new AbortController();
-    const abort = (): void => controller.abort(request.signal!.reason);
-    request.signal?.addEventListener('abort', abort, { once: true });
+    const controller = request.controller ?? new AbortController();
     let calls = this.inFlight.get(base);
     if (calls === undefined) this.inFlight.set(base, (calls = new Set()));
     calls.add(controller);
@@ -78,7 +77,6 @@ export class PeerClient {
       throw new PeerUnreachable(base, code, { cause: err });
     } finally {
       calls.delete(controller);
-      request.signal?.removeEventListener('abort', abort);
     }
   }
 

@@ -112,14 +112,14 @@ export class ClusterRouter {
     } else {
       waitMs = ((req.body as SendRequest).blockingSendTimeoutSeconds ?? 0) * 1000;
     }
-    const hangUp = abortOnHangUp(reply);
+    const call = abortOnHangUp(reply);
     try {
       const response = await this.peers.request(owner.http, {
         method: receive ? 'GET' : 'POST',
         path,
         hop: routing.hop + 1,
         body: receive ? undefined : JSON.stringify(req.body),
-        signal: hangUp,
+        controller: call,
         timeoutMs: waitMs + FORWARD_SLACK_MS,
       });
       this.counters.forwarded();
@@ -132,8 +132,8 @@ export class ClusterRouter {
       if (response.contentType !== undefined) reply.header('content-type', response.contentType);
       await reply.code(response.status).send(response.body);
     } catch (err) {
-      if (hangUp.aborted) return 'answered';
       const code = err instanceof PeerUnreachable ? err.code : 'error';
+      if (code === HUNG_UP) return 'answered';
       if (code === ('shutting-down' satisfies Abandoned)) {
         // This node is shutting down: the client simply polls (or sends) again, reaching a live node.
         if (receive) void sendError(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
@@ -177,11 +177,13 @@ function withTimeout(url: string, seconds: number): string {
   return `${query < 0 ? url : url.slice(0, query)}?${params}`;
 }
 
-/** Fires if the client hangs up before it has its answer. */
-function abortOnHangUp(reply: FastifyReply): AbortSignal {
+const HUNG_UP = 'client-hung-up';
+
+/** Aborted (reason HUNG_UP) if the client hangs up before it has its answer. */
+function abortOnHangUp(reply: FastifyReply): AbortController {
   const controller = new AbortController();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
+    if (!reply.raw.writableFinished) controller.abort(HUNG_UP);
   });
-  return controller.signal;
+  return controller;
 }
