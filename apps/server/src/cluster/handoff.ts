@@ -20,7 +20,7 @@ const HANDOFF_TIMEOUT_MS = 10_000;
 /** After a failed transfer, when the streams kept are offered again. */
 const RETRY_DELAY_MS = 5_000;
 /** Serialized size at which a hand-off is split into several requests. */
-const CHUNK_BYTES = 4 * 1024 * 1024;
+export const CHUNK_BYTES = 4 * 1024 * 1024;
 
 const MemberUpdateSchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 256 }),
@@ -79,6 +79,8 @@ export class HandOff implements MembershipListener {
   private readonly outgoing = new Map<string, Promise<unknown>>();
   private rebalanceTimer: NodeJS.Timeout | undefined;
   private leaving = false;
+  /** Handed off and left: this node only relays what clients still send it until it exits. */
+  left = false;
 
   constructor(
     private readonly engine: StreamEngine,
@@ -178,6 +180,7 @@ export class HandOff implements MembershipListener {
     this.outgoing.clear();
     this.logger.info({ streams: snapshots.length, messages: countMessages(snapshots), to: ring.names }, 'handed off in-memory streams');
     await this.membership.leave();
+    this.left = true;
     this.peers.abortAll();
   }
 
@@ -214,7 +217,7 @@ export class HandOff implements MembershipListener {
    */
   private async push(member: RingMember, snapshots: StreamSnapshot[], leaving: MemberUpdate | undefined, ring?: Ring): Promise<boolean> {
     if (snapshots.length === 0 && leaving === undefined) return true;
-    const chunks = chunk(snapshots);
+    const chunks = chunkSnapshots(snapshots);
     let sent = 0;
     try {
       for (; sent < chunks.length; sent++) {
@@ -276,7 +279,7 @@ function countMessages(snapshots: readonly StreamSnapshot[]): number {
  * Splits snapshots into requests of about CHUNK_BYTES; a stream larger than that is split between requests
  * (adopting appends, so its messages stay in order). Always at least one request, possibly empty.
  */
-function chunk(snapshots: readonly StreamSnapshot[]): StreamSnapshot[][] {
+export function chunkSnapshots(snapshots: readonly StreamSnapshot[]): StreamSnapshot[][] {
   const chunks: StreamSnapshot[][] = [];
   let current: StreamSnapshot[] = [];
   let size = 0;

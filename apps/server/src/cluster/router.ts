@@ -105,6 +105,7 @@ export class ClusterRouter {
     let waitMs: number;
     if (receive) {
       const asked = (req.query as ReceiveQuery).timeoutSeconds ?? 30;
+      if (asked > 0 && this.handOff.left) return this.shuttingDown(reply, true);
       // Whole seconds on the wire: the owner's wait ends within half a second of the client's deadline.
       const remaining = Math.max(0, Math.round(asked - (performance.now() - routing.startedAt) / 1000));
       if (remaining !== asked) path = withTimeout(req.url, remaining);
@@ -134,12 +135,7 @@ export class ClusterRouter {
     } catch (err) {
       const code = err instanceof PeerUnreachable ? err.code : 'error';
       if (code === HUNG_UP) return 'answered';
-      if (code === ('shutting-down' satisfies Abandoned)) {
-        // This node is shutting down: the client simply polls (or sends) again, reaching a live node.
-        if (receive) void sendError(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
-        else void sendError(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
-        return 'answered';
-      }
+      if (code === ('shutting-down' satisfies Abandoned)) return this.shuttingDown(reply, receive);
       // The owner left the ring while the request waited on it (a long poll behind a partition), or refused the
       // connection because it is gone: the stream's new owner takes the request, once.
       const ownerGone = code === ('peer-left' satisfies Abandoned) || code === 'ECONNREFUSED';
@@ -150,6 +146,16 @@ export class ClusterRouter {
       this.counters.unavailable();
       void sendError(reply, 'OWNER_UNAVAILABLE', `the owner of stream ${streamId} (${owner.name}) did not answer (${code}); retry`);
     }
+    return 'answered';
+  }
+
+  /**
+   * This node has left: a long poll would keep it from exiting, so the client is told to poll (or send) again,
+   * which reaches a live node — as a draining single node answers its waiters.
+   */
+  private shuttingDown(reply: FastifyReply, receive: boolean): Route {
+    if (receive) void sendError(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
+    else void sendError(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     return 'answered';
   }
 

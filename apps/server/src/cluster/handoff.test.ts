@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import type { StreamSnapshot } from '../streams/index.js';
+import { CHUNK_BYTES, chunkSnapshots } from './handoff.js';
+
+function snapshot(streamId: string, count: number, bytes: number): StreamSnapshot {
+  return {
+    streamId,
+    capacity: 1000,
+    messages: Array.from({ length: count }, (_, i) => ({ messageUuid: `${streamId}-${i}`, message: 'x'.repeat(bytes), timestamp: i })),
+    recentUuids: [`${streamId}-old`],
+  };
+}
+
+describe('hand-off requests', () => {
+  it('a small hand-off is one request, and an empty one still one (it carries the leave)', () => {
+    const small = [snapshot('a', 3, 10), snapshot('b', 2, 10)];
+    expect(chunkSnapshots(small)).toEqual([small]);
+    expect(chunkSnapshots([])).toEqual([[]]);
+  });
+
+  it('splits large hand-offs into bounded requests, splitting a large stream in order', () => {
+    const big = [snapshot('a', 300, 20_000), snapshot('b', 10, 10), snapshot('c', 500, 20_000)];
+    const chunks = chunkSnapshots(big);
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const chunk of chunks) expect(JSON.stringify(chunk).length).toBeLessThan(CHUNK_BYTES * 1.05);
+    // Adopting the parts one after another gives back every stream exactly, in order.
+    for (const original of big) {
+      const parts = chunks.flat().filter((part) => part.streamId === original.streamId);
+      expect(parts.flatMap((part) => part.messages)).toEqual(original.messages);
+      expect(parts[0].recentUuids).toEqual(original.recentUuids);
+      for (const later of parts.slice(1)) expect(later.recentUuids).toEqual([]);
+    }
+  });
+});
