@@ -138,7 +138,7 @@ interface DueExpiration {
 }
 
 /**
- * The message store on Apache Cassandra through the DataStax driver: prepared statements, token-aware routing,
+ * The message store on Apache Cassandra through cassandra-driver: prepared statements, token-aware routing,
  * one configurable consistency level, TTLs that expire messages natively. See docs/operations/cassandra.md.
  *
  * Sequence numbers are per stream and contiguous (a hole is a message that expired or was purged), claimed in
@@ -233,8 +233,8 @@ export class CassandraMessageStore implements MessageStore {
   }
 
   async readAfter(streamId: string, after: StorePosition | null, limit: number, now: number): Promise<ReadResult> {
-    const from = after === null ? null : decodePosition(after);
     this.assertOpen();
+    const from = after === null ? null : decodePosition(after);
     const read = new PageCollector(limit, now, from?.seq ?? null);
     if (from !== null) await this.readBucket(streamId, from.bucket, from, read);
     let bucket = from?.bucket ?? Number.MIN_SAFE_INTEGER;
@@ -264,6 +264,7 @@ export class CassandraMessageStore implements MessageStore {
     // A short batch means everything due up to `now` is gone. Never past the wall clock, though: a message
     // appended later may expire before a `now` that is ahead of it.
     if (due.length < batchSize) this.purgedUntil = Math.max(from, Math.min(now, Date.now()));
+    for (const slot of this.registeredSlots) if (slot < slotOf(this.purgedUntil)) this.registeredSlots.delete(slot);
     return due.length;
   }
 
