@@ -187,8 +187,8 @@ export function messageStoreContract(name: string, fixture: () => Promise<StoreF
       await store.append([1, 2, 3].map((n) => message(s, n, { timestamp: base, expiresAt: base + 10 })));
       const { position } = await store.readAfter(s, null, 10, base);
       while ((await store.purgeExpired(base + 20, 100)) > 0);
-      // Real time passes between a stream's last message and its purge (TTLs are whole seconds).
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // A message lives a second at least (TTLs are whole seconds), so that much real time has passed.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
       // The purged ids are free again: the store no longer knows them.
       const results = await store.append([message(s, 3, { timestamp: base + 30, expiresAt: base + DAY }), message(s, 4, { timestamp: base + 30, expiresAt: base + DAY })]);
       expect(results.map((r) => r.duplicate)).toEqual([false, false]);
@@ -208,6 +208,29 @@ export function messageStoreContract(name: string, fixture: () => Promise<StoreF
       expect(next.messages.map((m) => m.messageUuid)).toEqual(['m-2']);
       expect(next.gap).toBe(false);
       expect(await store.readAfter(stream('never-written'), null, 10, t0)).toEqual({ messages: [], position: null, gap: false });
+    });
+
+    it('keeps every message, each writer in order and no gap, when two nodes append to one stream at once', async () => {
+      // A stream changing owner: for a moment the old and the new owner both write.
+      const s = stream('two-writers');
+      await store.append([message(s, 'first')]);
+      const other = await setup.open();
+      const uuids = (writer: string) => Array.from({ length: 100 }, (_, i) => `${writer}-${i}`);
+      const write = async (target: MessageStore, writer: string) => {
+        const all = uuids(writer);
+        for (let b = 0; b < all.length; b += 10) await target.append(all.slice(b, b + 10).map((id) => message(s, id, { messageUuid: id })));
+      };
+      try {
+        await Promise.all([write(store, 'a'), write(other, 'b')]);
+      } finally {
+        await other.close();
+      }
+      const { messages, gap } = await store.readAfter(s, null, 1000, t0);
+      const stored = messages.map((m) => m.messageUuid);
+      expect(stored).toHaveLength(201);
+      expect(gap).toBe(false);
+      expect(stored.filter((id) => id.startsWith('a-'))).toEqual(uuids('a'));
+      expect(stored.filter((id) => id.startsWith('b-'))).toEqual(uuids('b'));
     });
 
     it('rejects positions it did not make', async () => {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   InvalidPositionError,
@@ -27,13 +28,16 @@ export interface SqlStoreOptions {
 export const SQLITE_FILE = 'messages.sqlite3';
 
 /**
- * A stream whose rows were all purged restarts its sequence from the clock (this many per millisecond), so a
- * new message never reuses a position an old token points at: the reader sees it, with a gap.
+ * A new stream, or one whose rows were all purged, starts its sequence from the clock: the current second ×
+ * 1000 × this. A message expires a second or more after it is stored, so the restart is above any position an
+ * old token points at (the reader sees the new messages, with a gap). Whole seconds: two nodes starting the
+ * same stream at once (an ownership change) pick the same first number, collide, and one retries after the
+ * other, rather than leaving a hole between them.
  */
 const SEQUENCES_PER_MS = 1024;
 const TWO_POW_32 = 4_294_967_296;
 /** Attempts of a batch that collided with another writer (a stream changing owner mid-batch). */
-const APPEND_ATTEMPTS = 3;
+const APPEND_ATTEMPTS = 10;
 
 /**
  * The message store on SQLite, PostgreSQL or MySQL/MariaDB through TypeORM: TypeORM opens the database, runs
@@ -83,8 +87,10 @@ export class SqlMessageStore implements MessageStore {
       try {
         return await this.writer.transaction((query) => this.appendIn(query, batch));
       } catch (err) {
-        // Another writer stored into one of these streams between our reads and the insert: read again.
+        // Another writer stored into one of these streams between our reads and the insert: read again, after
+        // a random pause so two writers do not collide in step.
         if (attempt >= APPEND_ATTEMPTS || !this.dialect.isUniqueViolation(err)) throw err;
+        await sleep(Math.random() * attempt);
       }
     }
   }
@@ -111,7 +117,7 @@ export class SqlMessageStore implements MessageStore {
   }
 
   purgeExpired(now: number, batchSize: number): Promise<number> {
-    return this.writer.run(this.dialect.purgeSql, [now, batchSize]);
+    return this.writer.run({ sql: this.dialect.purgeSql, params: [now, batchSize] });
   }
 
   async health(): Promise<string | null> {
@@ -119,7 +125,7 @@ export class SqlMessageStore implements MessageStore {
     try {
       // Touches the table (one index probe) through the writer: a server that answers but lost our database,
       // or a SQLite writer that stopped, is not healthy.
-      await this.writer.run(this.healthSql, []);
+      await this.writer.run({ sql: this.healthSql, params: [] });
       return null;
     } catch (err) {
       return `${this.dialect.name} message store unreachable: ${(err as Error).message}`;
@@ -134,28 +140,26 @@ export class SqlMessageStore implements MessageStore {
   }
 
   /** One transaction: find duplicates and each stream's last sequence, then insert the rest in one statement. */
-  /** One transaction: find duplicates and each stream's last sequence, then insert the rest in one statement. */
   private async appendIn(query: TransactionQuery, batch: readonly NewMessage[]): Promise<AppendResult[]> {
     const statements = this.dialect.appendStatements;
     const streamIds = batch.map((message) => message.streamId);
     const uuidKeys = batch.map((message) => encodeUuid(message.messageUuid));
 
-    const found = statements.findStored(streamIds, uuidKeys);
-    const stored = new Map<string, number>();
-    for (const row of await query(found.sql, found.params)) {
-      stored.set(`${row.stream_id} ${String(row.message_uuid)}`, Number(row.created_at));
-    }
     const distinctStreams = [...new Set(streamIds)];
+    const [storedRows, ...lastSeqRows] = await query([
+      statements.findStored(streamIds, uuidKeys),
+      ...statements.lastSequences(distinctStreams),
+    ]);
+    const stored = new Map<string, number>();
+    for (const row of storedRows) stored.set(`${row.stream_id} ${String(row.message_uuid)}`, Number(row.created_at));
     const lastSeq = new Map<string, number>();
-    for (const statement of statements.lastSequences(distinctStreams)) {
-      for (const row of await query(statement.sql, statement.params)) {
-        if (row.last_seq !== null) lastSeq.set(distinctStreams[Number(row.i)], Number(row.last_seq));
-      }
+    for (const row of lastSeqRows.flat()) {
+      if (row.last_seq !== null) lastSeq.set(distinctStreams[Number(row.i)], Number(row.last_seq));
     }
 
     const results: AppendResult[] = new Array(batch.length);
     const columns: MessageColumns = { streamIds: [], seqs: [], uuidKeys: [], createdAt: [], expiresAt: [], payloads: [] };
-    const freshStreamBase = Date.now() * SEQUENCES_PER_MS;
+    const freshStreamBase = Math.floor(Date.now() / 1000) * 1000 * SEQUENCES_PER_MS;
     for (let i = 0; i < batch.length; i++) {
       const message = batch[i];
       const key = `${message.streamId} ${uuidKeys[i]}`;
@@ -176,8 +180,7 @@ export class SqlMessageStore implements MessageStore {
       results[i] = { duplicate: false, timestamp: message.timestamp };
     }
     if (columns.streamIds.length > 0) {
-      const insert = statements.insert(columns);
-      await query(insert.sql, insert.params);
+      await query([statements.insert(columns)]);
     }
     return results;
   }

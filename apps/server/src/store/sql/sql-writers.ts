@@ -1,17 +1,21 @@
 import type { DataSource } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel.js';
+import type { Statement } from './append-statements.js';
 import type { SqliteWriter } from './sqlite-writer.js';
 
 export type Row = Record<string, unknown>;
-/** Runs one statement inside a transaction; resolves to the rows it returned (none for a write). */
-export type TransactionQuery = (sql: string, params: unknown[]) => Promise<Row[]>;
+/**
+ * Runs statements in order inside a transaction; resolves to the rows each returned (none for a write).
+ * Statements given together may travel together (one message to the SQLite writer).
+ */
+export type TransactionQuery = (statements: readonly Statement[]) => Promise<Row[][]>;
 
 /** Where the store's writes go: transactions, and single statements that change rows. */
 export interface SqlWriter {
   /** Runs `work` in one transaction; commits when it resolves, rolls back when it rejects. */
   transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T>;
   /** Runs one statement on its own; resolves to the rows it changed. */
-  run(sql: string, params: unknown[]): Promise<number>;
+  run(statement: Statement): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -26,7 +30,11 @@ export class TypeOrmWriter implements SqlWriter {
     const runner = this.dataSource.createQueryRunner();
     try {
       await runner.startTransaction(this.isolation);
-      const result = await work((sql, params) => runner.query(sql, params));
+      const result = await work(async (statements) => {
+        const rows: Row[][] = [];
+        for (const { sql, params } of statements) rows.push(await runner.query(sql, params));
+        return rows;
+      });
       await runner.commitTransaction();
       return result;
     } catch (err) {
@@ -37,7 +45,7 @@ export class TypeOrmWriter implements SqlWriter {
     }
   }
 
-  async run(sql: string, params: unknown[]): Promise<number> {
+  async run({ sql, params }: Statement): Promise<number> {
     const runner = this.dataSource.createQueryRunner();
     try {
       return (await runner.query(sql, params, true)).affected ?? 0;
@@ -51,6 +59,10 @@ export class TypeOrmWriter implements SqlWriter {
   }
 }
 
+const BEGIN: Statement = { sql: 'BEGIN IMMEDIATE', params: [] };
+const COMMIT: Statement = { sql: 'COMMIT', params: [] };
+const ROLLBACK: Statement = { sql: 'ROLLBACK', params: [] };
+
 /**
  * Writes through the single SQLite write connection in its worker thread. SQLite has one writer, so
  * transactions and statements queue here and run one after another, never inside each other.
@@ -62,20 +74,27 @@ export class SqliteWorkerWriter implements SqlWriter {
 
   transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
-      await this.writer.run('BEGIN IMMEDIATE');
+      // BEGIN travels with the transaction's first statements: one message, one thread hop fewer.
+      let begin: Statement[] = [BEGIN];
       try {
-        const result = await work(async (sql, params) => (await this.writer.run(sql, params)).rows);
-        await this.writer.run('COMMIT');
+        const result = await work(async (statements) => {
+          const results = await this.writer.run([...begin, ...statements]);
+          const rows = results.slice(begin.length).map((r) => r.rows);
+          begin = [];
+          return rows;
+        });
+        if (begin.length === 0) await this.writer.run([COMMIT]);
         return result;
       } catch (err) {
-        await this.writer.run('ROLLBACK').catch(() => undefined);
+        // Fails harmlessly when the transaction never began.
+        await this.writer.run([ROLLBACK]).catch(() => undefined);
         throw err;
       }
     });
   }
 
-  run(sql: string, params: unknown[]): Promise<number> {
-    return this.exclusive(async () => (await this.writer.run(sql, params)).changes);
+  async run(statement: Statement): Promise<number> {
+    return this.exclusive(async () => (await this.writer.run([statement]))[0].changes);
   }
 
   close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { Statement } from './append-statements.js';
 
 type Row = Record<string, unknown>;
 
@@ -11,8 +12,9 @@ export interface StatementResult {
 }
 
 /**
- * The worker: one better-sqlite3 connection running statements in the order they arrive. Plain JavaScript,
- * evaluated as the worker's script, so it runs the same from the sources (tests) and from the bundle.
+ * The worker: one better-sqlite3 connection running statements in the order they arrive, several per message
+ * (stopping at the first that fails). Plain JavaScript, evaluated as the worker's script, so it runs the same
+ * from the sources (tests) and from the bundle.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -21,22 +23,30 @@ const db = new Database(workerData.file, { timeout: 5000 });
 db.pragma('journal_mode = WAL');
 // FULL: every commit is fsynced, so a 200 survives a power cut too; the group commit shares that cost.
 db.pragma('synchronous = FULL');
-const statements = new Map();
-parentPort.on('message', ({ id, sql, params }) => {
+const prepared = new Map();
+function prepare(sql) {
+  let statement = prepared.get(sql);
+  if (statement === undefined) {
+    if (prepared.size >= 256) prepared.delete(prepared.keys().next().value);
+    statement = db.prepare(sql);
+    prepared.set(sql, statement);
+  }
+  return statement;
+}
+parentPort.on('message', ({ id, statements }) => {
   if (id === 0) {
     db.close();
     parentPort.close();
     return;
   }
+  const results = [];
   try {
-    let statement = statements.get(sql);
-    if (statement === undefined) {
-      if (statements.size >= 256) statements.delete(statements.keys().next().value);
-      statement = db.prepare(sql);
-      statements.set(sql, statement);
+    for (const { sql, params } of statements) {
+      const statement = prepare(sql);
+      if (statement.reader) results.push({ rows: statement.all(params), changes: 0 });
+      else results.push({ rows: [], changes: statement.run(params).changes });
     }
-    if (statement.reader) parentPort.postMessage({ id, rows: statement.all(params), changes: 0 });
-    else parentPort.postMessage({ id, rows: [], changes: statement.run(params).changes });
+    parentPort.postMessage({ id, results });
   } catch (err) {
     parentPort.postMessage({ id, error: { message: err.message, code: err.code } });
   }
@@ -44,7 +54,7 @@ parentPort.on('message', ({ id, sql, params }) => {
 `;
 
 interface Pending {
-  resolve(result: StatementResult): void;
+  resolve(results: StatementResult[]): void;
   reject(err: Error): void;
 }
 
@@ -75,24 +85,24 @@ export class SqliteWriter {
   constructor(file: string) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file } });
-    this.worker.on('message', (message: { id: number; rows: Row[]; changes: number; error?: { message: string; code?: string } }) => {
+    this.worker.on('message', (message: { id: number; results: StatementResult[]; error?: { message: string; code?: string } }) => {
       const pending = this.pending.get(message.id);
       if (pending === undefined) return;
       this.pending.delete(message.id);
       if (message.error !== undefined) pending.reject(new SqliteWorkerError(message.error.message, message.error.code));
-      else pending.resolve(message);
+      else pending.resolve(message.results);
     });
     this.worker.on('error', (err) => this.fail(err));
     this.exited = once(this.worker, 'exit').then(() => this.fail(new Error('SQLite writer stopped')));
   }
 
-  /** Runs one statement; statements run in call order. */
-  run(sql: string, params: readonly unknown[] = []): Promise<StatementResult> {
+  /** Runs the statements in order, in one message to the worker; calls run in call order. */
+  run(statements: readonly Statement[]): Promise<StatementResult[]> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const id = this.nextId++;
-    return new Promise<StatementResult>((resolve, reject) => {
+    return new Promise<StatementResult[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, sql, params });
+      this.worker.postMessage({ id, statements });
     });
   }
 
