@@ -110,18 +110,6 @@ if (serverUrl !== null) {
       expect(messages.map((m) => m.messageUuid)).toEqual(['lost']);
     });
 
-    it('keeps both messages when two stores append to the same stream at once', async () => {
-      const s = 'two-owners';
-      const other = await CassandraMessageStore.open(keyspace.url);
-      try {
-        await Promise.all([store.append([message(s, { messageUuid: 'from-a' })]), other.append([message(s, { messageUuid: 'from-b' })])]);
-      } finally {
-        await other.close();
-      }
-      const { messages } = await store.readAfter(s, null, 10, t0);
-      expect(messages.map((m) => m.messageUuid).sort()).toEqual(['from-a', 'from-b']);
-    });
-
     it('creates the keyspace with the replication the URL asks for', async () => {
       const replicated = scratchKeyspace(serverUrl, 'replication=SimpleStrategy:1');
       const other = await CassandraMessageStore.open(replicated.url);
