@@ -52,6 +52,20 @@ describe('hand-off between owners', () => {
     expect(await drain(cluster.node('node-1'), streamId)).toEqual([]);
   });
 
+  it('two owners stopped together: what both held ends at the third node, in order', async () => {
+    cluster = await TestCluster.start(3);
+    const live = cluster;
+    const streams = [
+      ...(await Promise.all([0, 1, 2, 3].map((i) => live.streamOwnedBy('node-1', `pair-a${i}`)))),
+      ...(await Promise.all([0, 1, 2, 3].map((i) => live.streamOwnedBy('node-2', `pair-b${i}`)))),
+    ];
+    await sendNumbered(streams, 400, () => live.node('node-3'));
+    const [first, second] = await Promise.all([live.kill('node-1', 'SIGTERM'), live.kill('node-2', 'SIGTERM')]);
+    expect([first, second]).toEqual([0, 0]);
+    await live.waitForRing(['node-3']);
+    await expectAllInOrder(live.node('node-3'), streams, 400);
+  });
+
   it('messages sent while a node joins are neither lost nor reordered', async () => {
     cluster = await TestCluster.start(3, {}, 2);
     const live = cluster;

@@ -133,6 +133,7 @@ export class HandOff implements MembershipListener {
 
   /** Another node pulls: it is alive; push it the streams it owns that this node holds. */
   async servePull(request: PullRequest): Promise<PullAnswer> {
+    if (this.leaving) return { streams: 0, messages: 0 };
     this.membership.learn(request.member);
     const owner = this.membership.ring.member(request.member.name);
     if (owner === undefined) return { streams: 0, messages: 0 };
@@ -143,6 +144,8 @@ export class HandOff implements MembershipListener {
 
   /** Streams handed over by another node; they go behind anything this node already holds for them. */
   serveAdopt(request: AdoptRequest): void {
+    // Streams adopted now would not be handed off again: the sender tries the next owner instead.
+    if (this.leaving) throw new Error(`${this.membership.self.name} is leaving the cluster`);
     for (const snapshot of request.snapshots) this.engine.adopt(snapshot);
     this.onMoved('in', countMessages(request.snapshots));
     if (request.leaving !== undefined) this.membership.learn(request.leaving);
