@@ -180,7 +180,7 @@ export class SqlMessageStore implements MessageStore {
       results[i] = { duplicate: false, timestamp: message.timestamp };
     }
     if (columns.streamIds.length > 0) {
-      await query([statements.insert(columns)]);
+      await query([statements.insert(columns)], true);
     }
     return results;
   }

@@ -6,9 +6,10 @@ import type { SqliteWriter } from './sqlite-writer.js';
 export type Row = Record<string, unknown>;
 /**
  * Runs statements in order inside a transaction; resolves to the rows each returned (none for a write).
- * Statements given together may travel together (one message to the SQLite writer).
+ * Statements given together may travel together (one message to the SQLite writer), and with `last` the
+ * commit travels with them: nothing more may be run in the transaction after those.
  */
-export type TransactionQuery = (statements: readonly Statement[]) => Promise<Row[][]>;
+export type TransactionQuery = (statements: readonly Statement[], last?: boolean) => Promise<Row[][]>;
 
 /** Where the store's writes go: transactions, and single statements that change rows. */
 export interface SqlWriter {
@@ -74,16 +75,18 @@ export class SqliteWorkerWriter implements SqlWriter {
 
   transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
-      // BEGIN travels with the transaction's first statements: one message, one thread hop fewer.
+      // BEGIN travels with the transaction's first statements and COMMIT with its last: thread hops saved.
       let begin: Statement[] = [BEGIN];
+      let committed = false;
       try {
-        const result = await work(async (statements) => {
-          const results = await this.writer.run([...begin, ...statements]);
-          const rows = results.slice(begin.length).map((r) => r.rows);
+        const result = await work(async (statements, last = false) => {
+          const results = await this.writer.run(last ? [...begin, ...statements, COMMIT] : [...begin, ...statements]);
+          const rows = results.slice(begin.length, begin.length + statements.length).map((r) => r.rows);
           begin = [];
+          committed = last;
           return rows;
         });
-        if (begin.length === 0) await this.writer.run([COMMIT]);
+        if (begin.length === 0 && !committed) await this.writer.run([COMMIT]);
         return result;
       } catch (err) {
         // Fails harmlessly when the transaction never began.
