@@ -11,8 +11,8 @@ export interface RingMember {
  * Why rendezvous rather than a ring of virtual nodes: the balance is as even as hundreds of virtual nodes
  * give, with no tables to build; a member joining takes streams only for itself and a member leaving gives
  * each of its streams to that stream's runner-up, so hand-off targets are known without a second lookup.
- * A lookup hashes the stream id once and mixes one integer per member: about 0.1 µs for three members,
- * cheaper than a cache lookup keyed by the same string.
+ * A lookup hashes the stream id once and mixes one integer per member: about 0.12 µs for three members and
+ * 0.3 µs for fifty (ring.test.ts), so there is no cache to keep in step with membership.
  */
 export class Ring {
   private readonly members: readonly RingMember[];
