@@ -69,6 +69,8 @@ export class ClusterRouter {
         return 'answered';
       }
     }
+    // The common case on an owner, without allocating anything.
+    if (this.handOff.open && this.membership.ring.owner(streamId)?.name === this.self) return 'local';
     return this.dispatch({ streamId, req, reply, hop, startedAt: performance.now(), retried: false });
   }
 
