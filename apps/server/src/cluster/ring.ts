@@ -47,29 +47,19 @@ export class Ring {
 
   /** The owner of a stream; undefined only for an empty ring. */
   owner(streamId: string): RingMember | undefined {
-    return this.best(streamId, undefined);
-  }
-
-  /** The owner the stream would have without `excluded` (its runner-up, when `excluded` owns it). */
-  ownerWithout(streamId: string, excluded: string): RingMember | undefined {
-    return this.best(streamId, excluded);
-  }
-
-  private best(streamId: string, excluded: string | undefined): RingMember | undefined {
     const members = this.members;
-    if (members.length === 1) return members[0].name === excluded ? undefined : members[0];
+    if (members.length <= 1) return members[0];
     const key = hashString(streamId, 0);
-    let bestIndex = -1;
+    let bestIndex = 0;
     let bestScore = -1;
     for (let i = 0; i < members.length; i++) {
-      if (members[i].name === excluded) continue;
       const score = mix(key ^ this.weights[i]);
       if (score > bestScore) {
         bestScore = score;
         bestIndex = i;
       }
     }
-    return bestIndex < 0 ? undefined : members[bestIndex];
+    return members[bestIndex];
   }
 }
 

@@ -97,10 +97,6 @@ export class Swim {
     this.envelope = { cluster: options.cluster, from: options.self.name };
   }
 
-  get name(): string {
-    return this.self.name;
-  }
-
   /** Part of a cluster: a sync was exchanged, or no seed answered in time (this node is the first). */
   get joined(): boolean {
     return this.joinedCluster;
