@@ -28,12 +28,27 @@ function ip(...args: string[]): void {
   if (result.status !== 0) throw new Error(`ip ${args.join(' ')}: ${result.stderr || result.error?.message}`);
 }
 
+/** Null when this machine lets the test build its network (namespace, veth pair, bridge), else why not. */
 function canMakeNamespaces(): string | null {
   if (process.getuid?.() !== 0) return 'needs root';
-  const probe = spawnSync('ip', ['netns', 'add', `ipubsub-probe-${id}`], { encoding: 'utf8' });
-  if (probe.status !== 0) return `ip netns unavailable: ${probe.stderr || probe.error?.message}`;
+  const steps = [
+    ['netns', 'add', `ipubsub-probe-${id}`],
+    ['link', 'add', `ipvp${id}a`, 'type', 'veth', 'peer', 'name', `ipvp${id}b`],
+    ['link', 'set', `ipvp${id}b`, 'netns', `ipubsub-probe-${id}`],
+    ['link', 'add', `ipsp${id}`, 'type', 'bridge'],
+  ];
+  let problem: string | null = null;
+  for (const step of steps) {
+    const result = spawnSync('ip', step, { encoding: 'utf8' });
+    if (result.status !== 0) {
+      problem = `ip ${step.join(' ')}: ${result.stderr || result.error?.message}`;
+      break;
+    }
+  }
+  spawnSync('ip', ['link', 'del', `ipsp${id}`]);
+  spawnSync('ip', ['link', 'del', `ipvp${id}a`]);
   spawnSync('ip', ['netns', 'del', `ipubsub-probe-${id}`]);
-  return null;
+  return problem;
 }
 
 const unavailable = canMakeNamespaces();
