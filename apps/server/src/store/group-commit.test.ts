@@ -10,11 +10,13 @@ describe('GroupCommit on SQLite', () => {
   let directory: string;
   let store: SqlMessageStore;
   let batches: number[];
+  let batchStreams: string[][];
 
   beforeEach(async () => {
     directory = mkdtempSync(join(tmpdir(), 'ipubsub-group-'));
     store = await SqlMessageStore.open({ type: 'sqlite', directory });
     batches = [];
+    batchStreams = [];
   });
 
   afterEach(async () => {
@@ -29,8 +31,16 @@ describe('GroupCommit on SQLite', () => {
     timestamp: Date.now(),
     expiresAt: Date.now() + 60_000,
   });
-  const committer = (limits = GROUP_COMMIT_LIMITS): GroupCommit =>
-    new GroupCommit(store, (stored) => batches.push(stored.length), limits);
+  const committer = (limits = GROUP_COMMIT_LIMITS, concurrency = 1): GroupCommit =>
+    new GroupCommit(
+      store,
+      (stored) => {
+        batches.push(stored.length);
+        batchStreams.push(stored.map((m) => m.streamId));
+      },
+      limits,
+      concurrency,
+    );
   const stored = async (streamId: string): Promise<string[]> =>
     (await store.readAfter(streamId, null, 1000, Date.now())).messages.map((m) => m.messageUuid);
 
@@ -63,6 +73,17 @@ describe('GroupCommit on SQLite', () => {
     const big = { ...message('s', 'big'), messageJson: JSON.stringify('x'.repeat(150)) };
     await Promise.all([commits.append(message('s', 'a')), commits.append(big), commits.append(message('s', 'b'))]);
     expect(batches).toEqual([1, 1, 1]);
+  });
+
+  it('runs batches of different streams side by side, and a stream\'s batches one after another', async () => {
+    const commits = committer(GROUP_COMMIT_LIMITS, 2);
+    const first = commits.append(message('a', 'a1'));
+    await new Promise((resolve) => setImmediate(resolve)); // [a1] is in flight
+    const rest = [commits.append(message('a', 'a2')), commits.append(message('b', 'b1')), commits.append(message('a', 'a3'))];
+    await Promise.all([first, ...rest]);
+    expect(batchStreams).toEqual([['a'], ['b'], ['a', 'a']]);
+    expect(await stored('a')).toEqual(['a1', 'a2', 'a3']);
+    await commits.idle();
   });
 
   it('refuses sends beyond maxPending instead of queueing them', async () => {

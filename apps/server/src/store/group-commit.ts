@@ -22,19 +22,27 @@ interface PendingAppend {
 }
 
 /**
- * Turns concurrent stored sends into few transactions: messages arriving while a batch is being committed
- * form the next batch, so the cost of a durable commit (an fsync) is shared by everyone waiting. One batch is
- * in flight at a time, which also keeps each stream's messages in the order this node accepted them.
+ * Turns concurrent stored sends into few transactions: messages arriving while batches are being committed
+ * form the next batch, so the cost of a durable commit (an fsync) is shared by everyone waiting.
+ *
+ * Up to `concurrency` batches are in flight at once, but never two with a stream in common: a stream's messages
+ * wait for its batch in flight, so each stream is stored in the order this node accepted its messages (and a
+ * retried messageUuid is checked against the committed original).
  */
 export class GroupCommit {
   private pending: PendingAppend[] = [];
-  private flushing: Promise<void> | null = null;
+  /** Streams with a batch in flight. */
+  private readonly busyStreams = new Set<string>();
+  private inFlight = 0;
+  private scheduled = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly store: MessageStore,
     /** Called with each committed batch's new messages, before their senders hear back. */
     private readonly onCommitted: (stored: readonly NewMessage[]) => void,
     private readonly limits: GroupCommitLimits = GROUP_COMMIT_LIMITS,
+    private readonly concurrency = 1,
   ) {}
 
   /** Resolves once the message is durable (or found to be a duplicate); rejects if the store fails. */
@@ -44,50 +52,74 @@ export class GroupCommit {
     }
     return new Promise<AppendResult>((resolve, reject) => {
       this.pending.push({ message, resolve, reject });
-      // setImmediate: let the requests already read in this turn of the event loop join the first batch.
-      this.flushing ??= new Promise<void>((done) => setImmediate(() => void this.flush().finally(done)));
+      if (this.scheduled || this.inFlight >= this.concurrency) return;
+      // setImmediate: let the requests already read in this turn of the event loop join the batch.
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.launch();
+      });
     });
   }
 
   /** Resolves when nothing is waiting or being committed. */
-  async idle(): Promise<void> {
-    while (this.flushing !== null) await this.flushing;
+  idle(): Promise<void> {
+    if (this.inFlight === 0 && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async flush(): Promise<void> {
-    try {
-      while (this.pending.length > 0) await this.commit(this.takeBatch());
-    } finally {
-      this.flushing = null;
+  private launch(): void {
+    while (this.inFlight < this.concurrency && this.pending.length > 0) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) return; // every waiting stream has a batch in flight
+      this.inFlight++;
+      void this.commit(batch);
+    }
+    if (this.inFlight === 0 && this.pending.length === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
 
+  /** The longest batch within the limits, in arrival order, of streams without a batch in flight. */
   private takeBatch(): PendingAppend[] {
-    let count = 0;
+    const batch: PendingAppend[] = [];
+    const left: PendingAppend[] = [];
     let bytes = 0;
-    while (count < this.pending.length && count < this.limits.maxBatchMessages) {
-      bytes += this.pending[count].message.messageJson.length;
-      if (count > 0 && bytes > this.limits.maxBatchBytes) break;
-      count++;
+    let full = false;
+    for (const pending of this.pending) {
+      const { streamId, messageJson } = pending.message;
+      if (!full && !this.busyStreams.has(streamId)) {
+        full = batch.length === this.limits.maxBatchMessages || (batch.length > 0 && bytes + messageJson.length > this.limits.maxBatchBytes);
+      }
+      if (full || this.busyStreams.has(streamId)) {
+        left.push(pending);
+        continue;
+      }
+      batch.push(pending);
+      bytes += messageJson.length;
     }
-    if (count === this.pending.length) {
-      const batch = this.pending;
-      this.pending = [];
-      return batch;
-    }
-    return this.pending.splice(0, count);
+    this.pending = left;
+    for (const pending of batch) this.busyStreams.add(pending.message.streamId);
+    return batch;
   }
 
   private async commit(batch: PendingAppend[]): Promise<void> {
     const messages = batch.map((pending) => pending.message);
-    let results: AppendResult[];
+    let results: AppendResult[] | undefined;
+    let failure: unknown;
     try {
       results = await this.store.append(messages);
     } catch (err) {
-      for (const pending of batch) pending.reject(err);
-      return;
+      failure = err;
     }
-    this.onCommitted(messages.filter((_, i) => !results[i].duplicate));
-    for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
+    for (const message of messages) this.busyStreams.delete(message.streamId);
+    this.inFlight--;
+    if (results === undefined) {
+      for (const pending of batch) pending.reject(failure);
+    } else {
+      this.onCommitted(messages.filter((_, i) => !results[i].duplicate));
+      for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
+    }
+    this.launch();
   }
 }

@@ -50,10 +50,13 @@ export interface MessageStore {
   /**
    * Stores a batch durably, keeping each stream's messages in batch order after those stored before.
    * A messageUuid the stream already holds (or that appears earlier in the batch) is a duplicate and stores
-   * nothing. Resolves once every message is durable; one result per message, in batch order. Callers do
-   * not overlap calls (the group commit sends one batch at a time).
+   * nothing. Resolves once every message is durable; one result per message, in batch order. Calls overlap
+   * only when their batches have no stream in common, at most `appendConcurrency` at a time.
    */
   append(batch: readonly NewMessage[]): Promise<AppendResult[]>;
+
+  /** How many appends of disjoint streams may run at once (default 1): more helps a database server. */
+  readonly appendConcurrency?: number;
 
   /**
    * Up to `limit` messages of the stream after `after` (null: from the oldest retained) that have not expired

@@ -1,4 +1,4 @@
-import { GroupCommit } from './group-commit.js';
+import { GROUP_COMMIT_LIMITS, GroupCommit } from './group-commit.js';
 import {
   InvalidPositionError,
   type AppendResult,
@@ -34,7 +34,7 @@ export class StoredStreams {
     private readonly tokens: ResumeTokens,
     private readonly waiters: StoredReadWaiters,
   ) {
-    this.commits = new GroupCommit(store, (stored) => this.wakeReaders(stored));
+    this.commits = new GroupCommit(store, (stored) => this.wakeReaders(stored), GROUP_COMMIT_LIMITS, store.appendConcurrency);
   }
 
   /** Resolves once the message is durable (or known already). `message` is any JSON value. */

@@ -25,6 +25,12 @@ export interface AppendStatements {
    */
   lastSequences(streamIds: readonly string[]): Statement[];
   insert(columns: MessageColumns): Statement;
+  /**
+   * Where the database can do it all in one statement: insert the batch's messages not stored yet (the first
+   * of each id), numbered after their stream's last sequence or from `freshBase`, and return the rows
+   * (stream_id, message_uuid, created_at) of those already stored. One round trip instead of four.
+   */
+  readonly appendInOne?: (columns: Omit<MessageColumns, 'seqs'>, freshBase: number) => Statement;
 }
 
 const COLUMNS = 'stream_id, seq, message_uuid, created_at, expires_at, payload';
@@ -103,5 +109,29 @@ export const POSTGRES_ARRAY_STATEMENTS: AppendStatements = {
       `INSERT INTO ${MESSAGES_TABLE} (${COLUMNS})` +
       ` SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::bigint[], $5::bigint[], $6::text[])`,
     params: [columns.streamIds, columns.seqs, columns.uuidKeys, columns.createdAt, columns.expiresAt, columns.payloads],
+  }),
+  // The data-modifying CTE runs to completion although the final SELECT does not read it. Its MAX sees the
+  // table as it was when the statement started, so the batch's own rows do not count.
+  appendInOne: (columns, freshBase) => ({
+    sql: `WITH batch AS (
+      SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::bigint[], $4::bigint[], $5::text[])
+        WITH ORDINALITY AS b(stream_id, message_uuid, created_at, expires_at, payload, ord)
+    ), stored AS (
+      SELECT m.stream_id, m.message_uuid, m.created_at FROM ${MESSAGES_TABLE} m
+        JOIN (SELECT DISTINCT stream_id, message_uuid FROM batch) k ON m.stream_id = k.stream_id AND m.message_uuid = k.message_uuid
+    ), fresh AS (
+      SELECT DISTINCT ON (b.stream_id, b.message_uuid) b.* FROM batch b
+        WHERE NOT EXISTS (SELECT 1 FROM stored s WHERE s.stream_id = b.stream_id AND s.message_uuid = b.message_uuid)
+        ORDER BY b.stream_id, b.message_uuid, b.ord
+    ), inserted AS (
+      INSERT INTO ${MESSAGES_TABLE} (${COLUMNS})
+        SELECT f.stream_id,
+          COALESCE((SELECT MAX(m.seq) FROM ${MESSAGES_TABLE} m WHERE m.stream_id = f.stream_id), $6::bigint - 1)
+            + ROW_NUMBER() OVER (PARTITION BY f.stream_id ORDER BY f.ord),
+          f.message_uuid, f.created_at, f.expires_at, f.payload
+        FROM fresh f
+    )
+    SELECT stream_id, message_uuid, created_at FROM stored`,
+    params: [columns.streamIds, columns.uuidKeys, columns.createdAt, columns.expiresAt, columns.payloads, freshBase],
   }),
 };

@@ -1,4 +1,3 @@
-import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel.js';
 import { placeholderStatements, POSTGRES_ARRAY_STATEMENTS, type AppendStatements } from './append-statements.js';
 import { MESSAGES_TABLE } from './table.js';
 
@@ -22,8 +21,6 @@ export interface SqlDialect {
   readonly dropSchema: readonly string[];
   /** Deletes up to `$2` rows expiring at or before `$1`. */
   readonly purgeSql: string;
-  /** Isolation of the append transaction. */
-  readonly isolation?: IsolationLevel;
   isUniqueViolation(err: unknown): boolean;
 }
 
@@ -109,8 +106,6 @@ export const MYSQL: SqlDialect = {
   ],
   dropSchema: DROP_SCHEMA,
   purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`,
-  // Fewer gap locks: appends of different nodes into neighbouring streams do not wait on each other.
-  isolation: 'READ COMMITTED',
   isUniqueViolation: (err) => driverError(err).code === 'ER_DUP_ENTRY',
 };
 

@@ -48,6 +48,8 @@ const APPEND_ATTEMPTS = 10;
  * between the reader's position and the next message returned is a message removed by TTL: a gap.
  */
 export class SqlMessageStore implements MessageStore {
+  /** Appends of disjoint streams run side by side on a server's pool; SQLite has a single writer. */
+  readonly appendConcurrency: number;
   private closed = false;
   private readonly readSql: string;
   private readonly healthSql = `SELECT seq FROM ${MESSAGES_TABLE} WHERE stream_id = '' AND seq = 0`;
@@ -57,6 +59,7 @@ export class SqlMessageStore implements MessageStore {
     private readonly dialect: SqlDialect,
     private readonly writer: SqlWriter,
   ) {
+    this.appendConcurrency = dialect.name === 'sqlite' ? 1 : 4;
     const p = dialect.param;
     this.readSql =
       `SELECT seq, message_uuid, created_at, payload FROM ${MESSAGES_TABLE}` +
@@ -78,14 +81,16 @@ export class SqlMessageStore implements MessageStore {
     const writer =
       options.type === 'sqlite'
         ? new SqliteWorkerWriter(new SqliteWriter(join(options.directory!, SQLITE_FILE)))
-        : new TypeOrmWriter(dataSource, dialect.isolation);
+        : new TypeOrmWriter(dataSource);
     return new SqlMessageStore(dataSource, dialect, writer);
   }
 
   async append(batch: readonly NewMessage[]): Promise<AppendResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.writer.transaction((query) => this.appendIn(query, batch));
+        return this.dialect.appendStatements.appendInOne === undefined
+          ? await this.writer.transaction((query) => this.appendIn(query, batch))
+          : await this.appendInOne(batch);
       } catch (err) {
         // Another writer stored into one of these streams between our reads and the insert: read again, after
         // a random pause so two writers do not collide in step.
@@ -116,8 +121,8 @@ export class SqlMessageStore implements MessageStore {
     return { messages, position: rows.length === 0 ? null : encodeSequence(seq), gap };
   }
 
-  purgeExpired(now: number, batchSize: number): Promise<number> {
-    return this.writer.run({ sql: this.dialect.purgeSql, params: [now, batchSize] });
+  async purgeExpired(now: number, batchSize: number): Promise<number> {
+    return (await this.writer.run({ sql: this.dialect.purgeSql, params: [now, batchSize] })).changes;
   }
 
   async health(): Promise<string | null> {
@@ -144,46 +149,80 @@ export class SqlMessageStore implements MessageStore {
     const statements = this.dialect.appendStatements;
     const streamIds = batch.map((message) => message.streamId);
     const uuidKeys = batch.map((message) => encodeUuid(message.messageUuid));
-
     const distinctStreams = [...new Set(streamIds)];
     const [storedRows, ...lastSeqRows] = await query([
       statements.findStored(streamIds, uuidKeys),
       ...statements.lastSequences(distinctStreams),
     ]);
-    const stored = new Map<string, number>();
-    for (const row of storedRows) stored.set(`${row.stream_id} ${String(row.message_uuid)}`, Number(row.created_at));
     const lastSeq = new Map<string, number>();
     for (const row of lastSeqRows.flat()) {
       if (row.last_seq !== null) lastSeq.set(distinctStreams[Number(row.i)], Number(row.last_seq));
     }
-
-    const results: AppendResult[] = new Array(batch.length);
     const columns: MessageColumns = { streamIds: [], seqs: [], uuidKeys: [], createdAt: [], expiresAt: [], payloads: [] };
-    const freshStreamBase = Math.floor(Date.now() / 1000) * 1000 * SEQUENCES_PER_MS;
-    for (let i = 0; i < batch.length; i++) {
-      const message = batch[i];
-      const key = `${message.streamId} ${uuidKeys[i]}`;
-      const original = stored.get(key);
-      if (original !== undefined) {
-        results[i] = { duplicate: true, timestamp: original };
-        continue;
-      }
-      stored.set(key, message.timestamp);
-      const seq = (lastSeq.get(message.streamId) ?? freshStreamBase - 1) + 1;
+    const freshBase = freshStreamBase();
+    const results = resolveBatch(batch, uuidKeys, storedRows, (message, uuidKey) => {
+      const seq = (lastSeq.get(message.streamId) ?? freshBase - 1) + 1;
       lastSeq.set(message.streamId, seq);
       columns.streamIds.push(message.streamId);
       columns.seqs.push(seq);
-      columns.uuidKeys.push(uuidKeys[i]);
+      columns.uuidKeys.push(uuidKey);
       columns.createdAt.push(message.timestamp);
       columns.expiresAt.push(message.expiresAt);
       columns.payloads.push(message.messageJson);
-      results[i] = { duplicate: false, timestamp: message.timestamp };
-    }
-    if (columns.streamIds.length > 0) {
-      await query([statements.insert(columns)], true);
-    }
+    });
+    if (columns.streamIds.length > 0) await query([statements.insert(columns)], true);
     return results;
   }
+
+  /** The whole append as one statement, which the database numbers and deduplicates itself (PostgreSQL). */
+  private async appendInOne(batch: readonly NewMessage[]): Promise<AppendResult[]> {
+    const uuidKeys = batch.map((message) => encodeUuid(message.messageUuid));
+    const statement = this.dialect.appendStatements.appendInOne!(
+      {
+        streamIds: batch.map((message) => message.streamId),
+        uuidKeys,
+        createdAt: batch.map((message) => message.timestamp),
+        expiresAt: batch.map((message) => message.expiresAt),
+        payloads: batch.map((message) => message.messageJson),
+      },
+      freshStreamBase(),
+    );
+    const { rows } = await this.writer.run(statement);
+    return resolveBatch(batch, uuidKeys, rows, () => undefined);
+  }
+}
+
+/** The first sequence of a stream with no stored message (see SEQUENCES_PER_MS). */
+function freshStreamBase(): number {
+  return Math.floor(Date.now() / 1000) * 1000 * SEQUENCES_PER_MS;
+}
+
+/**
+ * Which of the batch's messages are duplicates: of a stored row (`storedRows`: stream_id, message_uuid,
+ * created_at) or of an earlier message of the batch. Calls `store` for each of the others, in batch order.
+ */
+function resolveBatch(
+  batch: readonly NewMessage[],
+  uuidKeys: readonly string[],
+  storedRows: readonly Row[],
+  store: (message: NewMessage, uuidKey: string) => void,
+): AppendResult[] {
+  const stored = new Map<string, number>();
+  for (const row of storedRows) stored.set(`${row.stream_id} ${String(row.message_uuid)}`, Number(row.created_at));
+  const results: AppendResult[] = new Array(batch.length);
+  for (let i = 0; i < batch.length; i++) {
+    const message = batch[i];
+    const key = `${message.streamId} ${uuidKeys[i]}`;
+    const original = stored.get(key);
+    if (original !== undefined) {
+      results[i] = { duplicate: true, timestamp: original };
+      continue;
+    }
+    stored.set(key, message.timestamp);
+    store(message, uuidKeys[i]);
+    results[i] = { duplicate: false, timestamp: message.timestamp };
+  }
+  return results;
 }
 
 function dataSourceOptions(options: SqlStoreOptions): DataSourceOptions {

@@ -1,7 +1,6 @@
 import type { DataSource } from 'typeorm';
-import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel.js';
 import type { Statement } from './append-statements.js';
-import type { SqliteWriter } from './sqlite-writer.js';
+import type { SqliteWriter, StatementResult } from './sqlite-writer.js';
 
 export type Row = Record<string, unknown>;
 /**
@@ -15,22 +14,19 @@ export type TransactionQuery = (statements: readonly Statement[], last?: boolean
 export interface SqlWriter {
   /** Runs `work` in one transaction; commits when it resolves, rolls back when it rejects. */
   transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T>;
-  /** Runs one statement on its own; resolves to the rows it changed. */
-  run(statement: Statement): Promise<number>;
+  /** Runs one statement on its own (atomically): the rows it returned and how many it changed. */
+  run(statement: Statement): Promise<StatementResult>;
   close(): Promise<void>;
 }
 
 /** Writes through TypeORM's pool (PostgreSQL, MySQL): each transaction on a connection of its own. */
 export class TypeOrmWriter implements SqlWriter {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly isolation: IsolationLevel | undefined,
-  ) {}
+  constructor(private readonly dataSource: DataSource) {}
 
   async transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     try {
-      await runner.startTransaction(this.isolation);
+      await runner.startTransaction();
       const result = await work(async (statements) => {
         const rows: Row[][] = [];
         for (const { sql, params } of statements) rows.push(await runner.query(sql, params));
@@ -46,10 +42,11 @@ export class TypeOrmWriter implements SqlWriter {
     }
   }
 
-  async run({ sql, params }: Statement): Promise<number> {
+  async run({ sql, params }: Statement): Promise<StatementResult> {
     const runner = this.dataSource.createQueryRunner();
     try {
-      return (await runner.query(sql, params, true)).affected ?? 0;
+      const result = await runner.query(sql, params, true);
+      return { rows: result.records ?? [], changes: result.affected ?? 0 };
     } finally {
       await runner.release();
     }
@@ -96,8 +93,8 @@ export class SqliteWorkerWriter implements SqlWriter {
     });
   }
 
-  async run(statement: Statement): Promise<number> {
-    return this.exclusive(async () => (await this.writer.run([statement]))[0].changes);
+  async run(statement: Statement): Promise<StatementResult> {
+    return this.exclusive(async () => (await this.writer.run([statement]))[0]);
   }
 
   close(): Promise<void> {
