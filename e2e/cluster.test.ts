@@ -178,6 +178,16 @@ describe('a three-node cluster', () => {
   });
 });
 
+describe('cluster configuration', () => {
+  it('refuses to start gossiping on a wildcard address it cannot advertise', async () => {
+    const start = ServerProcess.start({
+      config: 'config/multi-node-1.yaml',
+      env: { IPUBSUB_CLUSTER_GOSSIP_HOST: '0.0.0.0', IPUBSUB_CLUSTER_GOSSIP_PORT: String(await freeUdpPort()) },
+    });
+    await expect(start).rejects.toThrow(/cluster.gossip.advertise must be set/);
+  });
+});
+
 describe('a single node (no seeds)', () => {
   it('owns every stream, opens no gossip socket and reports itself as the whole ring', async () => {
     const node = await ServerProcess.start({ config: 'config/single-node.yaml' });
