@@ -96,7 +96,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
 
   async onModuleInit(): Promise<void> {
     const membership = this.membership;
-    this.readiness.register({ name: 'cluster', check: () => membership.notJoinedReason });
+    this.readiness.register({ name: 'cluster', check: () => membership.notReadyReason });
     this.metrics.gauge('ipubsub_cluster_members', 'Members this node counts as alive or suspect (itself included)', () =>
       membership.members().filter((member) => isMember(member.state)).length,
     );

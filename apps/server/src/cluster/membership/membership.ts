@@ -79,8 +79,9 @@ export class Membership {
     return this.swim === undefined ? !this.clustered : this.swim.joined;
   }
 
-  /** Why this node cannot join, for `/ready`. */
-  get notJoinedReason(): string | null {
+  /** Why this node should not take traffic, for `/ready`: it has not joined, or it is leaving. */
+  get notReadyReason(): string | null {
+    if (this.leaving) return 'leaving the cluster';
     if (this.joined) return null;
     const refusal = this.swim?.refused;
     if (refusal !== undefined) return `refused by ${refusal.from}: ${refusal.reason}`;
