@@ -175,12 +175,13 @@ export class HandOff implements MembershipListener {
     const snapshots = this.engine.detach(() => true);
     const byOwner = groupByOwner(ring, snapshots);
     const self = { ...this.membership.selfUpdate(), state: 'left' as const };
-    for (const name of ring.names) {
-      const member = ring.member(name)!;
-      this.outgoing.set(name, this.push(member, byOwner.get(name) ?? [], self, ring));
-    }
-    await Promise.all(this.outgoing.values());
-    this.outgoing.clear();
+    const transfers = ring.names.map((name) => {
+      // Settles only once the entry is gone, so a request waiting on it finds the way clear when it retries.
+      const transfer = this.push(ring.member(name)!, byOwner.get(name) ?? [], self, ring).finally(() => this.outgoing.delete(name));
+      this.outgoing.set(name, transfer);
+      return transfer;
+    });
+    await Promise.all(transfers);
     this.logger.info({ streams: snapshots.length, messages: countMessages(snapshots), to: ring.names }, 'handed off in-memory streams');
     await this.membership.leave();
     this.left = true;
