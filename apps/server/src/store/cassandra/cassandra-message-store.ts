@@ -30,6 +30,8 @@ const MIN_TTL_SECONDS = 60;
 /** Cassandra 5.0 in its default storage compatibility mode cannot expire a cell after this (CASSANDRA-14092). */
 const LAST_EXPIRY_MS = Date.UTC(2038, 0, 19, 3, 14, 6) - 86_400_000;
 const MAX_TTL_SECONDS = 630_720_000;
+/** Group commits of disjoint streams in flight at once: each waits on a few round trips, not on a disk. */
+const APPEND_CONCURRENCY = 4;
 /** Requests in flight per store. */
 const IN_FLIGHT = 512;
 /** Bucket rows fetched at a time when a read walks a stream forward. */
@@ -144,9 +146,10 @@ interface DueExpiration {
  * Sequence numbers are per stream and contiguous (a hole is a message that expired or was purged), claimed in
  * the `streams` head before the messages are written: a batch that fails half-way leaves a hole, never a reused
  * number. Idempotency reads `message_ids` before writing (no lightweight transaction): the stream's owner is
- * its only writer, and the group commit gives it one batch at a time.
+ * its only writer, and the group commit never has two batches of one stream in flight.
  */
 export class CassandraMessageStore implements MessageStore {
+  readonly appendConcurrency = APPEND_CONCURRENCY;
   private closed = false;
   private readonly limit = new InFlightLimit(IN_FLIGHT);
   /** Tells apart two nodes that write the same stream at once (an ownership change) so neither overwrites. */
