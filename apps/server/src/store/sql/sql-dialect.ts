@@ -1,4 +1,4 @@
-import { placeholderStatements, POSTGRES_ARRAY_STATEMENTS, type AppendStatements } from './append-statements.js';
+import { MYSQL_APPEND, POSTGRES_APPEND, SQLITE_APPEND, type AtomicAppend, type SteppedAppend } from './append-statements.js';
 import { MESSAGES_TABLE } from './table.js';
 
 export { MESSAGES_TABLE };
@@ -15,7 +15,8 @@ export interface SqlDialect {
   readonly name: 'sqlite' | 'postgres' | 'mysql';
   /** Placeholder of the parameter at this 0-based index. */
   param(index: number): string;
-  readonly appendStatements: AppendStatements;
+  /** How a batch is appended: by one atomic set of statements, or read-number-insert steps. */
+  readonly append: AtomicAppend | SteppedAppend;
   /** Idempotent DDL of the first schema version, so two nodes migrating at once both succeed. */
   readonly createSchema: readonly string[];
   readonly dropSchema: readonly string[];
@@ -42,7 +43,7 @@ function driverError(err: unknown): { code?: unknown; errno?: unknown } {
 export const SQLITE: SqlDialect = {
   name: 'sqlite',
   param: questionMark,
-  appendStatements: placeholderStatements(questionMark),
+  append: SQLITE_APPEND,
   createSchema: [
     `CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
       stream_id TEXT NOT NULL,
@@ -64,7 +65,7 @@ export const SQLITE: SqlDialect = {
 export const POSTGRES: SqlDialect = {
   name: 'postgres',
   param: (index) => `$${index + 1}`,
-  appendStatements: POSTGRES_ARRAY_STATEMENTS,
+  append: POSTGRES_APPEND,
   createSchema: [
     // Two nodes may start against an empty database at once; the lock makes the second wait for the first.
     `SELECT pg_advisory_xact_lock(4242001)`,
@@ -88,7 +89,7 @@ export const POSTGRES: SqlDialect = {
 export const MYSQL: SqlDialect = {
   name: 'mysql',
   param: questionMark,
-  appendStatements: placeholderStatements(questionMark),
+  append: MYSQL_APPEND,
   createSchema: [
     // Binary comparison throughout: stream ids are case-sensitive and ids must match byte for byte (the
     // default collations fold case and ignore trailing spaces).

@@ -11,7 +11,7 @@ import {
   type StoredMessage,
   type StorePosition,
 } from '../message-store.js';
-import type { MessageColumns } from './append-statements.js';
+import type { AtomicAppend, MessageColumns, SteppedAppend } from './append-statements.js';
 import { MIGRATIONS } from './migrations.js';
 import { MESSAGES_TABLE, MYSQL, POSTGRES, SQLITE, type SqlDialect } from './sql-dialect.js';
 import { SqliteWorkerWriter, TypeOrmWriter, type Row, type SqlWriter, type TransactionQuery } from './sql-writers.js';
@@ -88,9 +88,10 @@ export class SqlMessageStore implements MessageStore {
   async append(batch: readonly NewMessage[]): Promise<AppendResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return this.dialect.appendStatements.appendInOne === undefined
-          ? await this.writer.transaction((query) => this.appendIn(query, batch))
-          : await this.appendInOne(batch);
+        const append = this.dialect.append;
+        return typeof append === 'function'
+          ? await this.appendAtomically(append, batch)
+          : await this.writer.transaction((query) => this.appendInSteps(append, query, batch));
       } catch (err) {
         // Another writer stored into one of these streams between our reads and the insert: read again, after
         // a random pause so two writers do not collide in step.
@@ -144,21 +145,17 @@ export class SqlMessageStore implements MessageStore {
     await this.dataSource.destroy();
   }
 
-  /** One transaction: find duplicates and each stream's last sequence, then insert the rest in one statement. */
-  private async appendIn(query: TransactionQuery, batch: readonly NewMessage[]): Promise<AppendResult[]> {
-    const statements = this.dialect.appendStatements;
+  /** Find duplicates and each stream's last sequence, then insert the rest numbered in one statement. */
+  private async appendInSteps(statements: SteppedAppend, query: TransactionQuery, batch: readonly NewMessage[]): Promise<AppendResult[]> {
     const streamIds = batch.map((message) => message.streamId);
     const uuidKeys = batch.map((message) => encodeUuid(message.messageUuid));
     const distinctStreams = [...new Set(streamIds)];
-    const [storedRows, ...lastSeqRows] = await query([
-      statements.findStored(streamIds, uuidKeys),
-      ...statements.lastSequences(distinctStreams),
-    ]);
+    const [storedRows, lastSeqRows] = await query([statements.findStored(streamIds, uuidKeys), statements.lastSequences(distinctStreams)]);
     const lastSeq = new Map<string, number>();
-    for (const row of lastSeqRows.flat()) {
+    for (const row of lastSeqRows) {
       if (row.last_seq !== null) lastSeq.set(distinctStreams[Number(row.i)], Number(row.last_seq));
     }
-    const columns: MessageColumns = { streamIds: [], seqs: [], uuidKeys: [], createdAt: [], expiresAt: [], payloads: [] };
+    const columns: MessageColumns & { seqs: number[] } = { streamIds: [], seqs: [], uuidKeys: [], createdAt: [], expiresAt: [], payloads: [] };
     const freshBase = freshStreamBase();
     const results = resolveBatch(batch, uuidKeys, storedRows, (message, uuidKey) => {
       const seq = (lastSeq.get(message.streamId) ?? freshBase - 1) + 1;
@@ -174,10 +171,10 @@ export class SqlMessageStore implements MessageStore {
     return results;
   }
 
-  /** The whole append as one statement, which the database numbers and deduplicates itself (PostgreSQL). */
-  private async appendInOne(batch: readonly NewMessage[]): Promise<AppendResult[]> {
+  /** The append as statements sent at once, the database numbering and deduplicating (PostgreSQL, SQLite). */
+  private async appendAtomically(append: AtomicAppend, batch: readonly NewMessage[]): Promise<AppendResult[]> {
     const uuidKeys = batch.map((message) => encodeUuid(message.messageUuid));
-    const statement = this.dialect.appendStatements.appendInOne!(
+    const statements = append(
       {
         streamIds: batch.map((message) => message.streamId),
         uuidKeys,
@@ -187,8 +184,12 @@ export class SqlMessageStore implements MessageStore {
       },
       freshStreamBase(),
     );
-    const { rows } = await this.writer.run(statement);
-    return resolveBatch(batch, uuidKeys, rows, () => undefined);
+    // A single statement is atomic by itself (autocommit); several need a transaction, sent in one go.
+    const storedRows =
+      statements.length === 1
+        ? (await this.writer.run(statements[0])).rows
+        : await this.writer.transaction(async (query) => (await query(statements, true))[0]);
+    return resolveBatch(batch, uuidKeys, storedRows, () => undefined);
   }
 }
 

@@ -1,0 +1,166 @@
+// Stored messages, per store adapter (SQLite always; PostgreSQL and MariaDB when IPUBSUB_TEST_POSTGRES_URL and
+// IPUBSUB_TEST_MYSQL_URL are set, each in a scratch database dropped afterwards):
+//   stored sends   writeToDB sends/s answered 200 (durable), CONNECTIONS keep-alive connections sending back to
+//                  back, one stream each; beside it the same load without writeToDB (in memory), as the ceiling
+//                  of this machine at that moment
+//   replay         messages/s read back with maxMessages=100, REPLAY_READERS readers following their tokens
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { options } from './lib/options.mjs';
+import { REPO_ROOT, ServerUnderTest, withServer } from './lib/processes.mjs';
+import { payloadOf, RawConnection, sendRequest } from './lib/raw-http.mjs';
+import { count, heading, line, percent, summary, target } from './lib/report.mjs';
+
+const REPLAY_BATCH = 100;
+const REPLAY_READERS = 8;
+const TARGETS = { sqlite: 10_000, postgres: 5_000, mysql: 5_000 };
+const REPLAY_TARGET = 50_000;
+const payload = payloadOf(options.MESSAGE_BYTES);
+// The database clients are the server's dependencies.
+const requireFromServer = createRequire(join(REPO_ROOT, 'apps/server/package.json'));
+
+/** A database of its own on the test server, so a run neither sees nor leaves rows. */
+async function scratchDatabase(type, serverUrl) {
+  const name = `ipubsub_bench_${randomBytes(4).toString('hex')}`;
+  const run = async (statement) => {
+    if (type === 'postgres') {
+      const client = new (requireFromServer('pg').Client)({ connectionString: serverUrl });
+      await client.connect();
+      await client.query(statement).finally(() => client.end());
+    } else {
+      const connection = await requireFromServer('mysql2/promise').createConnection(serverUrl);
+      await connection.query(statement).finally(() => connection.end());
+    }
+  };
+  await run(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS ${name}${type === 'postgres' ? ' WITH (FORCE)' : ''}`) };
+}
+
+/** Runs `work` with CPU accounting for the server: fraction of one core used meanwhile. */
+async function withServerCpu(server, work) {
+  const before = server.cpuSeconds();
+  const started = performance.now();
+  const result = await work();
+  return { ...result, serverCpu: (server.cpuSeconds() - before) / ((performance.now() - started) / 1000) };
+}
+
+/** Each connection sends messages to its own stream, the next as soon as the last is answered. */
+async function sends(server, streams, writeToDB, seconds, warmupSeconds) {
+  const connections = await Promise.all(streams.map(() => RawConnection.open(server.port)));
+  let running = true;
+  let counting = false;
+  let stored = 0;
+  let failed = 0;
+  connections.forEach((connection, i) => {
+    let n = 0;
+    const sendNext = () => {
+      if (!running) return;
+      const json = `{"streamId":"${streams[i]}","messageUuid":"m${++n}","message":${payload}${writeToDB ? ',"writeToDB":true' : ''}}`;
+      connection.request(sendRequest(json), onAnswer);
+    };
+    const onAnswer = (status) => {
+      if (status !== 200) failed++;
+      else if (counting) stored++;
+      sendNext();
+    };
+    sendNext();
+  });
+  await sleep(warmupSeconds * 1000);
+  counting = true;
+  const started = performance.now();
+  await sleep(seconds * 1000);
+  counting = false;
+  const elapsed = (performance.now() - started) / 1000;
+  running = false;
+  // Let the last answers arrive before closing, so the server is not measured failing to write them.
+  while (connections.some((c) => c.inFlight > 0)) await sleep(10);
+  for (const connection of connections) connection.close();
+  return { perSecond: stored / elapsed, failed };
+}
+
+function replayRequest(streamId, token) {
+  const tokenPart = token === undefined ? '' : `&dbResumeToken=${token}`;
+  return `GET /api/v1/streams/receive?streamId=${encodeURIComponent(streamId)}&readFromDB=true&timeoutSeconds=0&maxMessages=${REPLAY_BATCH}${tokenPart} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`;
+}
+
+/** Readers replay the streams from their start, batch after batch; at a stream's end a reader takes the next. */
+async function replay(server, streams, seconds) {
+  const connections = await Promise.all(Array.from({ length: REPLAY_READERS }, () => RawConnection.open(server.port)));
+  let running = true;
+  let messages = 0;
+  let failed = 0;
+  connections.forEach((connection, reader) => {
+    let stream = reader % streams.length;
+    const readNext = (token) => {
+      if (running) connection.request(replayRequest(streams[stream], token), onAnswer);
+    };
+    const onAnswer = (status, body) => {
+      if (status === 200) {
+        const batch = JSON.parse(body.toString());
+        messages += batch.messages.length;
+        return readNext(batch.dbResumeToken);
+      }
+      if (status !== 424) failed++;
+      stream = (stream + REPLAY_READERS) % streams.length;
+      readNext(undefined);
+    };
+    readNext(undefined);
+  });
+  const started = performance.now();
+  await sleep(seconds * 1000);
+  running = false;
+  const elapsed = (performance.now() - started) / 1000;
+  const read = messages;
+  while (connections.some((c) => c.inFlight > 0)) await sleep(10);
+  for (const connection of connections) connection.close();
+  return { perSecond: read / elapsed, failed };
+}
+
+async function adapterFigures(type, env) {
+  const verdicts = [];
+  await withServer(
+    () => ServerUnderTest.ipubsub(env),
+    async (server) => {
+      const streams = Array.from({ length: options.CONNECTIONS }, (_, i) => `stored-${type}-${i}`);
+      const memory = await withServerCpu(server, () => sends(server, streams, false, options.DURATION, options.WARMUP));
+      line(`${type}`, `${count(memory.perSecond).padStart(7)} in-memory sends/s (reference)   server CPU ${percent(memory.serverCpu)}`);
+      const stored = await withServerCpu(server, () => sends(server, streams, true, options.DURATION, options.WARMUP));
+      line(
+        `${type}`,
+        `${count(stored.perSecond).padStart(7)} stored sends/s   ${stored.failed} failed   server CPU ${percent(stored.serverCpu)}   ` +
+          `${percent(stored.perSecond / memory.perSecond)} of in-memory`,
+      );
+      verdicts.push(target(`${type}: stored sends ≥ ${count(TARGETS[type])}/s`, stored.perSecond >= TARGETS[type] && stored.failed === 0));
+      const replayed = await withServerCpu(server, () => replay(server, streams, options.DURATION));
+      line(`${type}`, `${count(replayed.perSecond).padStart(7)} replayed messages/s   ${replayed.failed} failed   server CPU ${percent(replayed.serverCpu)}`);
+      verdicts.push(target(`${type}: replay ≥ ${count(REPLAY_TARGET)} messages/s`, replayed.perSecond >= REPLAY_TARGET && replayed.failed === 0));
+    },
+  );
+  return verdicts;
+}
+
+heading(
+  'Stored messages',
+  `stored sends: ${options.CONNECTIONS} connections sending back to back, one stream each, ${options.MESSAGE_BYTES}-byte messages, ` +
+    `${options.DURATION} s after a ${options.WARMUP} s warm-up; replay: ${REPLAY_READERS} readers, maxMessages=${REPLAY_BATCH}, ${options.DURATION} s`,
+);
+const verdicts = [];
+verdicts.push(...(await adapterFigures('sqlite', { IPUBSUB_STORE_TYPE: 'sqlite' })));
+for (const [type, variable] of [['postgres', 'IPUBSUB_TEST_POSTGRES_URL'], ['mysql', 'IPUBSUB_TEST_MYSQL_URL']]) {
+  const serverUrl = process.env[variable];
+  if (serverUrl === undefined || serverUrl === '') {
+    line(type, `skipped: set ${variable} (eval "$(scripts/databases.sh env)")`);
+    continue;
+  }
+  const database = await scratchDatabase(type, serverUrl);
+  try {
+    verdicts.push(...(await adapterFigures(type, { IPUBSUB_STORE_TYPE: type, IPUBSUB_STORE_URL: database.url })));
+  } finally {
+    await database.drop();
+  }
+}
+summary('Targets (stored messages)', verdicts);
