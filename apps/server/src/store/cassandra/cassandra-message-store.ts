@@ -37,37 +37,40 @@ const IN_FLIGHT = 512;
 /** Bucket rows fetched at a time when a read walks a stream forward. */
 const BUCKETS_PER_QUERY = 32;
 
-const CQL = {
-  readHead: 'SELECT last_seq, bucket, bucket_messages, bucket_expires_at, expires_at FROM streams WHERE stream_id = ? ORDER BY bucket DESC LIMIT 1',
-  writeHead: 'UPDATE streams USING TTL ? AND TIMESTAMP ? SET last_seq = ?, expires_at = ? WHERE stream_id = ?',
-  writeBucket:
-    'INSERT INTO streams (stream_id, bucket, bucket_messages, bucket_expires_at) VALUES (?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?',
-  bucketsFrom: 'SELECT bucket, bucket_expires_at FROM streams WHERE stream_id = ? AND bucket > ? LIMIT ?',
-  readId: 'SELECT bucket, seq, writer, created_at FROM message_ids WHERE stream_id = ? AND message_uuid = ?',
-  readUuidAt: 'SELECT message_uuid FROM messages WHERE stream_id = ? AND bucket = ? AND seq = ? AND writer = ?',
-  writeMessage:
-    'INSERT INTO messages (stream_id, bucket, seq, writer, message_uuid, created_at, expires_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?',
-  writeId:
-    'INSERT INTO message_ids (stream_id, message_uuid, bucket, seq, writer, created_at) VALUES (?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?',
-  writeExpiration:
-    'INSERT INTO expirations (slot, shard, expires_at, stream_id, bucket, seq, writer, message_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?',
-  writeSlot: 'INSERT INTO expiration_slots (part, slot) VALUES (0, ?) USING TTL ?',
-  readFrom:
-    'SELECT seq, writer, message_uuid, created_at, expires_at, payload FROM messages WHERE stream_id = ? AND bucket = ? AND (seq, writer) > (?, ?) LIMIT ?',
-  readAll: 'SELECT seq, writer, message_uuid, created_at, expires_at, payload FROM messages WHERE stream_id = ? AND bucket = ? LIMIT ?',
-  slotsBetween: 'SELECT slot FROM expiration_slots WHERE part = 0 AND slot >= ? AND slot <= ?',
-  dueExpirations:
-    'SELECT expires_at, stream_id, bucket, seq, writer, message_uuid, WRITETIME(message_uuid) AS written FROM expirations WHERE slot = ? AND shard = ? AND expires_at > ? AND expires_at <= ? LIMIT ?',
-  deleteMessage: 'DELETE FROM messages USING TIMESTAMP ? WHERE stream_id = ? AND bucket = ? AND seq = ? AND writer = ?',
-  deleteId: 'DELETE FROM message_ids USING TIMESTAMP ? WHERE stream_id = ? AND message_uuid = ?',
-  deleteExpiration:
-    'DELETE FROM expirations USING TIMESTAMP ? WHERE slot = ? AND shard = ? AND expires_at = ? AND stream_id = ? AND bucket = ? AND seq = ? AND writer = ?',
-  readStreamExpiry: 'SELECT expires_at, WRITETIME(expires_at) AS written FROM streams WHERE stream_id = ? LIMIT 1',
-  deleteStream: 'DELETE FROM streams USING TIMESTAMP ? WHERE stream_id = ?',
-  // A point read of our own table (a key no stream has: ids cannot hold spaces), so it fails when the keyspace
-  // is gone or too few replicas answer.
-  health: "SELECT last_seq FROM streams WHERE stream_id = ' health'",
-} as const;
+/** Every statement, with table names qualified by the keyspace (prepared ids then never depend on a session's). */
+function statements(ks: string) {
+  return {
+    readHead: `SELECT last_seq, bucket, bucket_messages, bucket_expires_at, expires_at FROM ${ks}.streams WHERE stream_id = ? ORDER BY bucket DESC LIMIT 1`,
+    writeHead: `UPDATE ${ks}.streams USING TTL ? AND TIMESTAMP ? SET last_seq = ?, expires_at = ? WHERE stream_id = ?`,
+    writeBucket:
+      `INSERT INTO ${ks}.streams (stream_id, bucket, bucket_messages, bucket_expires_at) VALUES (?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
+    bucketsFrom: `SELECT bucket, bucket_expires_at FROM ${ks}.streams WHERE stream_id = ? AND bucket > ? LIMIT ?`,
+    readId: `SELECT bucket, seq, writer, created_at FROM ${ks}.message_ids WHERE stream_id = ? AND message_uuid = ?`,
+    readUuidAt: `SELECT message_uuid FROM ${ks}.messages WHERE stream_id = ? AND bucket = ? AND seq = ? AND writer = ?`,
+    writeMessage:
+      `INSERT INTO ${ks}.messages (stream_id, bucket, seq, writer, message_uuid, created_at, expires_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
+    writeId:
+      `INSERT INTO ${ks}.message_ids (stream_id, message_uuid, bucket, seq, writer, created_at) VALUES (?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
+    writeExpiration:
+      `INSERT INTO ${ks}.expirations (slot, shard, expires_at, stream_id, bucket, seq, writer, message_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
+    writeSlot: `INSERT INTO ${ks}.expiration_slots (part, slot) VALUES (0, ?) USING TTL ?`,
+    readFrom:
+      `SELECT seq, writer, message_uuid, created_at, expires_at, payload FROM ${ks}.messages WHERE stream_id = ? AND bucket = ? AND (seq, writer) > (?, ?) LIMIT ?`,
+    readAll: `SELECT seq, writer, message_uuid, created_at, expires_at, payload FROM ${ks}.messages WHERE stream_id = ? AND bucket = ? LIMIT ?`,
+    slotsBetween: `SELECT slot FROM ${ks}.expiration_slots WHERE part = 0 AND slot >= ? AND slot <= ?`,
+    dueExpirations:
+      `SELECT expires_at, stream_id, bucket, seq, writer, message_uuid, WRITETIME(message_uuid) AS written FROM ${ks}.expirations WHERE slot = ? AND shard = ? AND expires_at > ? AND expires_at <= ? LIMIT ?`,
+    deleteMessage: `DELETE FROM ${ks}.messages USING TIMESTAMP ? WHERE stream_id = ? AND bucket = ? AND seq = ? AND writer = ?`,
+    deleteId: `DELETE FROM ${ks}.message_ids USING TIMESTAMP ? WHERE stream_id = ? AND message_uuid = ?`,
+    deleteExpiration:
+      `DELETE FROM ${ks}.expirations USING TIMESTAMP ? WHERE slot = ? AND shard = ? AND expires_at = ? AND stream_id = ? AND bucket = ? AND seq = ? AND writer = ?`,
+    readStreamExpiry: `SELECT expires_at, WRITETIME(expires_at) AS written FROM ${ks}.streams WHERE stream_id = ? LIMIT 1`,
+    deleteStream: `DELETE FROM ${ks}.streams USING TIMESTAMP ? WHERE stream_id = ?`,
+    // A point read of our own table (a key no stream has: ids cannot hold spaces), so it fails when the keyspace
+    // is gone or too few replicas answer.
+    health: `SELECT last_seq FROM ${ks}.streams WHERE stream_id = ' health'`,
+  } as const;
+}
 
 /** What a stream's `streams` partition says before a batch: null for a stream with nothing stored. */
 interface StreamHead {
@@ -152,6 +155,7 @@ export class CassandraMessageStore implements MessageStore {
   readonly appendConcurrency = APPEND_CONCURRENCY;
   private closed = false;
   private readonly limit = new InFlightLimit(IN_FLIGHT);
+  private readonly cql: ReturnType<typeof statements>;
   /** Tells apart two nodes that write the same stream at once (an ownership change) so neither overwrites. */
   private readonly writer = randomInt(-0x8000_0000, 0x7fff_ffff);
   private lastWriteTime = 0n;
@@ -163,7 +167,9 @@ export class CassandraMessageStore implements MessageStore {
   private constructor(
     private readonly client: Client,
     private readonly settings: CassandraSettings,
-  ) {}
+  ) {
+    this.cql = statements(settings.keyspace);
+  }
 
   /** Connects, creates the keyspace and tables if missing; rejects with StoreUnavailableError saying why not. */
   static async open(url: string): Promise<CassandraMessageStore> {
@@ -242,7 +248,7 @@ export class CassandraMessageStore implements MessageStore {
     if (from !== null) await this.readBucket(streamId, from.bucket, from, read);
     let bucket = from?.bucket ?? Number.MIN_SAFE_INTEGER;
     while (!read.full) {
-      const rows = (await this.execute(CQL.bucketsFrom, [streamId, BigInt(bucket), BUCKETS_PER_QUERY])).rows;
+      const rows = (await this.execute(this.cql.bucketsFrom, [streamId, BigInt(bucket), BUCKETS_PER_QUERY])).rows;
       for (const row of rows) {
         if (row.bucket === null) continue; // a partition holding only its static columns
         bucket = Number(row.bucket);
@@ -274,7 +280,7 @@ export class CassandraMessageStore implements MessageStore {
   async health(): Promise<string | null> {
     if (this.closed) return 'message store closed';
     try {
-      await this.execute(CQL.health, []);
+      await this.execute(this.cql.health, []);
       return null;
     } catch (err) {
       return `cassandra message store unreachable: ${(err as Error).message}`;
@@ -289,7 +295,7 @@ export class CassandraMessageStore implements MessageStore {
   }
 
   private async readHead(streamId: string): Promise<StreamHead | null> {
-    const row = (await this.execute(CQL.readHead, [streamId])).first();
+    const row = (await this.execute(this.cql.readHead, [streamId])).first();
     if (row === null || row.last_seq === null) return null;
     return {
       lastSeq: Number(row.last_seq),
@@ -305,17 +311,17 @@ export class CassandraMessageStore implements MessageStore {
    * message is there: a batch that failed after writing the record but not the message stored nothing.
    */
   private async storedTimestamp(streamId: string, uuid: Buffer): Promise<number | null> {
-    const id = (await this.execute(CQL.readId, [streamId, uuid])).first();
+    const id = (await this.execute(this.cql.readId, [streamId, uuid])).first();
     if (id === null) return null;
-    const message = (await this.execute(CQL.readUuidAt, [streamId, id.bucket, id.seq, id.writer])).first();
+    const message = (await this.execute(this.cql.readUuidAt, [streamId, id.bucket, id.seq, id.writer])).first();
     return message !== null && uuid.equals(message.message_uuid) ? Number(id.created_at) : null;
   }
 
   private writeHead(writes: PartitionWrites, streamId: string, stream: StreamAppend, writeTime: bigint): void {
     const partition = `streams ${streamId}`;
-    writes.add(partition, CQL.writeHead, [ttlSeconds(stream.expiresAt), writeTime, BigInt(stream.lastSeq), BigInt(stream.expiresAt), streamId]);
+    writes.add(partition, this.cql.writeHead, [ttlSeconds(stream.expiresAt), writeTime, BigInt(stream.lastSeq), BigInt(stream.expiresAt), streamId]);
     for (const [bucket, [messages, expiresAt]] of stream.buckets) {
-      writes.add(partition, CQL.writeBucket, [streamId, BigInt(bucket), messages, BigInt(expiresAt), ttlSeconds(expiresAt), writeTime]);
+      writes.add(partition, this.cql.writeBucket, [streamId, BigInt(bucket), messages, BigInt(expiresAt), ttlSeconds(expiresAt), writeTime]);
     }
   }
 
@@ -323,7 +329,7 @@ export class CassandraMessageStore implements MessageStore {
     const ttl = ttlSeconds(message.expiresAt);
     const streamId = message.streamId;
     const [bucketKey, seqKey, createdAt, expiresAt] = [BigInt(bucket), BigInt(seq), BigInt(message.timestamp), BigInt(message.expiresAt)];
-    writes.add(`messages ${streamId} ${bucket}`, CQL.writeMessage, [
+    writes.add(`messages ${streamId} ${bucket}`, this.cql.writeMessage, [
       streamId,
       bucketKey,
       seqKey,
@@ -335,9 +341,9 @@ export class CassandraMessageStore implements MessageStore {
       ttl,
       writeTime,
     ]);
-    writes.add(null, CQL.writeId, [streamId, uuid, bucketKey, seqKey, this.writer, createdAt, ttl, writeTime]);
+    writes.add(null, this.cql.writeId, [streamId, uuid, bucketKey, seqKey, this.writer, createdAt, ttl, writeTime]);
     const [slot, shard] = [slotOf(message.expiresAt), shardOf(streamId)];
-    writes.add(`expirations ${slot} ${shard}`, CQL.writeExpiration, [
+    writes.add(`expirations ${slot} ${shard}`, this.cql.writeExpiration, [
       BigInt(slot),
       shard,
       expiresAt,
@@ -367,7 +373,7 @@ export class CassandraMessageStore implements MessageStore {
       const slot = slotOf(message.expiresAt);
       if (!this.registeredSlots.has(slot)) slots.add(slot);
     }
-    await mapAll([...slots], (slot) => this.execute(CQL.writeSlot, [BigInt(slot), ttlSeconds(slot + SLOT_MS)]));
+    await mapAll([...slots], (slot) => this.execute(this.cql.writeSlot, [BigInt(slot), ttlSeconds(slot + SLOT_MS)]));
     for (const slot of slots) this.registeredSlots.add(slot);
   }
 
@@ -379,8 +385,8 @@ export class CassandraMessageStore implements MessageStore {
       const want = read.wanted;
       const rows =
         seq === null
-          ? (await this.execute(CQL.readAll, [streamId, BigInt(bucket), want], want)).rows
-          : (await this.execute(CQL.readFrom, [streamId, BigInt(bucket), seq, writer, want], want)).rows;
+          ? (await this.execute(this.cql.readAll, [streamId, BigInt(bucket), want], want)).rows
+          : (await this.execute(this.cql.readFrom, [streamId, BigInt(bucket), seq, writer, want], want)).rows;
       for (const row of rows) read.add(row, bucket);
       // Fewer rows than asked: the bucket is done. As many: read on if expired rows kept the page short.
       if (rows.length < want || read.full) return;
@@ -391,12 +397,12 @@ export class CassandraMessageStore implements MessageStore {
   }
 
   private async dueExpirations(from: number, now: number, batchSize: number): Promise<DueExpiration[]> {
-    const slots = (await this.execute(CQL.slotsBetween, [BigInt(slotOf(from)), BigInt(slotOf(now))])).rows;
+    const slots = (await this.execute(this.cql.slotsBetween, [BigInt(slotOf(from)), BigInt(slotOf(now))])).rows;
     const due: DueExpiration[] = [];
     for (const { slot } of slots) {
       const wanted = batchSize - due.length;
       const shards = await mapAll(Array.from({ length: SHARDS }, (_, shard) => shard), (shard) =>
-        this.execute(CQL.dueExpirations, [slot, shard, BigInt(from), BigInt(now), wanted], wanted),
+        this.execute(this.cql.dueExpirations, [slot, shard, BigInt(from), BigInt(now), wanted], wanted),
       );
       const entries = shards.flatMap((result, shard) =>
         result.rows.map((row) => ({
@@ -422,9 +428,9 @@ export class CassandraMessageStore implements MessageStore {
   private deleteExpired(entry: DueExpiration): Promise<unknown> {
     const { written, streamId, bucket, seq, writer } = entry;
     return Promise.all([
-      this.execute(CQL.deleteMessage, [written, streamId, bucket, seq, writer]),
-      this.execute(CQL.deleteId, [written, streamId, entry.uuid]),
-      this.execute(CQL.deleteExpiration, [written, BigInt(entry.slot), entry.shard, entry.expiresAt, streamId, bucket, seq, writer]),
+      this.execute(this.cql.deleteMessage, [written, streamId, bucket, seq, writer]),
+      this.execute(this.cql.deleteId, [written, streamId, entry.uuid]),
+      this.execute(this.cql.deleteExpiration, [written, BigInt(entry.slot), entry.shard, entry.expiresAt, streamId, bucket, seq, writer]),
     ]);
   }
 
@@ -433,9 +439,9 @@ export class CassandraMessageStore implements MessageStore {
    * (readers holding old positions see a gap). Deleted as last written: an append racing the purge survives.
    */
   private async forgetStreamIfExpired(streamId: string, now: number): Promise<void> {
-    const row = (await this.execute(CQL.readStreamExpiry, [streamId])).first();
+    const row = (await this.execute(this.cql.readStreamExpiry, [streamId])).first();
     if (row === null || row.expires_at === null || Number(row.expires_at) > now) return;
-    await this.execute(CQL.deleteStream, [row.written, streamId]);
+    await this.execute(this.cql.deleteStream, [row.written, streamId]);
   }
 
   private execute(query: string, params: unknown[], fetchSize?: number): Promise<types.ResultSet> {

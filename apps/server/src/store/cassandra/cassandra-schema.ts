@@ -21,40 +21,42 @@ const TIME_WINDOWED = `compaction = {'class': 'TimeWindowCompactionStrategy', 'c
  * - `expirations` and `expiration_slots`: messages by expiry time (one-minute slots, 16 shards), so
  *   purgeExpired finds what Cassandra's TTL has not removed yet.
  */
-export const TABLES = [
-  `CREATE TABLE IF NOT EXISTS messages (
-    stream_id text, bucket bigint, seq bigint, writer int,
-    message_uuid blob, created_at bigint, expires_at bigint, payload text,
-    PRIMARY KEY ((stream_id, bucket), seq, writer)
-  ) WITH ${TIME_WINDOWED}`,
-  `CREATE TABLE IF NOT EXISTS message_ids (
-    stream_id text, message_uuid blob,
-    bucket bigint, seq bigint, writer int, created_at bigint,
-    PRIMARY KEY ((stream_id, message_uuid))
-  ) WITH ${TIME_WINDOWED}`,
-  `CREATE TABLE IF NOT EXISTS streams (
-    stream_id text, bucket bigint,
-    last_seq bigint STATIC, expires_at bigint STATIC,
-    bucket_messages int, bucket_expires_at bigint,
-    PRIMARY KEY ((stream_id), bucket)
-  ) WITH compaction = {'class': 'LeveledCompactionStrategy'} AND gc_grace_seconds = 10800`,
-  `CREATE TABLE IF NOT EXISTS expirations (
-    slot bigint, shard int, expires_at bigint,
-    stream_id text, bucket bigint, seq bigint, writer int, message_uuid blob,
-    PRIMARY KEY ((slot, shard), expires_at, stream_id, bucket, seq, writer)
-  ) WITH ${TIME_WINDOWED}`,
-  `CREATE TABLE IF NOT EXISTS expiration_slots (
-    part int, slot bigint,
-    PRIMARY KEY ((part), slot)
-  ) WITH gc_grace_seconds = 10800`,
-];
+export function tablesCql(ks: string): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${ks}.messages (
+      stream_id text, bucket bigint, seq bigint, writer int,
+      message_uuid blob, created_at bigint, expires_at bigint, payload text,
+      PRIMARY KEY ((stream_id, bucket), seq, writer)
+    ) WITH ${TIME_WINDOWED}`,
+    `CREATE TABLE IF NOT EXISTS ${ks}.message_ids (
+      stream_id text, message_uuid blob,
+      bucket bigint, seq bigint, writer int, created_at bigint,
+      PRIMARY KEY ((stream_id, message_uuid))
+    ) WITH ${TIME_WINDOWED}`,
+    `CREATE TABLE IF NOT EXISTS ${ks}.streams (
+      stream_id text, bucket bigint,
+      last_seq bigint STATIC, expires_at bigint STATIC,
+      bucket_messages int, bucket_expires_at bigint,
+      PRIMARY KEY ((stream_id), bucket)
+    ) WITH compaction = {'class': 'LeveledCompactionStrategy'} AND gc_grace_seconds = 10800`,
+    `CREATE TABLE IF NOT EXISTS ${ks}.expirations (
+      slot bigint, shard int, expires_at bigint,
+      stream_id text, bucket bigint, seq bigint, writer int, message_uuid blob,
+      PRIMARY KEY ((slot, shard), expires_at, stream_id, bucket, seq, writer)
+    ) WITH ${TIME_WINDOWED}`,
+    `CREATE TABLE IF NOT EXISTS ${ks}.expiration_slots (
+      part int, slot bigint,
+      PRIMARY KEY ((part), slot)
+    ) WITH gc_grace_seconds = 10800`,
+  ];
+}
 
 /** Largest default replication factor: three replicas survive one lost node at LOCAL_QUORUM. */
 const DEFAULT_REPLICAS = 3;
 
 /**
  * Creates the keyspace (when missing: an existing one keeps the replication its operator gave it) and the
- * tables, then makes the keyspace the session's. The driver waits for schema agreement after each change.
+ * tables. The driver waits for schema agreement after each change.
  */
 export async function createSchema(client: Client, settings: CassandraSettings): Promise<void> {
   const ks = settings.keyspace;
@@ -62,8 +64,7 @@ export async function createSchema(client: Client, settings: CassandraSettings):
     const replication = settings.replication ?? defaultReplication(client, settings.localDataCenter);
     await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ${replicationCql(replication)}`);
   }
-  await client.execute(`USE ${ks}`);
-  for (const table of TABLES) await client.execute(table);
+  for (const table of tablesCql(ks)) await client.execute(table);
 }
 
 /** NetworkTopologyStrategy in the local DC with as many replicas as it has nodes, up to three. */
