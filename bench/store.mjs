@@ -1,5 +1,5 @@
-// Stored messages, per store adapter (SQLite always; PostgreSQL and MariaDB when IPUBSUB_TEST_POSTGRES_URL and
-// IPUBSUB_TEST_MYSQL_URL are set, each in a scratch database dropped afterwards):
+// Stored messages, per store adapter (SQLite always; PostgreSQL, MariaDB and Cassandra when IPUBSUB_TEST_POSTGRES_URL,
+// IPUBSUB_TEST_MYSQL_URL and IPUBSUB_TEST_CASSANDRA_URL are set, each in a scratch database dropped afterwards):
 //   stored sends   writeToDB sends/s answered 200 (durable), CONNECTIONS keep-alive connections sending back to
 //                  back, one stream each; beside it the same load without writeToDB (in memory), as the ceiling
 //                  of this machine at that moment
@@ -15,7 +15,7 @@ import { count, heading, line, percent, summary, target } from './lib/report.mjs
 
 const REPLAY_BATCH = 100;
 const REPLAY_READERS = 8;
-const TARGETS = { sqlite: 10_000, postgres: 5_000, mysql: 5_000 };
+const TARGETS = { sqlite: 10_000, postgres: 5_000, mysql: 5_000, cassandra: 5_000 };
 const REPLAY_TARGET = 50_000;
 const payload = payloadOf(options.MESSAGE_BYTES);
 // The database clients are the server's dependencies.
@@ -29,15 +29,21 @@ async function scratchDatabase(type, serverUrl) {
       const client = new (requireFromServer('pg').Client)({ connectionString: serverUrl });
       await client.connect();
       await client.query(statement).finally(() => client.end());
+    } else if (type === 'cassandra') {
+      const { host, searchParams } = new URL(serverUrl);
+      const client = new (requireFromServer('cassandra-driver').Client)({ contactPoints: [host], localDataCenter: searchParams.get('dc') });
+      await client.connect();
+      await client.execute(statement).finally(() => client.shutdown());
     } else {
       const connection = await requireFromServer('mysql2/promise').createConnection(serverUrl);
       await connection.query(statement).finally(() => connection.end());
     }
   };
-  await run(`CREATE DATABASE ${name}`);
+  const database = type === 'cassandra' ? 'KEYSPACE' : 'DATABASE';
+  await run(type === 'cassandra' ? `CREATE KEYSPACE ${name} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}` : `CREATE DATABASE ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS ${name}${type === 'postgres' ? ' WITH (FORCE)' : ''}`) };
+  return { url: url.toString(), drop: () => run(`DROP ${database} IF EXISTS ${name}${type === 'postgres' ? ' WITH (FORCE)' : ''}`) };
 }
 
 /** Runs `work` with CPU accounting for the server: fraction of one core used meanwhile. */
@@ -150,10 +156,10 @@ heading(
 );
 const verdicts = [];
 verdicts.push(...(await adapterFigures('sqlite', { IPUBSUB_STORE_TYPE: 'sqlite' })));
-for (const [type, variable] of [['postgres', 'IPUBSUB_TEST_POSTGRES_URL'], ['mysql', 'IPUBSUB_TEST_MYSQL_URL']]) {
+for (const [type, variable] of [['postgres', 'IPUBSUB_TEST_POSTGRES_URL'], ['mysql', 'IPUBSUB_TEST_MYSQL_URL'], ['cassandra', 'IPUBSUB_TEST_CASSANDRA_URL']]) {
   const serverUrl = process.env[variable];
   if (serverUrl === undefined || serverUrl === '') {
-    line(type, `skipped: set ${variable} (eval "$(scripts/databases.sh env)")`);
+    line(type, `skipped: set ${variable} (${type === 'cassandra' ? 'scripts/cassandra.sh start' : 'eval "$(scripts/databases.sh env)"'})`);
     continue;
   }
   const database = await scratchDatabase(type, serverUrl);
