@@ -88,6 +88,8 @@ interface Placed {
   readonly uuid: Buffer;
   readonly bucket: number;
   readonly seq: number;
+  /** How many buckets of its stream this batch filled before this message's (0: the first). */
+  readonly wave: number;
 }
 
 /** One stream's part of a batch: where its next message goes, and what its head becomes. */
@@ -114,7 +116,7 @@ class StreamAppend {
   }
 
   /** The bucket and sequence of the stream's next message. */
-  place(message: NewMessage): { bucket: number; seq: number } {
+  place(message: NewMessage): { bucket: number; seq: number; wave: number } {
     const window = message.timestamp - (message.timestamp % this.settings.bucketMs);
     if (this.bucket === null || window > this.bucket || this.bucketMessages >= this.settings.bucketMessages) {
       // Buckets only move forward, even if the clock steps back: reads walk them in order.
@@ -126,7 +128,7 @@ class StreamAppend {
     this.bucketExpiresAt = Math.max(this.bucketExpiresAt, message.expiresAt);
     this.expiresAt = Math.max(this.expiresAt, message.expiresAt);
     this.buckets.set(this.bucket, [this.bucketMessages, this.bucketExpiresAt]);
-    return { bucket: this.bucket, seq: ++this.lastSeq };
+    return { bucket: this.bucket, seq: ++this.lastSeq, wave: this.buckets.size - 1 };
   }
 }
 
@@ -235,9 +237,15 @@ export class CassandraMessageStore implements MessageStore {
     const claims = new PartitionWrites();
     for (const [streamId, stream] of streams) if (stream.buckets.size > 0) this.writeHead(claims, streamId, stream, writeTime);
     await this.send(claims);
-    const rows = new PartitionWrites();
-    for (const entry of placed) this.writeMessage(rows, entry, writeTime);
-    await Promise.all([this.send(rows), this.registerSlots(placed)]);
+    // A stream's later bucket is written only once its earlier one is: a reader never sees a message before
+    // the ones it follows (a batch crosses a bucket boundary once an hour or every bucketMessages at most).
+    const waves = [new PartitionWrites()];
+    for (const entry of placed) {
+      while (waves.length <= entry.wave) waves.push(new PartitionWrites());
+      this.writeMessage(waves[0], waves[entry.wave], entry, writeTime);
+    }
+    await Promise.all([this.send(waves[0]), this.registerSlots(placed)]);
+    for (const wave of waves.slice(1)) await this.send(wave);
     return results;
   }
 
@@ -245,11 +253,15 @@ export class CassandraMessageStore implements MessageStore {
     this.assertOpen();
     const from = after === null ? null : decodePosition(after);
     const read = new PageCollector(limit, now, from?.seq ?? null);
-    if (from !== null) await this.readBucket(streamId, from.bucket, from, read);
     let bucket = from?.bucket ?? Number.MIN_SAFE_INTEGER;
+    // The reader's bucket and the list of later ones are fetched together, so a reader at the end of its stream
+    // (a long poll, the usual case) costs one round trip; a full page wastes one small read.
+    let [later] = await Promise.all([
+      this.execute(this.cql.bucketsFrom, [streamId, BigInt(bucket), BUCKETS_PER_QUERY]),
+      from === null ? null : this.readBucket(streamId, from.bucket, from, read),
+    ]);
     while (!read.full) {
-      const rows = (await this.execute(this.cql.bucketsFrom, [streamId, BigInt(bucket), BUCKETS_PER_QUERY])).rows;
-      for (const row of rows) {
+      for (const row of later.rows) {
         if (row.bucket === null) continue; // a partition holding only its static columns
         bucket = Number(row.bucket);
         // Every message of the bucket has expired: skip it unread (the sequence jump reports the gap).
@@ -257,7 +269,8 @@ export class CassandraMessageStore implements MessageStore {
         await this.readBucket(streamId, bucket, null, read);
         if (read.full) break;
       }
-      if (rows.length < BUCKETS_PER_QUERY) break;
+      if (later.rows.length < BUCKETS_PER_QUERY) break;
+      later = await this.execute(this.cql.bucketsFrom, [streamId, BigInt(bucket), BUCKETS_PER_QUERY]);
     }
     return read.result();
   }
@@ -325,11 +338,12 @@ export class CassandraMessageStore implements MessageStore {
     }
   }
 
-  private writeMessage(writes: PartitionWrites, { message, uuid, bucket, seq }: Placed, writeTime: bigint): void {
+  /** The message goes to `messages`, its id record and index entry to `records`. */
+  private writeMessage(records: PartitionWrites, messages: PartitionWrites, { message, uuid, bucket, seq }: Placed, writeTime: bigint): void {
     const ttl = ttlSeconds(message.expiresAt);
     const streamId = message.streamId;
     const [bucketKey, seqKey, createdAt, expiresAt] = [BigInt(bucket), BigInt(seq), BigInt(message.timestamp), BigInt(message.expiresAt)];
-    writes.add(`messages ${streamId} ${bucket}`, this.cql.writeMessage, [
+    messages.add(`messages ${streamId} ${bucket}`, this.cql.writeMessage, [
       streamId,
       bucketKey,
       seqKey,
@@ -341,9 +355,9 @@ export class CassandraMessageStore implements MessageStore {
       ttl,
       writeTime,
     ]);
-    writes.add(null, this.cql.writeId, [streamId, uuid, bucketKey, seqKey, this.writer, createdAt, ttl, writeTime]);
+    records.add(null, this.cql.writeId, [streamId, uuid, bucketKey, seqKey, this.writer, createdAt, ttl, writeTime]);
     const [slot, shard] = [slotOf(message.expiresAt), shardOf(streamId)];
-    writes.add(`expirations ${slot} ${shard}`, this.cql.writeExpiration, [
+    records.add(`expirations ${slot} ${shard}`, this.cql.writeExpiration, [
       BigInt(slot),
       shard,
       expiresAt,
