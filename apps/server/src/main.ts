@@ -3,12 +3,12 @@ import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { LogController } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ApiExceptionFilter } from './api/index.js';
+import { ApiExceptionFilter, registerStreamRoutes, StreamsController } from './api/index.js';
 import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
 import { GracefulShutdown } from './lifecycle.js';
 import { createLogger, Metrics, PinoNestLogger } from './observability/index.js';
-import { configureHttp } from './http-setup.js';
+import { configureHttp, createStreamApi, routeStreamApi } from './http-setup.js';
 
 function readConfig(): AppConfig {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, strict: false });
@@ -25,19 +25,22 @@ function readConfig(): AppConfig {
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.log.level, config.node.name);
+  const streamApi = createStreamApi(config, logger);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimitBytes,
     // Long polls are answered by the drain itself; new requests during it get our own JSON 503.
     return503OnClosing: false,
-    keepAliveTimeout: 65_000,
+    serverFactory: routeStreamApi(streamApi),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     logger: new PinoNestLogger(logger),
   });
   app.useGlobalFilters(new ApiExceptionFilter(logger));
-  configureHttp(app, config, app.get(Metrics));
+  configureHttp(app, streamApi, config, app.get(Metrics));
+  registerStreamRoutes(streamApi, app.get(StreamsController));
+  await streamApi.ready();
   await app.listen(config.http.port, config.http.host);
   const address = app.getHttpServer().address();
   logger.info({ address, store: config.store.type }, 'iPubSub node listening');
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
     }, config.shutdown.graceSeconds * 1000).unref();
     await app.get(GracefulShutdown).drain();
     await app.close();
+    await streamApi.close();
     logger.info('stopped');
     process.exit(0);
   };

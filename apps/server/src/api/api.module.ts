@@ -6,8 +6,7 @@ import { StreamsController } from './streams.controller.js';
 
 @Module({
   imports: [StreamsModule, StoreModule],
-  controllers: [StreamsController],
-  providers: [ShutdownState],
-  exports: [ShutdownState],
+  providers: [ShutdownState, StreamsController],
+  exports: [ShutdownState, StreamsController],
 })
 export class ApiModule {}

@@ -59,16 +59,24 @@ export class ApiExceptionFilter implements ExceptionFilter {
       if (status === 415) return ['UNSUPPORTED_MEDIA_TYPE', exception.message];
       if (status < 500) return ['INVALID_REQUEST', exception.message];
     }
-    const error = exception as FastifyLikeError;
-    const mapped = error?.code !== undefined ? FASTIFY_ERRORS[error.code] : undefined;
-    if (mapped !== undefined) return [mapped, describe(error)];
-    if (error?.statusCode === 413) return ['PAYLOAD_TOO_LARGE', 'request body too large'];
-    if (error?.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-      return ['INVALID_REQUEST', error.message ?? 'invalid request'];
-    }
-    this.logger.error({ err: exception }, 'unhandled error');
-    return ['INTERNAL', 'internal error'];
+    return classifyFastifyError(exception, this.logger);
   }
+}
+
+/**
+ * Fastify's errors (validation, body parsing) as `{error, code}`; anything else is a bug, logged and answered
+ * 500 without details. Used by Nest's filter and by the stream API's own Fastify instance.
+ */
+export function classifyFastifyError(exception: unknown, logger: Logger): [ErrorCode, string] {
+  const error = exception as FastifyLikeError;
+  const mapped = error?.code !== undefined ? FASTIFY_ERRORS[error.code] : undefined;
+  if (mapped !== undefined) return [mapped, describe(error)];
+  if (error?.statusCode === 413) return ['PAYLOAD_TOO_LARGE', 'request body too large'];
+  if (error?.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return ['INVALID_REQUEST', error.message ?? 'invalid request'];
+  }
+  logger.error({ err: exception }, 'unhandled error');
+  return ['INTERNAL', 'internal error'];
 }
 
 function describe(error: FastifyLikeError): string {

@@ -1,26 +1,20 @@
-import { Body, Controller, Get, HttpCode, Inject, Post, Query, Req, Res } from '@nestjs/common';
-import { RouteSchema } from '@nestjs/platform-fastify';
-import {
-  ErrorResponse,
-  ReceiveQuery,
-  SendRequest,
-  SendResponse,
-  type ReceivedMessage,
-} from '@ipubsub/sdk/wire';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ReceiveQuery, ReceivedMessage, SendRequest } from '@ipubsub/sdk/wire';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ClusterRouter } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics } from '../observability/index.js';
 import { StoredStreamsHttp } from '../store/index.js';
-import { StreamEngine, type StreamMessage } from '../streams/index.js';
+import { StreamEngine, type HangUpSignal, type StreamMessage } from '../streams/index.js';
 import { sendError } from './errors.js';
+import { isoTimestamp } from './iso-time.js';
 import { ShutdownState } from './shutdown-state.js';
 import { serializeBatch, serializeMessage } from './serializers.js';
 
 const SEND_DEFAULTS = { inMemoryStreamSize: 100, blockingSendTimeoutSeconds: 0 } as const;
-const ERRORS = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 
-@Controller('api/v1/streams')
+/** Send and receive; `streams.routes.ts` maps them to routes with their wire schemas. */
+@Injectable()
 export class StreamsController {
   private readonly limits: AppConfig['limits'];
 
@@ -35,10 +29,7 @@ export class StreamsController {
     this.limits = config.limits;
   }
 
-  @Post('send')
-  @HttpCode(200)
-  @RouteSchema({ body: SendRequest, response: { 200: SendResponse, ...ERRORS } })
-  async send(@Body() body: SendRequest, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async send(body: SendRequest, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     // In a cluster, a stream's requests (in memory or stored) are served by its owner; others forward them.
     if (this.cluster.active && (await this.cluster.route(body.streamId, req, reply)) === 'answered') return;
     if (this.shutdown.draining) return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
@@ -56,7 +47,7 @@ export class StreamsController {
     if (body.writeToDB === true) return this.stored.send(body, reply);
 
     const message: StreamMessage = { messageUuid: body.messageUuid, message: body.message, timestamp: Date.now() };
-    const signal = blockingSeconds > 0 ? abortOnHangUp(reply) : undefined;
+    const signal = blockingSeconds > 0 ? new ClientHangUp(reply) : undefined;
     const outcome = await this.engine.send(body.streamId, message, {
       capacity,
       blockingTimeoutMs: blockingSeconds * 1000,
@@ -68,7 +59,7 @@ export class StreamsController {
         this.metrics.sendOutcome[outcome].inc();
         await reply.code(200).send({
           messageUuid: message.messageUuid,
-          timestamp: new Date(message.timestamp).toISOString(),
+          timestamp: isoTimestamp(message.timestamp),
           duplicate: outcome === 'duplicate' ? true : undefined,
         });
         return;
@@ -88,9 +79,7 @@ export class StreamsController {
     }
   }
 
-  @Get('receive')
-  @RouteSchema({ querystring: ReceiveQuery, response: ERRORS })
-  async receive(@Query() query: ReceiveQuery, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async receive(query: ReceiveQuery, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (this.cluster.active && (await this.cluster.route(query.streamId, req, reply)) === 'answered') return;
     if (this.shutdown.draining) return this.receiveFailed(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     const timeoutSeconds = query.timeoutSeconds ?? 30;
@@ -101,7 +90,7 @@ export class StreamsController {
       return this.stored.receive(query, timeoutSeconds, reply, timeoutSeconds > 0 ? abortOnHangUp(reply) : undefined);
     }
 
-    const signal = timeoutSeconds > 0 ? abortOnHangUp(reply) : undefined;
+    const signal = timeoutSeconds > 0 ? new ClientHangUp(reply) : undefined;
     const outcome = await this.engine.receive(query.streamId, {
       timeoutMs: timeoutSeconds * 1000,
       maxMessages: query.maxMessages ?? 1,
@@ -151,7 +140,7 @@ function toWire(message: StreamMessage): ReceivedMessage {
   return {
     messageUuid: message.messageUuid,
     message: message.message,
-    timestamp: new Date(message.timestamp).toISOString(),
+    timestamp: isoTimestamp(message.timestamp),
   };
 }
 
@@ -160,11 +149,34 @@ function toWire(message: StreamMessage): ReceivedMessage {
  * reads the client's FIN, but the response emits 'close' (and `destroyed`) only later, so check the socket.
  */
 function clientGone(reply: FastifyReply): boolean {
-  const socket = reply.raw.socket;
+  // The request's socket: a response to a pipelined request has none until the answers before it are written.
+  const socket = reply.request.raw.socket;
   return reply.raw.destroyed || socket === null || !socket.writable;
 }
 
-/** An AbortSignal that fires if the client hangs up before we answer. */
+/**
+ * The engine's hang-up signal for an in-memory wait: a listener on the connection, added only if the request
+ * parks (most take a buffered message at once) and removed when it is answered. The connection rather than
+ * the response, because a pipelined request's response hears nothing until the answers before it are written.
+ */
+class ClientHangUp implements HangUpSignal {
+  constructor(private readonly reply: FastifyReply) {}
+
+  get aborted(): boolean {
+    return clientGone(this.reply);
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    // Not `once`: the engine removes the listener when the wait ends, and once's wrapper would cost memory.
+    this.reply.request.raw.socket.on('close', listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    this.reply.request.raw.socket.removeListener('close', listener);
+  }
+}
+
+/** An AbortSignal that fires if the client hangs up before we answer (for the message store's waits). */
 function abortOnHangUp(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   const res = reply.raw;

@@ -1,6 +1,7 @@
 export { StreamEngine, type EngineStats } from './stream-engine.js';
 export type {
   EngineLimits,
+  HangUpSignal,
   ReceiveFailure,
   ReceiveOptions,
   ReceiveOutcome,

@@ -332,6 +332,17 @@ describe('dedup window', () => {
     expect(engine.send('s', msg('u2'), circular())).toBe('accepted');
   });
 
+  it('remembers exactly the last dedupWindow messageUuids of a busy stream too (indexed, not scanned)', () => {
+    createEngine({ dedupWindow: 40 });
+    for (let i = 0; i < 50; i++) engine.send('s', msg(`u${i}`), circular(1000));
+    for (let i = 0; i < 10; i++) expect(engine.send('t', msg(`u${i}`), circular())).toBe('accepted'); // other stream
+    for (let i = 10; i < 50; i++) expect(engine.send('s', msg(`u${i}`), circular(1000)), `u${i}`).toBe('duplicate');
+    expect(engine.send('s', msg('u0'), circular(1000))).toBe('accepted'); // forgotten; takes u10's slot
+    expect(engine.send('s', msg('u0'), circular(1000))).toBe('duplicate');
+    expect(engine.send('s', msg('u10'), circular(1000))).toBe('accepted');
+    expect(engine.send('s', msg('u12'), circular(1000))).toBe('duplicate');
+  });
+
   it('with window 0 keeps no memory', () => {
     createEngine({ dedupWindow: 0 });
     engine.send('s', msg('u1'), circular());

@@ -1,5 +1,5 @@
 import { Deque } from './deque.js';
-import type { ReceiveFailure, ReceiveOutcome, SendOutcome, StreamMessage } from './types.js';
+import type { HangUpSignal, ReceiveFailure, ReceiveOutcome, SendOutcome, StreamMessage } from './types.js';
 
 /** What a stream needs from the engine that holds it: node-wide waiter accounting and idleness. */
 export interface StreamHost {
@@ -10,13 +10,16 @@ export interface StreamHost {
   becameIdle(stream: Stream): void;
 }
 
+/** Up to this many remembered messageUuids are searched one by one; a busier stream indexes them in a Set. */
+const DEDUP_SCAN_LIMIT = 16;
+
 /** Capacity of a stream that a receiver created before any send said how large it should be. */
 const CAPACITY_UNSET = -1;
 
 /** A parked long-poll: settled exactly once, by a message, its timer, its signal or shutdown. */
 class Waiter<T> {
   timer: NodeJS.Timeout | undefined = undefined;
-  signal: AbortSignal | undefined = undefined;
+  signal: HangUpSignal | undefined = undefined;
   settled = false;
   constructor(
     readonly resolve: (value: T) => void,
@@ -41,7 +44,9 @@ export class Stream {
   private buffer: Deque<StreamMessage> | null = null;
   private receivers: Deque<Receiver> | null = null;
   private blocked: Deque<BlockedSend> | null = null;
+  /** The last `dedupWindow` messageUuids, a ring once full; `recentIndex` indexes it once it is long. */
   private recentUuids: string[] | null = null;
+  private recentIndex: Set<string> | null = null;
   private recentNext = 0;
   /** When the stream last became idle (epoch ms), 0 while it is busy. Read by the engine's eviction sweep. */
   idleSince = 0;
@@ -69,7 +74,7 @@ export class Stream {
     return this.bufferedCount === 0 && this.waiterCount === 0;
   }
 
-  send(message: StreamMessage, capacity: number, blockingTimeoutMs: number, signal?: AbortSignal): SendOutcome | Promise<SendOutcome> {
+  send(message: StreamMessage, capacity: number, blockingTimeoutMs: number, signal?: HangUpSignal): SendOutcome | Promise<SendOutcome> {
     if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
     if (this.isDuplicate(message.messageUuid)) return 'duplicate';
     this.idleSince = 0;
@@ -104,7 +109,7 @@ export class Stream {
     });
   }
 
-  receive(timeoutMs: number, maxMessages: number, signal?: AbortSignal): ReceiveOutcome | Promise<ReceiveOutcome> {
+  receive(timeoutMs: number, maxMessages: number, signal?: HangUpSignal): ReceiveOutcome | Promise<ReceiveOutcome> {
     const taken = this.take(maxMessages);
     if (taken !== undefined) return taken;
     if (timeoutMs === 0) return this.idleAfter('timeout');
@@ -197,7 +202,7 @@ export class Stream {
     waiter: Waiter<T>,
     queue: Deque<Waiter<T>>,
     timeoutMs: number,
-    signal: AbortSignal | undefined,
+    signal: HangUpSignal | undefined,
     onTimeout: T,
     onAborted: T,
   ): void {
@@ -236,18 +241,31 @@ export class Stream {
   }
 
   private isDuplicate(uuid: string): boolean {
+    if (this.recentIndex !== null) return this.recentIndex.has(uuid);
     return this.recentUuids !== null && this.recentUuids.includes(uuid);
   }
 
   private remember(uuid: string): void {
     const window = this.host.dedupWindow;
-    if (window === 0) return;
-    const recent = (this.recentUuids ??= []);
-    if (recent.length < window) {
-      recent.push(uuid);
+    if (window === 0 || this.isDuplicate(uuid)) return;
+    const recent = this.recentUuids;
+    if (recent === null) {
+      // Exactly one slot: most streams never see a second message.
+      this.recentUuids = [uuid];
       return;
     }
+    if (recent.length < window) {
+      recent.push(uuid);
+      if (this.recentIndex !== null) this.recentIndex.add(uuid);
+      else if (recent.length > DEDUP_SCAN_LIMIT) this.recentIndex = new Set(recent);
+      return;
+    }
+    const forgotten = recent[this.recentNext];
     recent[this.recentNext] = uuid;
     this.recentNext = (this.recentNext + 1) % window;
+    if (this.recentIndex !== null) {
+      this.recentIndex.delete(forgotten);
+      this.recentIndex.add(uuid);
+    }
   }
 }

@@ -23,19 +23,30 @@ export type ReceiveFailure = 'timeout' | 'aborted' | 'too_many_waiters' | 'too_m
 /** The messages taken (one or more, oldest first) or why none were. */
 export type ReceiveOutcome = StreamMessage[] | ReceiveFailure;
 
+/**
+ * Fires once when the client behind a parked waiter hangs up. An AbortSignal is one; the HTTP API passes a
+ * lighter object that listens on the response, since an AbortController per long poll costs microseconds
+ * and about a kilobyte.
+ */
+export interface HangUpSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface SendOptions {
   /** Buffer capacity; applies only when this send creates the stream. */
   readonly capacity: number;
   /** 0: circular buffer. > 0: wait up to this long for space (blocking queue) or a receiver (sync match). */
   readonly blockingTimeoutMs: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: HangUpSignal;
 }
 
 export interface ReceiveOptions {
   readonly timeoutMs: number;
   /** Take up to this many buffered messages (default 1). */
   readonly maxMessages?: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: HangUpSignal;
 }
 
 export interface EngineLimits {
