@@ -5,8 +5,12 @@ const DEFAULTS = {
   /** Seconds each throughput figure is measured for, after the warm-up. */
   DURATION: 5,
   WARMUP: 1,
-  /** Keep-alive connections the send-throughput load generator uses. */
-  CONNECTIONS: 64,
+  /** Throughput figures alternate between the servers this many rounds and report each one's best. */
+  ROUNDS: 1,
+  /** Root of another checkout (built) whose server the throughput and latency figures also measure, as "baseline". */
+  BASELINE: '',
+  /** Keep-alive connections the send-throughput load generator uses: enough that the bare floor saturates a core. */
+  CONNECTIONS: 256,
   /** Streams the send-throughput load spreads its messages over. */
   SEND_STREAMS: 1000,
   /** S: streams in the delivery figure, each with one sender and one long-polling receiver. */

@@ -8,7 +8,6 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const SERVER_MAIN = join(REPO_ROOT, 'apps/server/dist/main.js');
 const FLOOR_MAIN = join(REPO_ROOT, 'bench/floor-server.mjs');
 /** The deployed single-node configuration (CORS on, as a browser-facing node runs). */
 export const SERVER_CONFIG = 'config/single-node.yaml';
@@ -50,11 +49,14 @@ export class ServerUnderTest {
     child.stderr.on('data', collect);
   }
 
-  /** The iPubSub node built in apps/server/dist, with `IPUBSUB_*` overrides on top of the single-node config. */
-  static async ipubsub(env = {}) {
+  /**
+   * The iPubSub node built in apps/server/dist (of this checkout, or of `root`), with `IPUBSUB_*` overrides on
+   * top of the single-node config.
+   */
+  static async ipubsub(env = {}, root = REPO_ROOT) {
     const port = await freePort();
     const storePath = mkdtempSync(join(tmpdir(), 'ipubsub-bench-'));
-    const child = spawn(process.execPath, [SERVER_MAIN, '--config', join(REPO_ROOT, SERVER_CONFIG)], {
+    const child = spawn(process.execPath, [join(root, 'apps/server/dist/main.js'), '--config', join(root, SERVER_CONFIG)], {
       env: {
         ...process.env,
         IPUBSUB_HTTP_HOST: '127.0.0.1',

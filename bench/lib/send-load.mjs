@@ -55,6 +55,7 @@ export async function runSendLoad(tool, port, seconds) {
   if (code !== 0 || line === null) throw new Error(`${tool} failed (exit ${code}):\n${output}`);
   const result = JSON.parse(line[1]);
   return {
+    requests: result.requests,
     requestsPerSecond: result.requests / (result.durationUs / 1e6),
     failed: result.non2xx + result.socketErrors,
     p50Ms: result.p50Us / 1000,
