@@ -8,6 +8,9 @@ export function sendError(reply: FastifyReply, code: ErrorCode, error: string): 
   return reply.code(ERROR_STATUS[code]).send({ error, code });
 }
 
+/** A long poll let go because its stream moved to another node (cluster hand-off): the next poll reaches the new owner. */
+export const STREAM_MOVED = 'stream moved to another node; poll again';
+
 /** A client mistake found after schema validation (cross-field rules, configured limits). */
 export class RequestError extends Error {
   constructor(

@@ -6,7 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics } from '../observability/index.js';
 import { StoredStreamsHttp } from '../store/index.js';
 import { StreamEngine, type HangUpSignal, type StreamMessage } from '../streams/index.js';
-import { sendError } from './errors.js';
+import { sendError, STREAM_MOVED } from './errors.js';
 import { isoTimestamp } from './iso-time.js';
 import { ShutdownState } from './shutdown-state.js';
 import { serializeBatch, serializeMessage } from './serializers.js';
@@ -76,6 +76,8 @@ export class StreamsController {
         return this.reject(reply, 'TOO_MANY_STREAMS', 'this node holds its maximum number of streams');
       case 'shutting_down':
         return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
+      case 'moved':
+        return this.reject(reply, 'OWNER_UNAVAILABLE', 'stream moved to another node; retry');
     }
   }
 
@@ -122,6 +124,8 @@ export class StreamsController {
       case 'shutting_down':
         // A 424 tells a long-polling client to simply poll again, which reaches a live node.
         return this.receiveFailed(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
+      case 'moved':
+        return this.receiveFailed(reply, 'NO_MESSAGE', STREAM_MOVED);
     }
   }
 

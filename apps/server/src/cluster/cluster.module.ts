@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics, Readiness } from '../observability/index.js';
+import { StoredStreams, StoredStreamsHttp, StoreModule } from '../store/index.js';
 import { StreamEngine } from '../streams/index.js';
 import { StreamsModule } from '../streams/streams.module.js';
 import { ClusterAuth } from './auth.js';
@@ -40,7 +41,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
   static forRoot(logger: Logger): DynamicModule {
     return {
       module: ClusterModule,
-      imports: [StreamsModule],
+      imports: [StreamsModule, StoreModule],
       controllers: [ClusterController],
       providers: [
         { provide: CLUSTER_LOGGER, useValue: logger.child({ component: 'cluster' }) },
@@ -53,15 +54,15 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
         { provide: PeerClient, inject: [ClusterAuth], useFactory: (auth: ClusterAuth) => new PeerClient(auth) },
         {
           provide: HandOff,
-          inject: [StreamEngine, Membership, PeerClient, CLUSTER_LOGGER, Metrics],
-          useFactory: (engine: StreamEngine, membership: Membership, peers: PeerClient, log: Logger, metrics: Metrics) => {
+          inject: [StreamEngine, StoredStreams, Membership, PeerClient, CLUSTER_LOGGER, Metrics],
+          useFactory: (engine: StreamEngine, stored: StoredStreams, membership: Membership, peers: PeerClient, log: Logger, metrics: Metrics) => {
             const moved = new Counter({
               name: 'ipubsub_cluster_handoff_messages_total',
               help: 'In-memory messages moved between nodes by hand-off, by direction',
               labelNames: ['direction'] as const,
               registers: [metrics.registry],
             });
-            return new HandOff(engine, membership, peers, log, (direction, messages) => moved.labels(direction).inc(messages));
+            return new HandOff(engine, stored, membership, peers, log, (direction, messages) => moved.labels(direction).inc(messages));
           },
         },
         {
@@ -87,6 +88,8 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
   constructor(
     @Inject(Membership) private readonly membership: Membership,
     @Inject(HandOff) private readonly handOff: HandOff,
+    @Inject(ClusterRouter) private readonly router: ClusterRouter,
+    @Inject(StoredStreamsHttp) private readonly storedHttp: StoredStreamsHttp,
     @Inject(PeerClient) private readonly peers: PeerClient,
     @Inject(ClusterAuth) private readonly auth: ClusterAuth,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
@@ -103,6 +106,8 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
     this.metrics.gauge('ipubsub_cluster_ring_version', 'Ring changes seen by this node', () => membership.ring.version);
     if (!membership.clustered) return;
     membership.listener = this.handOff;
+    // A stored long poll whose stream moves away while it waits here goes on to the new owner.
+    this.storedHttp.movedReads = (streamId, reply, startedAt) => this.router.rerouteMoved(streamId, reply, startedAt);
     await membership.bind();
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     registerInternalRoutes(fastify, this.handOff, this.auth, INTERNAL_BODY_LIMIT);

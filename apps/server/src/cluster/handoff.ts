@@ -1,6 +1,7 @@
 import { MessageUuid, StreamId } from '@ipubsub/sdk/wire';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { StoredStreams } from '../store/index.js';
 import type { StreamEngine, StreamMessage, StreamSnapshot } from '../streams/index.js';
 import type { Membership, MembershipListener } from './membership/membership.js';
 import type { MemberUpdate } from './membership/types.js';
@@ -72,6 +73,10 @@ export type ReturnRequest = Static<typeof ReturnRequest>;
  *   that instant on.
  * - Strays: a stream held by a node that does not own it (a failed transfer, concurrent ring changes) is
  *   pushed to its owner shortly after the next ring change, behind what the owner holds.
+ * - Stored streams have nothing to move (the rows are in the store), but their long polls wait here to be
+ *   woken by this node's writes: when a stream stops being this node's, its waiting stored readers are let go
+ *   (the router sends them on to the new owner). A leaving node lets them go once every member has learnt
+ *   that it left, so that a node which forwarded one of them re-routes it to the right owner.
  */
 export class HandOff implements MembershipListener {
   private pendingPulls = 0;
@@ -84,11 +89,17 @@ export class HandOff implements MembershipListener {
 
   constructor(
     private readonly engine: StreamEngine,
+    private readonly stored: Pick<StoredStreams, 'releaseMovedReaders'>,
     private readonly membership: Membership,
     private readonly peers: PeerClient,
     private readonly logger: Logger,
     private readonly onMoved: (direction: 'in' | 'out', messages: number) => void = () => undefined,
   ) {}
+
+  /** From SIGTERM on: this node hands off what it holds and keeps no long poll open. */
+  get leavingCluster(): boolean {
+    return this.leaving;
+  }
 
   /** Whether this node may serve the streams it owns right now. */
   get open(): boolean {
@@ -122,8 +133,22 @@ export class HandOff implements MembershipListener {
   ringChanged(ring: Ring): void {
     this.logger.info({ ringVersion: ring.version, members: ring.names }, 'ring changed');
     this.peers.retainOnly(new Set(ring.names.map((name) => ring.member(name)!.http)));
-    if (!this.leaving) this.scheduleRebalance(REBALANCE_DELAY_MS);
+    if (this.leaving) return;
+    this.releaseStoredReaders();
+    this.scheduleRebalance(REBALANCE_DELAY_MS);
   }
+
+  /** Stored readers waiting here on streams another member owns now are let go (see the class comment). */
+  private releaseStoredReaders(): void {
+    const released = this.stored.releaseMovedReaders(this.ownedElsewhere);
+    if (released > 0) this.logger.info({ readers: released }, 'stored long polls of streams that moved let go');
+  }
+
+  /** Read at each call: the current ring. No owner at all (the last member leaving) is not a move. */
+  private readonly ownedElsewhere = (streamId: string): boolean => {
+    const owner = this.membership.ring.owner(streamId);
+    return owner !== undefined && owner.name !== this.membership.self.name;
+  };
 
   private scheduleRebalance(delayMs: number): void {
     clearTimeout(this.rebalanceTimer);
@@ -183,6 +208,8 @@ export class HandOff implements MembershipListener {
     });
     await Promise.all(transfers);
     this.logger.info({ streams: snapshots.length, messages: countMessages(snapshots), to: ring.names }, 'handed off in-memory streams');
+    // Every member now knows this node left, so one that forwarded a stored long poll here re-routes it.
+    this.releaseStoredReaders();
     await this.membership.leave();
     this.left = true;
     this.peers.abortAll();

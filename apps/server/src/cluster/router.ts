@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ReceivedMessage, ReceiveQuery, SendRequest } from '@ipubsub/sdk/wire';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { sendError } from '../api/errors.js';
+import { sendError, STREAM_MOVED } from '../api/errors.js';
 import type { StreamMessage } from '../streams/index.js';
 import { AUTH_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
 import { RETURN_PATH, type HandOff, type ReturnRequest } from './handoff.js';
@@ -30,6 +30,8 @@ interface Routing {
 const MAX_HOPS = 2;
 /** Beyond what the owner may legitimately wait (a long poll, a blocking send), how long a forward may take. */
 const FORWARD_SLACK_MS = 30_000;
+/** A long poll let go by a stream's previous owner is re-routed only with at least this much time left. */
+const MOVED_REROUTE_MIN_MS = 1_000;
 
 export interface ForwardCounters {
   forwarded(): void;
@@ -60,8 +62,7 @@ export class ClusterRouter {
   }
 
   route(streamId: string, req: FastifyRequest, reply: FastifyReply): Route | Promise<Route> {
-    const hopHeader = req.headers[HOP_HEADER];
-    const hop = hopHeader === undefined ? 0 : Number(hopHeader);
+    const hop = hopCount(req);
     if (hop !== 0) {
       const problem = !Number.isInteger(hop) || hop < 0 ? `bad ${HOP_HEADER} header` : this.verify(req, hop);
       if (problem !== null) {
@@ -72,6 +73,21 @@ export class ClusterRouter {
     // The common case on an owner, without allocating anything.
     if (this.handOff.open && this.membership.ring.owner(streamId)?.name === this.self) return 'local';
     return this.dispatch({ streamId, req, reply, hop, startedAt: performance.now(), retried: false });
+  }
+
+  /**
+   * A stored long poll served here whose stream moved to another node while it waited (StoredStreamsHttp's
+   * `movedReads`): it goes on to the new owner with the time it has left. A leaving node keeps no long poll
+   * open: it answers 424 (poll again), and a node that forwarded the poll here re-routes it (`forward`).
+   */
+  async rerouteMoved(streamId: string, reply: FastifyReply, startedAt: number): Promise<void> {
+    if (!this.handOff.leavingCluster) {
+      const req = reply.request;
+      const routing: Routing = { streamId, req, reply, hop: hopCount(req), startedAt, retried: true };
+      // 'local' only if the stream came straight back (or no member is left): the client polls again.
+      if ((await this.dispatch(routing)) === 'answered') return;
+    }
+    void sendError(reply, 'NO_MESSAGE', STREAM_MOVED);
   }
 
   private verify(req: FastifyRequest, hop: number): string | null {
@@ -105,11 +121,14 @@ export class ClusterRouter {
     const receive = req.method === 'GET';
     let path = req.url;
     let waitMs: number;
+    /** When the client's long poll ends (performance.now() time); 0 for a send. */
+    let deadline = 0;
     if (receive) {
       const asked = (req.query as ReceiveQuery).timeoutSeconds ?? 30;
       if (asked > 0 && this.handOff.left) return this.shuttingDown(reply, true);
+      deadline = routing.startedAt + asked * 1000;
       // Whole seconds on the wire: the owner's wait ends within half a second of the client's deadline.
-      const remaining = Math.max(0, Math.round(asked - (performance.now() - routing.startedAt) / 1000));
+      const remaining = Math.max(0, Math.round((deadline - performance.now()) / 1000));
       if (remaining !== asked) path = withTimeout(req.url, remaining);
       waitMs = remaining * 1000;
     } else {
@@ -131,6 +150,14 @@ export class ClusterRouter {
           this.giveBack(owner, streamId, response.body);
         }
         return 'answered';
+      }
+      // A 424 long before the deadline, from a node that no longer owns the stream: it let the poll go because
+      // the stream moved (a hand-off, the owner leaving). The new owner takes it, once, with the time left.
+      // (A 424 for a poll that ran its course arrives within half a second of the deadline.)
+      const movedAway = response.status === 424 && receive && !routing.retried && deadline - performance.now() >= MOVED_REROUTE_MIN_MS;
+      if (movedAway && this.membership.ring.owner(streamId)?.name !== owner.name) {
+        routing.retried = true;
+        return this.dispatch(routing);
       }
       if (response.contentType !== undefined) reply.header('content-type', response.contentType);
       await reply.code(response.status).send(response.body);
@@ -175,6 +202,12 @@ export class ClusterRouter {
       this.logger.error({ streamId, owner: owner.name, messages: messages.length, err: (err as Error).message }, 'could not give back messages of a client that hung up');
     });
   }
+}
+
+/** Nodes a request passed before this one (0: straight from a client); `route` refuses malformed counts. */
+function hopCount(req: FastifyRequest): number {
+  const header = req.headers[HOP_HEADER];
+  return header === undefined ? 0 : Number(header);
 }
 
 /** The URL with its `timeoutSeconds` replaced. */

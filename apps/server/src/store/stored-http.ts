@@ -1,12 +1,24 @@
+import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import type { ErrorCode, ReceiveQuery, SendRequest } from '@ipubsub/sdk/wire';
 import type { FastifyReply } from 'fastify';
-import { sendError } from '../api/errors.js';
+import { sendError, STREAM_MOVED } from '../api/errors.js';
 import type { Metrics } from '../observability/index.js';
 import { StoreUnavailableError, type StoredMessage } from './message-store.js';
 import type { StoredRead, StoredStreams } from './stored-streams.js';
 
 const DEFAULT_TTL_SECONDS = 86_400;
+
+/**
+ * What becomes of a stored long poll whose stream moved to another node while it waited. `startedAt`
+ * (`performance.now()`) is when this node began serving it, so a handler knows the time it has left.
+ */
+export type MovedReadHandler = (streamId: string, reply: FastifyReply, startedAt: number) => Promise<void>;
+
+/** Without a cluster to send it on: 424, and the client's next poll reaches the new owner. */
+const answerMoved: MovedReadHandler = async (_streamId, reply) => {
+  void sendError(reply, 'NO_MESSAGE', STREAM_MOVED);
+};
 
 /**
  * The HTTP side of stored streams: `writeToDB` sends and `readFromDB` receives, answered as SPEC §2–3 says.
@@ -15,6 +27,8 @@ const DEFAULT_TTL_SECONDS = 86_400;
 export class StoredStreamsHttp {
   private readonly logger = new Logger('store');
   private failing = false;
+  /** In a cluster, the router sets this to send such a poll on to the stream's new owner. */
+  movedReads: MovedReadHandler = answerMoved;
 
   constructor(
     private readonly stored: StoredStreams,
@@ -40,6 +54,7 @@ export class StoredStreamsHttp {
   }
 
   async receive(query: ReceiveQuery, timeoutSeconds: number, reply: FastifyReply, signal: AbortSignal | undefined): Promise<void> {
+    const startedAt = performance.now();
     let outcome;
     try {
       outcome = await this.stored.read(query.streamId, query.dbResumeToken, query.maxMessages ?? 1, timeoutSeconds * 1000, signal);
@@ -61,6 +76,9 @@ export class StoredStreamsHttp {
       case 'shutting_down':
         this.metrics.receiveOutcome.timeout.inc();
         return this.fail(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
+      case 'moved':
+        await this.movedReads(query.streamId, reply, startedAt);
+        return;
       case 'aborted':
         return;
       case 'invalid_token':

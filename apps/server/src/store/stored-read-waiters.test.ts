@@ -63,4 +63,21 @@ describe('StoredReadWaiters', () => {
     expect(waiters.park('a')).toBe('shutting_down');
     expect(waiters.size).toBe(0);
   });
+
+  it('answers readers of streams that moved away, and only those; later readers of them too', async () => {
+    const waiters = new StoredReadWaiters({ maxWaitersPerStream: 5, maxWaitersPerNode: 10 });
+    const owned = new Set(['b']);
+    const a = [park(waiters, 'a').wait(5_000, undefined), park(waiters, 'a').wait(5_000, undefined)];
+    const b = park(waiters, 'b');
+    expect(waiters.moved((streamId) => !owned.has(streamId))).toBe(2);
+    expect(await Promise.all(a)).toEqual(['moved', 'moved']);
+    expect(waiters.size).toBe(1);
+    // A read that began before the move parks after it: answered at once, not left waiting for writes elsewhere.
+    expect(waiters.park('a')).toBe('moved');
+    // The predicate is asked again at each park: a stream that comes back parks as before.
+    owned.add('a');
+    park(waiters, 'a').leave();
+    waiters.notify('b');
+    expect(await b.wait(5_000, undefined)).toBe('stored');
+  });
 });

@@ -1,4 +1,5 @@
-export type WaitOutcome = 'stored' | 'timeout' | 'aborted' | 'shutting_down';
+/** `moved`: the stream is no longer this node's (cluster ownership moved); its new owner wakes readers now. */
+export type WaitOutcome = 'stored' | 'timeout' | 'aborted' | 'shutting_down' | 'moved';
 
 export interface WaiterLimits {
   readonly maxWaitersPerStream: number;
@@ -20,7 +21,10 @@ export class ParkedRead {
     private readonly owner: StoredReadWaiters,
   ) {}
 
-  /** Resolves when a message is stored on the stream, the time is up, the client hangs up, or the node stops. */
+  /**
+   * Resolves when a message is stored on the stream, the time is up, the client hangs up, the stream moves to
+   * another node, or the node stops.
+   */
   wait(timeoutMs: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
     if (this.outcome !== null) return Promise.resolve(this.outcome);
     if (signal?.aborted) {
@@ -64,6 +68,8 @@ export class StoredReadWaiters {
   private readonly byStream = new Map<string, Set<ParkedRead>>();
   private count = 0;
   private closed = false;
+  /** Streams served elsewhere now (see `moved`); null until ownership first moves. */
+  private movedAway: ((streamId: string) => boolean) | null = null;
 
   constructor(private readonly limits: WaiterLimits) {}
 
@@ -72,8 +78,9 @@ export class StoredReadWaiters {
   }
 
   /** Parks a reader on the stream, or says why it cannot wait. */
-  park(streamId: string): ParkedRead | 'too_many_waiters' | 'shutting_down' {
+  park(streamId: string): ParkedRead | 'too_many_waiters' | 'shutting_down' | 'moved' {
     if (this.closed) return 'shutting_down';
+    if (this.movedAway?.(streamId) === true) return 'moved';
     let readers = this.byStream.get(streamId);
     if (this.count >= this.limits.maxWaitersPerNode || (readers?.size ?? 0) >= this.limits.maxWaitersPerStream) {
       return 'too_many_waiters';
@@ -101,6 +108,23 @@ export class StoredReadWaiters {
     for (const readers of this.byStream.values()) {
       for (const reader of readers) reader.settle('shutting_down');
     }
+  }
+
+  /**
+   * Ownership moved: the streams `movedAway` selects are now served by other nodes, whose writes never wake
+   * readers here. Their parked readers are answered `moved`, and so is any reader that would park on one later
+   * (a read that began before the move): `movedAway` is kept and asked at each park, so it should read the
+   * current ownership. Returns how many readers were answered.
+   */
+  moved(movedAway: (streamId: string) => boolean): number {
+    this.movedAway = movedAway;
+    let answered = 0;
+    for (const [streamId, readers] of this.byStream) {
+      if (!movedAway(streamId)) continue;
+      answered += readers.size;
+      for (const reader of readers) reader.settle('moved');
+    }
+    return answered;
   }
 
   release(reader: ParkedRead): void {

@@ -89,4 +89,22 @@ describe('StoredStreams on SQLite', () => {
     expect(await waiting).toBe('shutting_down');
     expect(await stored.read('s', undefined, 1, 10_000)).toBe('shutting_down');
   });
+
+  it('answers a waiting reader `moved` when its stream moves to another node', async () => {
+    const waiting = stored.read('leaving', undefined, 1, 10_000);
+    const staying = stored.read('staying', undefined, 1, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    expect(stored.releaseMovedReaders((streamId) => streamId === 'leaving')).toBe(1);
+    expect(await waiting).toBe('moved');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(stored.waitingReaders).toBe(1);
+    await send('staying', 'x');
+    expect(delivered(await staying).messages.map((m) => m.messageUuid)).toEqual(['x']);
+    // With messages to read, a reader of a moved stream still gets them: only the wait is refused.
+    await send('leaving', 'y');
+    const found = delivered(await stored.read('leaving', undefined, 1, 10_000));
+    expect(found.messages.map((m) => m.messageUuid)).toEqual(['y']);
+    expect(await stored.read('leaving', found.token, 1, 10_000)).toBe('moved');
+  });
 });

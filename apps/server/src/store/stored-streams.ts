@@ -95,6 +95,15 @@ export class StoredStreams {
     return this.waiters.size;
   }
 
+  /**
+   * In a cluster, when streams stop being this node's (another node joined, or this one leaves): their waiting
+   * readers, and any about to wait, are answered `moved` instead of waiting for writes that now happen
+   * elsewhere. `movedAway` should read the current ownership (see StoredReadWaiters.moved).
+   */
+  releaseMovedReaders(movedAway: (streamId: string) => boolean): number {
+    return this.waiters.moved(movedAway);
+  }
+
   /** Answers every waiting reader (shutdown); sends already accepted still complete. */
   stopWaiting(): void {
     this.waiters.close();

@@ -632,10 +632,12 @@ describe('detach and adopt (hand-off to a new owner)', () => {
     for (const id of ['m4', 'm5']) engine.send('moving', msg(id), circular(5)); // ... and buffer two more
     engine.send('staying', msg('x1'), circular());
     const waiter = track(engine.receive('moving-empty', { timeoutMs: 5_000 }));
+    const sender = track(engine.send('moving-sync', msg('s1'), syncMatch(5_000)));
 
     const snapshots = engine.detach((id) => id.startsWith('moving'));
     await flush();
-    expect(waiter.value).toBe('shutting_down');
+    // Not shutting down: the stream moved, and the clients ask again through the cluster.
+    expect([waiter.value, sender.value]).toEqual(['moved', 'moved']);
     expect(snapshots).toHaveLength(1); // an empty stream has nothing to hand over
     const [snapshot] = snapshots;
     expect(snapshot.streamId).toBe('moving');

@@ -93,18 +93,18 @@ export class StreamEngine implements StreamHost {
   close(): void {
     this.closed = true;
     clearInterval(this.sweepTimer);
-    for (const stream of this.streams.values()) stream.closeWaiters();
+    for (const stream of this.streams.values()) stream.closeWaiters('shutting_down');
   }
 
   /**
    * Removes and returns the streams the predicate selects, with their buffered messages in order, for a new
-   * owner to adopt. Waiters on them are answered `shutting_down` so their clients retry through the cluster.
+   * owner to adopt. Waiters on them are answered `moved` so their clients retry through the cluster.
    */
   detach(select: (streamId: string) => boolean): StreamSnapshot[] {
     const snapshots: StreamSnapshot[] = [];
     for (const [streamId, stream] of this.streams) {
       if (!select(streamId)) continue;
-      stream.closeWaiters();
+      stream.closeWaiters('moved');
       this.streams.delete(streamId);
       const messages = stream.snapshotMessages();
       if (messages.length === 0) continue;

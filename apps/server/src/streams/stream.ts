@@ -16,7 +16,7 @@ const DEDUP_SCAN_LIMIT = 16;
 /** Capacity of a stream that a receiver created before any send said how large it should be. */
 const CAPACITY_UNSET = -1;
 
-/** A parked long-poll: settled exactly once, by a message, its timer, its signal or shutdown. */
+/** A parked long-poll: settled exactly once, by a message, its timer, its signal, a hand-off or shutdown. */
 class Waiter<T> {
   timer: NodeJS.Timeout | undefined = undefined;
   signal: HangUpSignal | undefined = undefined;
@@ -137,12 +137,12 @@ export class Stream {
     }
   }
 
-  /** Answers every waiter; used when the node shuts down. */
-  closeWaiters(): void {
+  /** Answers every waiter: the node shuts down, or the stream moves to another node. */
+  closeWaiters(reason: 'shutting_down' | 'moved'): void {
     let receiver: Receiver | undefined;
-    while ((receiver = this.nextReceiver()) !== undefined) this.settle(receiver, 'shutting_down');
+    while ((receiver = this.nextReceiver()) !== undefined) this.settle(receiver, reason);
     let sender: BlockedSend | undefined;
-    while ((sender = this.blocked?.popFront()) !== undefined) this.settle(sender, 'shutting_down');
+    while ((sender = this.blocked?.popFront()) !== undefined) this.settle(sender, reason);
   }
 
   /** Buffered messages, oldest first, and the dedup memory: what a new owner needs to continue. */
