@@ -1,4 +1,4 @@
-import { MESSAGES_TABLE } from './table.js';
+import { HIGH_WATER_TABLE, MESSAGES_TABLE } from './table.js';
 
 export interface Statement {
   readonly sql: string;
@@ -17,8 +17,9 @@ export interface MessageColumns {
 /**
  * How a batch is appended where the database numbers and deduplicates it: statements that, run together in
  * one transaction, insert the batch's messages not stored yet (the first of each id) numbered after their
- * stream's last sequence (or from `freshBase` for a stream with none), the first of which returns the rows
- * (stream_id, message_uuid, created_at) of those already stored. One round trip, or one thread hop.
+ * stream's last sequence — the greater of its newest row and its high-water mark — (or from `freshBase` for a
+ * stream with neither), the first of which returns the rows (stream_id, message_uuid, created_at) of those
+ * already stored. One round trip, or one thread hop.
  */
 export type AtomicAppend = (columns: MessageColumns, freshBase: number) => Statement[];
 
@@ -27,8 +28,9 @@ export interface SteppedAppend {
   /** Rows (stream_id, message_uuid, created_at) of the pairs (streamIds[i], uuidKeys[i]) already stored. */
   findStored(streamIds: readonly string[], uuidKeys: readonly string[]): Statement;
   /**
-   * Rows (i, last_seq): the highest sequence of streamIds[i], null when the stream has none. One MAX per
-   * stream, each an index seek, where a GROUP BY would read every row of the stream on MariaDB.
+   * Rows (i, last_seq, marked): the highest sequence of streamIds[i] and its high-water mark, each null when
+   * there is none. One MAX per stream, each an index seek, where a GROUP BY would read every row of the stream
+   * on MariaDB.
    */
   lastSequences(streamIds: readonly string[]): Statement;
   insert(columns: MessageColumns & { readonly seqs: number[] }): Statement;
@@ -55,8 +57,12 @@ export const MYSQL_APPEND: SteppedAppend = {
     };
   },
   lastSequences(streamIds) {
-    const selects = streamIds.map((_, i) => `SELECT ${i} AS i, MAX(seq) AS last_seq FROM ${MESSAGES_TABLE} WHERE stream_id = ?`);
-    return { sql: selects.join(' UNION ALL '), params: streamIds.slice() };
+    const selects = streamIds.map(
+      (_, i) =>
+        `SELECT ${i} AS i, (SELECT MAX(seq) FROM ${MESSAGES_TABLE} WHERE stream_id = ?) AS last_seq,` +
+        ` (SELECT last_seq FROM ${HIGH_WATER_TABLE} WHERE stream_id = ?) AS marked`,
+    );
+    return { sql: selects.join(' UNION ALL '), params: streamIds.flatMap((streamId) => [streamId, streamId]) };
   },
   insert(columns) {
     const count = columns.streamIds.length;
@@ -93,7 +99,9 @@ export const POSTGRES_APPEND: AtomicAppend = (columns, freshBase) => [
     ), inserted AS (
       INSERT INTO ${MESSAGES_TABLE} (${COLUMNS})
         SELECT f.stream_id,
-          COALESCE((SELECT MAX(m.seq) FROM ${MESSAGES_TABLE} m WHERE m.stream_id = f.stream_id), $6::bigint - 1)
+          COALESCE(GREATEST(
+            (SELECT MAX(m.seq) FROM ${MESSAGES_TABLE} m WHERE m.stream_id = f.stream_id),
+            (SELECT h.last_seq FROM ${HIGH_WATER_TABLE} h WHERE h.stream_id = f.stream_id)), $6::bigint - 1)
             + ROW_NUMBER() OVER (PARTITION BY f.stream_id ORDER BY f.ord),
           f.message_uuid, f.created_at, f.expires_at, f.payload
         FROM fresh f
@@ -106,7 +114,7 @@ export const POSTGRES_APPEND: AtomicAppend = (columns, freshBase) => [
 /**
  * SQLite: the batch travels as one JSON array of [stream_id, message_uuid, created_at, expires_at, payload]
  * rows, read with json_each. SQLite computes an INSERT's SELECT from its own table before inserting, so MAX
- * does not see the batch's rows.
+ * does not see the batch's rows. Sequences are never negative: -1 stands for none in the two-argument max().
  */
 export const SQLITE_APPEND: AtomicAppend = (columns, freshBase) => {
   const rows: unknown[][] = new Array(columns.streamIds.length);
@@ -134,7 +142,9 @@ export const SQLITE_APPEND: AtomicAppend = (columns, freshBase) => {
       )
       INSERT INTO ${MESSAGES_TABLE} (${COLUMNS})
       SELECT stream_id,
-        COALESCE((SELECT MAX(seq) FROM ${MESSAGES_TABLE} m WHERE m.stream_id = f.stream_id), ? - 1)
+        COALESCE(NULLIF(max(
+          COALESCE((SELECT MAX(seq) FROM ${MESSAGES_TABLE} m WHERE m.stream_id = f.stream_id), -1),
+          COALESCE((SELECT last_seq FROM ${HIGH_WATER_TABLE} h WHERE h.stream_id = f.stream_id), -1)), -1), ? - 1)
           + ROW_NUMBER() OVER (PARTITION BY stream_id ORDER BY ord),
         message_uuid, created_at, expires_at, payload
       FROM fresh f`,

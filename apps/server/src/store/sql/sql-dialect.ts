@@ -1,5 +1,6 @@
 import { MYSQL_APPEND, POSTGRES_APPEND, SQLITE_APPEND, type AtomicAppend, type SteppedAppend } from './append-statements.js';
-import { MESSAGES_TABLE } from './table.js';
+import { MYSQL_PURGE, POSTGRES_PURGE, SQLITE_PURGE, type PurgeStatements } from './purge-statements.js';
+import { HIGH_WATER_TABLE, MESSAGES_TABLE } from './table.js';
 
 export { MESSAGES_TABLE };
 
@@ -20,8 +21,11 @@ export interface SqlDialect {
   /** Idempotent DDL of the first schema version, so two nodes migrating at once both succeed. */
   readonly createSchema: readonly string[];
   readonly dropSchema: readonly string[];
-  /** Deletes up to `$2` rows expiring at or before `$1`. */
-  readonly purgeSql: string;
+  /** Idempotent DDL of the second: the high-water marks of purged streams. */
+  readonly createHighWater: readonly string[];
+  readonly dropHighWater: readonly string[];
+  /** How expired rows are deleted, keeping a mark of a stream's newest purged row. */
+  readonly purge: PurgeStatements;
   isUniqueViolation(err: unknown): boolean;
 }
 
@@ -33,6 +37,11 @@ const INDEXES = [
   `CREATE INDEX IF NOT EXISTS ${MESSAGES_TABLE}_expiry ON ${MESSAGES_TABLE} (expires_at)`,
 ];
 const DROP_SCHEMA = [`DROP TABLE IF EXISTS ${MESSAGES_TABLE}`];
+/** Marks are found below a clock-derived sequence when they are forgotten. */
+const HIGH_WATER_INDEX = `CREATE INDEX IF NOT EXISTS ${HIGH_WATER_TABLE}_seq ON ${HIGH_WATER_TABLE} (last_seq)`;
+const DROP_HIGH_WATER = [`DROP TABLE IF EXISTS ${HIGH_WATER_TABLE}`];
+/** Two PostgreSQL nodes may start against an empty database at once; the lock makes the second wait for the first. */
+const POSTGRES_MIGRATION_LOCK = `SELECT pg_advisory_xact_lock(4242001)`;
 
 /** The driver's error behind TypeORM's QueryFailedError. */
 function driverError(err: unknown): { code?: unknown; errno?: unknown } {
@@ -57,8 +66,12 @@ export const SQLITE: SqlDialect = {
     ...INDEXES,
   ],
   dropSchema: DROP_SCHEMA,
-  purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE rowid IN
-    (SELECT rowid FROM ${MESSAGES_TABLE} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+  createHighWater: [
+    `CREATE TABLE IF NOT EXISTS ${HIGH_WATER_TABLE} (stream_id TEXT NOT NULL PRIMARY KEY, last_seq INTEGER NOT NULL)`,
+    HIGH_WATER_INDEX,
+  ],
+  dropHighWater: DROP_HIGH_WATER,
+  purge: SQLITE_PURGE,
   isUniqueViolation: (err) => String(driverError(err).code).startsWith('SQLITE_CONSTRAINT'),
 };
 
@@ -67,8 +80,7 @@ export const POSTGRES: SqlDialect = {
   param: (index) => `$${index + 1}`,
   append: POSTGRES_APPEND,
   createSchema: [
-    // Two nodes may start against an empty database at once; the lock makes the second wait for the first.
-    `SELECT pg_advisory_xact_lock(4242001)`,
+    POSTGRES_MIGRATION_LOCK,
     `CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
       stream_id VARCHAR(256) NOT NULL,
       seq BIGINT NOT NULL,
@@ -81,8 +93,13 @@ export const POSTGRES: SqlDialect = {
     ...INDEXES,
   ],
   dropSchema: DROP_SCHEMA,
-  purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE ctid = ANY (ARRAY(
-    SELECT ctid FROM ${MESSAGES_TABLE} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2))`,
+  createHighWater: [
+    POSTGRES_MIGRATION_LOCK,
+    `CREATE TABLE IF NOT EXISTS ${HIGH_WATER_TABLE} (stream_id VARCHAR(256) NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL)`,
+    HIGH_WATER_INDEX,
+  ],
+  dropHighWater: DROP_HIGH_WATER,
+  purge: POSTGRES_PURGE,
   isUniqueViolation: (err) => driverError(err).code === '23505',
 };
 
@@ -106,7 +123,15 @@ export const MYSQL: SqlDialect = {
     ) ENGINE=InnoDB`,
   ],
   dropSchema: DROP_SCHEMA,
-  purgeSql: `DELETE FROM ${MESSAGES_TABLE} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`,
+  createHighWater: [
+    `CREATE TABLE IF NOT EXISTS ${HIGH_WATER_TABLE} (
+      stream_id VARCHAR(256) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+      last_seq BIGINT NOT NULL,
+      KEY ${HIGH_WATER_TABLE}_seq (last_seq)
+    ) ENGINE=InnoDB`,
+  ],
+  dropHighWater: DROP_HIGH_WATER,
+  purge: MYSQL_PURGE,
   isUniqueViolation: (err) => driverError(err).code === 'ER_DUP_ENTRY',
 };
 

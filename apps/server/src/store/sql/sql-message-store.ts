@@ -28,13 +28,16 @@ export interface SqlStoreOptions {
 export const SQLITE_FILE = 'messages.sqlite3';
 
 /**
- * A new stream, or one whose rows were all purged, starts its sequence from the clock: the current second ×
- * 1000 × this. A message expires a second or more after it is stored, so the restart is above any position an
- * old token points at (the reader sees the new messages, with a gap). Whole seconds: two nodes starting the
- * same stream at once (an ownership change) pick the same first number, collide, and one retries after the
- * other, rather than leaving a hole between them.
+ * A new stream, or one whose rows and high-water mark are all gone, starts its sequence from the clock: the
+ * current second × 1000 × this. A mark is forgotten only once this restart, computed an hour earlier, is above
+ * it (MARK_RETENTION_MS), so the restart is above any position an old token points at (the reader sees the new
+ * messages, with a gap) unless the node's clock is an hour behind the purging node's, or a stream averaged more
+ * than a million messages a second. Whole seconds: two nodes starting the same stream at once (an ownership
+ * change) pick the same first number, collide, and one retries after the other, rather than leaving a hole.
  */
 const SEQUENCES_PER_MS = 1024;
+/** How far behind the purging node's clock another node's may be when it restarts a forgotten stream. */
+const MARK_RETENTION_MS = 3_600_000;
 const TWO_POW_32 = 4_294_967_296;
 /** Attempts of a batch that collided with another writer (a stream changing owner mid-batch). */
 const APPEND_ATTEMPTS = 10;
@@ -45,7 +48,8 @@ const APPEND_ATTEMPTS = 10;
  * SQLite writes go through a connection in a worker thread (see SqliteWriter); reads use TypeORM's.
  *
  * A position is the 8-byte per-stream sequence number. Sequences are contiguous within a stream, so a hole
- * between the reader's position and the next message returned is a message removed by TTL: a gap.
+ * between the reader's position and the next message returned is a message removed by TTL: a gap. A number is
+ * never used twice in a stream, even after its newest messages were purged (see purgeExpired).
  */
 export class SqlMessageStore implements MessageStore {
   /** Appends of disjoint streams run side by side on a server's pool; SQLite has a single writer. */
@@ -122,8 +126,33 @@ export class SqlMessageStore implements MessageStore {
     return { messages, position: rows.length === 0 ? null : encodeSequence(seq), gap };
   }
 
+  /**
+   * Deletes a batch of expired rows in one transaction, first raising the high-water mark of every stream whose
+   * newest row goes, so its next message is numbered after the purged one: a reader holding the purged message's
+   * position still gets it. At the end of a pass, forgets the marks the clock restart has overtaken.
+   */
   async purgeExpired(now: number, batchSize: number): Promise<number> {
-    return (await this.writer.run({ sql: this.dialect.purgeSql, params: [now, batchSize] })).changes;
+    const statements = this.dialect.purge;
+    const purged = await this.writer.transaction(async (query) => {
+      const [expired] = await query([statements.expired(now, batchSize)]);
+      if (expired.length === 0) return 0;
+      const streamIds = expired.map((row) => String(row.stream_id));
+      const seqs = expired.map((row) => Number(row.seq));
+      const marks = new Map<string, number>();
+      for (let i = 0; i < expired.length; i++) {
+        // The stream's greatest number so far: its newest row (this one, or a later one) or its mark.
+        const last = Math.max(Number(expired[i].last_seq ?? -1), Number(expired[i].marked ?? -1));
+        if (seqs[i] >= last) marks.set(streamIds[i], seqs[i]);
+      }
+      const raise = marks.size === 0 ? [] : [statements.raiseMarks([...marks.keys()], [...marks.values()])];
+      await query([...raise, statements.deleteRows(streamIds, seqs)], true);
+      return expired.length;
+    });
+    if (purged < batchSize) {
+      const below = freshStreamBase(now - MARK_RETENTION_MS);
+      while ((await this.writer.run(statements.forgetMarks(below, batchSize))).changes === batchSize);
+    }
+    return purged;
   }
 
   async health(): Promise<string | null> {
@@ -153,7 +182,9 @@ export class SqlMessageStore implements MessageStore {
     const [storedRows, lastSeqRows] = await query([statements.findStored(streamIds, uuidKeys), statements.lastSequences(distinctStreams)]);
     const lastSeq = new Map<string, number>();
     for (const row of lastSeqRows) {
-      if (row.last_seq !== null) lastSeq.set(distinctStreams[Number(row.i)], Number(row.last_seq));
+      if (row.last_seq !== null || row.marked !== null) {
+        lastSeq.set(distinctStreams[Number(row.i)], Math.max(Number(row.last_seq ?? -1), Number(row.marked ?? -1)));
+      }
     }
     const columns: MessageColumns & { seqs: number[] } = { streamIds: [], seqs: [], uuidKeys: [], createdAt: [], expiresAt: [], payloads: [] };
     const freshBase = freshStreamBase();
@@ -193,9 +224,9 @@ export class SqlMessageStore implements MessageStore {
   }
 }
 
-/** The first sequence of a stream with no stored message (see SEQUENCES_PER_MS). */
-function freshStreamBase(): number {
-  return Math.floor(Date.now() / 1000) * 1000 * SEQUENCES_PER_MS;
+/** The first sequence of a stream with no stored message nor mark, starting at `now` (see SEQUENCES_PER_MS). */
+function freshStreamBase(now = Date.now()): number {
+  return Math.floor(now / 1000) * 1000 * SEQUENCES_PER_MS;
 }
 
 /**
