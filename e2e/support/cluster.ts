@@ -49,7 +49,10 @@ export class TestCluster {
     const cluster = new TestCluster(specs, env);
     const started = specs.slice(0, running).map((spec) => spec.name);
     try {
-      await Promise.all(started.map((name) => cluster.startNode(name)));
+      // allSettled, not all: a node that fails must not leave the others starting unseen by stop() below.
+      const starts = await Promise.allSettled(started.map((name) => cluster.startNode(name)));
+      const failed = starts.find((start) => start.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       await cluster.waitForRing(started);
     } catch (err) {
       await cluster.stop();
