@@ -5,6 +5,16 @@ export interface Statement {
   readonly params: unknown[];
 }
 
+/**
+ * One statement run once per row of parameters, in order (rows read are concatenated, changes summed). On SQLite
+ * a prepared statement per message costs less than one statement over the whole batch: no JSON to build and
+ * parse, no window function, and each row sees the rows inserted before it.
+ */
+export interface RepeatedStatement {
+  readonly sql: string;
+  readonly paramRows: unknown[][];
+}
+
 /** A batch's messages, column by column. */
 export interface MessageColumns {
   readonly streamIds: string[];
@@ -21,7 +31,7 @@ export interface MessageColumns {
  * stream with neither), the first of which returns the rows (stream_id, message_uuid, created_at) of those
  * already stored. One round trip, or one thread hop.
  */
-export type AtomicAppend = (columns: MessageColumns, freshBase: number) => Statement[];
+export type AtomicAppend = (columns: MessageColumns, freshBase: number) => (Statement | RepeatedStatement)[];
 
 /** How a batch is appended where the store reads, numbers, then inserts, in one transaction (MySQL). */
 export interface SteppedAppend {
@@ -111,44 +121,36 @@ export const POSTGRES_APPEND: AtomicAppend = (columns, freshBase) => [
   },
 ];
 
+/** Messages of the stream with this id (SQLite: one index probe per message). */
+const SQLITE_FIND_STORED = `SELECT stream_id, message_uuid, created_at FROM ${MESSAGES_TABLE} WHERE stream_id = ? AND message_uuid = ?`;
+
 /**
- * SQLite: the batch travels as one JSON array of [stream_id, message_uuid, created_at, expires_at, payload]
- * rows, read with json_each. SQLite computes an INSERT's SELECT from its own table before inserting, so MAX
- * does not see the batch's rows. Sequences are never negative: -1 stands for none in the two-argument max().
+ * One message, unless its stream holds its id (stored earlier, or earlier in this batch), numbered after its
+ * stream's last sequence. Parameters: stream_id ×3, fresh base, message_uuid, created_at, expires_at, payload,
+ * stream_id, message_uuid. Sequences are never negative: -1 stands for none in the two-argument max().
+ */
+const SQLITE_INSERT = `INSERT INTO ${MESSAGES_TABLE} (${COLUMNS})
+  SELECT ?, COALESCE(NULLIF(max(
+      COALESCE((SELECT MAX(seq) FROM ${MESSAGES_TABLE} WHERE stream_id = ?), -1),
+      COALESCE((SELECT last_seq FROM ${HIGH_WATER_TABLE} WHERE stream_id = ?), -1)), -1), ? - 1) + 1,
+    ?, ?, ?, ?
+  WHERE NOT EXISTS (SELECT 1 FROM ${MESSAGES_TABLE} WHERE stream_id = ? AND message_uuid = ?)`;
+
+/**
+ * SQLite: the batch's ids looked up, then its messages inserted one by one, each statement prepared once and run
+ * per message in the writer's thread, all in one hop.
  */
 export const SQLITE_APPEND: AtomicAppend = (columns, freshBase) => {
-  const rows: unknown[][] = new Array(columns.streamIds.length);
-  for (let i = 0; i < rows.length; i++) {
-    rows[i] = [columns.streamIds[i], columns.uuidKeys[i], columns.createdAt[i], columns.expiresAt[i], columns.payloads[i]];
+  const { streamIds, uuidKeys } = columns;
+  const find: unknown[][] = new Array(streamIds.length);
+  const insert: unknown[][] = new Array(streamIds.length);
+  for (let i = 0; i < streamIds.length; i++) {
+    const streamId = streamIds[i];
+    find[i] = [streamId, uuidKeys[i]];
+    insert[i] = [streamId, streamId, streamId, freshBase, uuidKeys[i], columns.createdAt[i], columns.expiresAt[i], columns.payloads[i], streamId, uuidKeys[i]];
   }
-  const batch = JSON.stringify(rows);
   return [
-    {
-      sql:
-        `SELECT m.stream_id, m.message_uuid, m.created_at FROM ${MESSAGES_TABLE} m` +
-        ` JOIN (SELECT DISTINCT value ->> 0 AS stream_id, value ->> 1 AS message_uuid FROM json_each(?)) k` +
-        ` ON m.stream_id = k.stream_id AND m.message_uuid = k.message_uuid`,
-      params: [batch],
-    },
-    {
-      sql: `WITH batch AS (
-        SELECT value ->> 0 AS stream_id, value ->> 1 AS message_uuid, value ->> 2 AS created_at,
-          value ->> 3 AS expires_at, value ->> 4 AS payload, key AS ord,
-          ROW_NUMBER() OVER (PARTITION BY value ->> 0, value ->> 1 ORDER BY key) AS copy
-        FROM json_each(?)
-      ), fresh AS (
-        SELECT * FROM batch b WHERE copy = 1
-          AND NOT EXISTS (SELECT 1 FROM ${MESSAGES_TABLE} m WHERE m.stream_id = b.stream_id AND m.message_uuid = b.message_uuid)
-      )
-      INSERT INTO ${MESSAGES_TABLE} (${COLUMNS})
-      SELECT stream_id,
-        COALESCE(NULLIF(max(
-          COALESCE((SELECT MAX(seq) FROM ${MESSAGES_TABLE} m WHERE m.stream_id = f.stream_id), -1),
-          COALESCE((SELECT last_seq FROM ${HIGH_WATER_TABLE} h WHERE h.stream_id = f.stream_id), -1)), -1), ? - 1)
-          + ROW_NUMBER() OVER (PARTITION BY stream_id ORDER BY ord),
-        message_uuid, created_at, expires_at, payload
-      FROM fresh f`,
-      params: [batch, freshBase],
-    },
+    { sql: SQLITE_FIND_STORED, paramRows: find },
+    { sql: SQLITE_INSERT, paramRows: insert },
   ];
 };

@@ -52,7 +52,10 @@ const APPEND_ATTEMPTS = 10;
  * never used twice in a stream, even after its newest messages were purged (see purgeExpired).
  */
 export class SqlMessageStore implements MessageStore {
-  /** Appends of disjoint streams run side by side on a server's pool; SQLite has a single writer. */
+  /**
+   * Appends of disjoint streams run side by side on a server's pool. SQLite has a single writer: a second batch
+   * waits in its worker, so it starts as soon as the first commits.
+   */
   readonly appendConcurrency: number;
   private closed = false;
   private readonly readSql: string;
@@ -63,7 +66,7 @@ export class SqlMessageStore implements MessageStore {
     private readonly dialect: SqlDialect,
     private readonly writer: SqlWriter,
   ) {
-    this.appendConcurrency = dialect.name === 'sqlite' ? 1 : 4;
+    this.appendConcurrency = dialect.name === 'sqlite' ? 2 : 4;
     const p = dialect.param;
     this.readSql =
       `SELECT seq, message_uuid, created_at, payload FROM ${MESSAGES_TABLE}` +
@@ -216,10 +219,9 @@ export class SqlMessageStore implements MessageStore {
       freshStreamBase(),
     );
     // A single statement is atomic by itself (autocommit); several need a transaction, sent in one go.
+    const [first] = statements;
     const storedRows =
-      statements.length === 1
-        ? (await this.writer.run(statements[0])).rows
-        : await this.writer.transaction(async (query) => (await query(statements, true))[0]);
+      statements.length === 1 && 'params' in first ? (await this.writer.run(first)).rows : (await this.writer.atomically(statements))[0];
     return resolveBatch(batch, uuidKeys, storedRows, () => undefined);
   }
 }

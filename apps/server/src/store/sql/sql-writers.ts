@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { Statement } from './append-statements.js';
+import type { RepeatedStatement, Statement } from './append-statements.js';
 import type { SqliteWriter, StatementResult } from './sqlite-writer.js';
 
 export type Row = Record<string, unknown>;
@@ -14,6 +14,8 @@ export type TransactionQuery = (statements: readonly Statement[], last?: boolean
 export interface SqlWriter {
   /** Runs `work` in one transaction; commits when it resolves, rolls back when it rejects. */
   transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T>;
+  /** Runs the statements in order in one transaction, sent at once: the rows each returned. */
+  atomically(statements: readonly (Statement | RepeatedStatement)[]): Promise<Row[][]>;
   /** Runs one statement on its own (atomically): the rows it returned and how many it changed. */
   run(statement: Statement): Promise<StatementResult>;
   close(): Promise<void>;
@@ -42,6 +44,15 @@ export class TypeOrmWriter implements SqlWriter {
     }
   }
 
+  atomically(statements: readonly (Statement | RepeatedStatement)[]): Promise<Row[][]> {
+    const single = statements.map((statement) => {
+      // A round trip per row would defeat their purpose: the SQL dialects that use them run on SQLite only.
+      if ('paramRows' in statement) throw new Error('repeated statements run on the SQLite writer only');
+      return statement;
+    });
+    return this.transaction((query) => query(single, true));
+  }
+
   async run({ sql, params }: Statement): Promise<StatementResult> {
     const runner = this.dataSource.createQueryRunner();
     try {
@@ -62,16 +73,22 @@ const COMMIT: Statement = { sql: 'COMMIT', params: [] };
 const ROLLBACK: Statement = { sql: 'ROLLBACK', params: [] };
 
 /**
- * Writes through the single SQLite write connection in its worker thread. SQLite has one writer, so
- * transactions and statements queue here and run one after another, never inside each other.
+ * Writes through the single SQLite write connection in its worker thread. SQLite has one writer, and the worker
+ * runs its messages one after another, so a message may be posted while earlier ones still run: a one-hop
+ * transaction or statement is queued in the worker at once and starts the moment the one before commits (the
+ * worker never waits for this thread). A transaction of several hops holds the connection from its first hop to
+ * its last, so nothing is posted in between.
  */
 export class SqliteWorkerWriter implements SqlWriter {
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Settles when the next message may be posted. */
+  private free: Promise<unknown> = Promise.resolve();
+  /** Settles when everything posted so far has finished (the worker answers in order). */
+  private finished: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly writer: SqliteWriter) {}
 
   transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T> {
-    return this.exclusive(async () => {
+    const run = this.free.then(async () => {
       // BEGIN travels with the transaction's first statements and COMMIT with its last: thread hops saved.
       let begin: Statement[] = [BEGIN];
       let committed = false;
@@ -86,24 +103,41 @@ export class SqliteWorkerWriter implements SqlWriter {
         if (begin.length === 0 && !committed) await this.writer.run([COMMIT]);
         return result;
       } catch (err) {
-        // Fails harmlessly when the transaction never began.
+        // The worker rolled back a failed statement's transaction; this one ends a transaction left open between
+        // hops, and fails harmlessly when none is.
         await this.writer.run([ROLLBACK]).catch(() => undefined);
         throw err;
       }
     });
+    this.free = this.finished = run.catch(() => undefined);
+    return run;
+  }
+
+  async atomically(statements: readonly (Statement | RepeatedStatement)[]): Promise<Row[][]> {
+    const results = await this.post([BEGIN, ...statements, COMMIT]);
+    return results.slice(1, -1).map((result) => result.rows);
   }
 
   async run(statement: Statement): Promise<StatementResult> {
-    return this.exclusive(async () => (await this.writer.run([statement]))[0]);
+    return (await this.post([statement]))[0];
   }
 
   close(): Promise<void> {
-    return this.exclusive(() => this.writer.close());
+    const finished = this.finished;
+    const closed = this.free.then(() => finished).then(() => this.writer.close());
+    this.free = this.finished = closed.catch(() => undefined);
+    return closed;
   }
 
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(work, work);
-    this.tail = run.catch(() => undefined);
-    return run;
+  /** Posts one message as soon as no transaction holds the connection; the next may be posted right after. */
+  private post(statements: readonly (Statement | RepeatedStatement)[]): Promise<StatementResult[]> {
+    let result!: Promise<StatementResult[]>;
+    const posted = this.free.then(() => {
+      result = this.writer.run(statements);
+    });
+    this.free = posted;
+    const done = posted.then(() => result);
+    this.finished = done.catch(() => undefined);
+    return done;
   }
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import type { Statement } from './append-statements.js';
+import type { RepeatedStatement, Statement } from './append-statements.js';
 
 type Row = Record<string, unknown>;
 
@@ -12,9 +12,10 @@ export interface StatementResult {
 }
 
 /**
- * The worker: one better-sqlite3 connection running statements in the order they arrive, several per message
- * (stopping at the first that fails). Plain JavaScript, evaluated as the worker's script, so it runs the same
- * from the sources (tests) and from the bundle.
+ * The worker: one better-sqlite3 connection running statements in the order they arrive, several per message,
+ * a repeated statement once per row of parameters. A message stops at the first statement that fails and rolls
+ * back the transaction it was in, so a message queued behind it starts outside any transaction. Plain
+ * JavaScript, evaluated as the worker's script, so it runs the same from the sources (tests) and the bundle.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -41,13 +42,27 @@ parentPort.on('message', ({ id, statements }) => {
   }
   const results = [];
   try {
-    for (const { sql, params } of statements) {
+    for (const { sql, params, paramRows } of statements) {
       const statement = prepare(sql);
-      if (statement.reader) results.push({ rows: statement.all(params), changes: 0 });
-      else results.push({ rows: [], changes: statement.run(params).changes });
+      if (paramRows === undefined) {
+        if (statement.reader) results.push({ rows: statement.all(params), changes: 0 });
+        else results.push({ rows: [], changes: statement.run(params).changes });
+      } else if (statement.reader) {
+        const rows = [];
+        for (const row of paramRows) for (const found of statement.all(row)) rows.push(found);
+        results.push({ rows, changes: 0 });
+      } else {
+        let changes = 0;
+        for (const row of paramRows) changes += statement.run(row).changes;
+        results.push({ rows: [], changes });
+      }
     }
     parentPort.postMessage({ id, results });
   } catch (err) {
+    // A failed rollback leaves the transaction open; the next BEGIN then fails and says so.
+    try {
+      if (db.inTransaction) db.prepare('ROLLBACK').run();
+    } catch {}
     parentPort.postMessage({ id, error: { message: err.message, code: err.code } });
   }
 });
@@ -97,7 +112,7 @@ export class SqliteWriter {
   }
 
   /** Runs the statements in order, in one message to the worker; calls run in call order. */
-  run(statements: readonly Statement[]): Promise<StatementResult[]> {
+  run(statements: readonly (Statement | RepeatedStatement)[]): Promise<StatementResult[]> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<StatementResult[]>((resolve, reject) => {
