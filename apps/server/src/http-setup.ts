@@ -1,39 +1,36 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Ajv } from 'ajv';
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifySchemaCompiler,
-  type FastifyServerFactory,
-  type onResponseHookHandler,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifySchemaCompiler, type FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
 import { classifyFastifyError, sendError } from './api/errors.js';
 import { STREAMS_PATH_PREFIX } from './api/streams.routes.js';
 import type { AppConfig } from './config/index.js';
-import type { Metrics } from './observability/index.js';
+import { secondsSinceArrival, stampArrival, type Metrics } from './observability/index.js';
 
 /**
- * HTTP on one port, served by two Fastify instances.
+ * HTTP on one port, served by two Fastify instances behind a small front.
  *
- * The stream API (`/api/v1/streams/*`, every client message passes through it) runs on a plain Fastify
- * instance: Nest's adapter adds request hooks and a per-request pipeline that together cost about a third
- * of the CPU per send (docs/benchmarks.md). Everything else — health, readiness, metrics, the cluster API,
- * internal routes — stays on Nest's instance. Both apply the same validation, CORS, latency metric and
- * `{error, code}` answers.
+ * The stream API (`/api/v1/streams/*`, which every client message passes through) runs on a plain Fastify
+ * instance with no hooks and no Fastify logger: Nest's adapter adds six request hooks and a per-request
+ * pipeline, and each hook, a logger, or prom-client's label hashing costs microseconds per request
+ * (docs/benchmarks.md). Everything else — health, readiness, metrics, the cluster API, internal routes —
+ * stays on Nest's instance. CORS and the arrival time for the latency metric are handled by the server in
+ * front of both.
  */
 
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /**
- * The server both instances share: requests for the stream API go to `streamApi`, the rest to Nest's
- * instance (the handler Fastify passes to its server factory).
+ * The server both instances share: it notes each request's arrival, applies CORS, then hands requests for
+ * the stream API to `streamApi` and the rest to Nest's instance (the handler Fastify gives its server factory).
  */
-export function routeStreamApi(streamApi: FastifyInstance): FastifyServerFactory {
+export function serveHttp(streamApi: FastifyInstance, config: AppConfig): FastifyServerFactory {
+  const cors = corsPolicy(config.http.corsOrigins);
   return (nestHandler) => {
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      stampArrival(req);
+      if (cors !== undefined && req.headers.origin !== undefined && cors(req, res)) return;
       if (req.url!.startsWith(STREAMS_PATH_PREFIX)) streamApi.routing(req, res);
       else nestHandler(req, res);
     });
@@ -43,32 +40,43 @@ export function routeStreamApi(streamApi: FastifyInstance): FastifyServerFactory
   };
 }
 
-/** The plain Fastify instance of the stream API, before its routes are added. */
-export function createStreamApi(config: AppConfig, logger: Logger): FastifyInstance {
-  const fastify = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: config.http.bodyLimitBytes,
-  });
-  // One logger for every request: a child per request costs an allocation for context nobody logs.
-  fastify.setChildLoggerFactory((parent) => parent);
-  fastify.setErrorHandler((error, _request, reply) => {
-    const [code, message] = classifyFastifyError(error, logger);
-    void sendError(reply, code, message);
-  });
-  fastify.setNotFoundHandler((_request, reply) => void sendError(reply, 'NOT_FOUND', 'no such route'));
-  return fastify;
+/**
+ * The plain Fastify instance of the stream API, before its routes are added. Without a Fastify logger: the
+ * error handler logs what goes wrong, and a logger costs a child logger and response listeners per request.
+ */
+export function createStreamApi(config: AppConfig): FastifyInstance {
+  return Fastify({ bodyLimit: config.http.bodyLimitBytes });
 }
 
-/** Validation, CORS and the latency metric, alike on Nest's instance and the stream API's. */
-export function configureHttp(app: NestFastifyApplication, streamApi: FastifyInstance, config: AppConfig, metrics: Metrics): void {
+/**
+ * Validation, `{error, code}` answers and the latency metric for both instances. Nest's records latency in
+ * an onResponse hook; the stream API's route handlers record their own (see `registerStreamRoutes`), since
+ * any onResponse hook makes Fastify add listeners to every response.
+ */
+export function configureHttp(app: NestFastifyApplication, streamApi: FastifyInstance, logger: Logger, metrics: Metrics): void {
   const validation = new Validation();
-  const latency = new RequestLatency(metrics);
-  for (const fastify of [app.getHttpAdapter().getInstance(), streamApi]) {
-    fastify.setValidatorCompiler(validation.compile);
-    allowCors(fastify, config.http.corsOrigins);
-    fastify.addHook('onResponse', latency.hook);
-  }
+  const durations = metrics.requestDurations;
+  const nest = app.getHttpAdapter().getInstance();
+  nest.setValidatorCompiler(validation.compile);
+  nest.addHook('onResponse', (request, reply, done) => {
+    durations.record(routeOf(request), reply.statusCode, secondsSinceArrival(request.raw));
+    done();
+  });
+
+  streamApi.setValidatorCompiler(validation.compile);
+  streamApi.setErrorHandler((error, request, reply) => {
+    const [code, message] = classifyFastifyError(error, logger);
+    void sendError(reply, code, message);
+    durations.record(routeOf(request), reply.statusCode, secondsSinceArrival(request.raw));
+  });
+  streamApi.setNotFoundHandler((request, reply) => {
+    void sendError(reply, 'NOT_FOUND', 'no such route');
+    durations.record(routeOf(request), reply.statusCode, secondsSinceArrival(request.raw));
+  });
+}
+
+function routeOf(request: FastifyRequest): string {
+  return request.routeOptions.url ?? 'unmatched';
 }
 
 /**
@@ -86,50 +94,26 @@ class Validation {
 const PREFLIGHT_MAX_AGE_SECONDS = '600';
 
 /**
- * CORS for browsers calling a node directly: an allowed `Origin` is echoed back (with `Vary: Origin`), and a
- * preflight is answered here, before routing to a handler. Requests without `Origin` (every non-browser
- * client) cost one header lookup.
+ * CORS for browsers calling a node directly, or undefined when no origin is allowed: an allowed `Origin` is
+ * echoed back (with `Vary: Origin`) on the answer, and a preflight is answered at once (returns true).
+ * Requests without `Origin` (every non-browser client) never get here.
  */
-function allowCors(fastify: FastifyInstance, origins: readonly string[]): void {
-  if (origins.length === 0) return;
+function corsPolicy(origins: readonly string[]): ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined {
+  if (origins.length === 0) return undefined;
   const anyOrigin = origins.includes('*');
   const allowed = new Set(origins);
-  fastify.addHook('onRequest', (request, reply, done) => {
-    const origin = request.headers.origin;
-    if (origin === undefined || !(anyOrigin || allowed.has(origin))) return done();
-    reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
-    const preflightMethod = request.headers['access-control-request-method'];
-    if (request.method !== 'OPTIONS' || preflightMethod === undefined) return done();
-    reply
-      .header('access-control-allow-methods', 'GET, POST')
-      .header('access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS)
-      .header('vary', 'Origin, Access-Control-Request-Headers');
-    const requestedHeaders = request.headers['access-control-request-headers'];
-    if (requestedHeaders !== undefined) reply.header('access-control-allow-headers', requestedHeaders);
-    void reply.code(204).send();
-  });
-}
-
-type LatencyChild = ReturnType<Metrics['requestDuration']['labels']>;
-
-/**
- * Records `ipubsub_http_request_duration_seconds` from an onResponse hook. The label children are cached per
- * route and status, so recording costs a map lookup rather than prom-client's label hashing.
- */
-class RequestLatency {
-  private readonly children = new Map<string, LatencyChild>();
-
-  constructor(private readonly metrics: Metrics) {}
-
-  readonly hook: onResponseHookHandler = (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${reply.statusCode} ${route}`;
-    let child = this.children.get(key);
-    if (child === undefined) {
-      child = this.metrics.requestDuration.labels(route, String(reply.statusCode));
-      this.children.set(key, child);
-    }
-    child.observe(reply.elapsedTime / 1000);
-    done();
+  return (req, res) => {
+    const origin = req.headers.origin!;
+    if (!(anyOrigin || allowed.has(origin))) return false;
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+    if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+    res.setHeader('access-control-allow-methods', 'GET, POST');
+    res.setHeader('access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS);
+    res.setHeader('vary', 'Origin, Access-Control-Request-Headers');
+    const requestedHeaders = req.headers['access-control-request-headers'];
+    if (requestedHeaders !== undefined) res.setHeader('access-control-allow-headers', requestedHeaders);
+    res.writeHead(204).end();
+    return true;
   };
 }

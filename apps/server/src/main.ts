@@ -8,7 +8,7 @@ import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
 import { GracefulShutdown } from './lifecycle.js';
 import { createLogger, Metrics, PinoNestLogger } from './observability/index.js';
-import { configureHttp, createStreamApi, routeStreamApi } from './http-setup.js';
+import { configureHttp, createStreamApi, serveHttp } from './http-setup.js';
 
 function readConfig(): AppConfig {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, strict: false });
@@ -25,21 +25,22 @@ function readConfig(): AppConfig {
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.log.level, config.node.name);
-  const streamApi = createStreamApi(config, logger);
+  const streamApi = createStreamApi(config);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimitBytes,
     // Long polls are answered by the drain itself; new requests during it get our own JSON 503.
     return503OnClosing: false,
-    serverFactory: routeStreamApi(streamApi),
+    serverFactory: serveHttp(streamApi, config),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     logger: new PinoNestLogger(logger),
   });
   app.useGlobalFilters(new ApiExceptionFilter(logger));
-  configureHttp(app, streamApi, config, app.get(Metrics));
-  registerStreamRoutes(streamApi, app.get(StreamsController));
+  const metrics = app.get(Metrics);
+  configureHttp(app, streamApi, logger, metrics);
+  registerStreamRoutes(streamApi, app.get(StreamsController), metrics.requestDurations);
   await streamApi.ready();
   await app.listen(config.http.port, config.http.host);
   const address = app.getHttpServer().address();

@@ -1,5 +1,6 @@
 import { ErrorResponse, ReceiveQuery, SendRequest, SendResponse } from '@ipubsub/sdk/wire';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import { secondsSinceArrival, type RequestDurations, type RouteDurations } from '../observability/index.js';
 import type { StreamsController } from './streams.controller.js';
 
 /** Every path of the stream API starts with this; the HTTP server sends such requests to the stream API's instance. */
@@ -10,22 +11,35 @@ const ERRORS = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 /**
  * The stream API's routes: the wire schemas Fastify validates requests and serializes answers with, and the
  * controller method that serves each. The controller answers through `reply` itself (a long poll may end
- * without an answer when its client has gone), so handlers return nothing for Fastify to send.
+ * without an answer when its client has gone), so handlers return nothing for Fastify to send; each records
+ * its latency once answered.
  */
-export function registerStreamRoutes(fastify: FastifyInstance, controller: StreamsController): void {
-  fastify.post<{ Body: SendRequest }>(
-    `${STREAMS_PATH_PREFIX}send`,
-    { schema: { body: SendRequest, response: { 200: SendResponse, ...ERRORS } } },
-    (request, reply) => settle(controller.send(request.body, request, reply), reply),
+export function registerStreamRoutes(fastify: FastifyInstance, controller: StreamsController, durations: RequestDurations): void {
+  const route = (
+    method: 'GET' | 'POST',
+    path: string,
+    schema: FastifySchema,
+    serve: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
+  ): void => {
+    const url = STREAMS_PATH_PREFIX + path;
+    const latency = durations.route(url);
+    fastify.route({ method, url, schema, handler: (request, reply) => settle(serve(request, reply), reply, latency) });
+  };
+  // The bodies and queries below have passed their schema.
+  route('POST', 'send', { body: SendRequest, response: { 200: SendResponse, ...ERRORS } }, (request, reply) =>
+    controller.send(request.body as SendRequest, request, reply),
   );
-  fastify.get<{ Querystring: ReceiveQuery }>(
-    `${STREAMS_PATH_PREFIX}receive`,
-    { schema: { querystring: ReceiveQuery, response: ERRORS } },
-    (request, reply) => settle(controller.receive(request.query, request, reply), reply),
+  route('GET', 'receive', { querystring: ReceiveQuery, response: ERRORS }, (request, reply) =>
+    controller.receive(request.query as ReceiveQuery, request, reply),
   );
 }
 
-/** A failure the controller did not answer (a bug) goes to the error handler, which answers 500. */
-function settle(handled: Promise<void>, reply: FastifyReply): void {
-  handled.catch((err: unknown) => reply.send(err));
+/** Records the latency of an answered request; a failure the controller did not answer (a bug) goes to the error handler. */
+function settle(handled: Promise<void>, reply: FastifyReply, durations: RouteDurations): void {
+  handled.then(
+    () => {
+      if (reply.sent) durations.record(reply.statusCode, secondsSinceArrival(reply.request.raw));
+    },
+    (err: unknown) => reply.send(err),
+  );
 }

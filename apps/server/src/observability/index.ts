@@ -1,4 +1,5 @@
 export { ObservabilityModule } from './observability.module.js';
 export { Metrics } from './metrics.js';
+export { RequestDurations, secondsSinceArrival, stampArrival, type RouteDurations } from './request-durations.js';
 export { Readiness, type ReadinessCheck } from './readiness.js';
 export { createLogger, PinoNestLogger } from './logger.js';

@@ -1,49 +1,62 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { RequestDurations } from './request-durations.js';
+
+/** Counts one outcome in a plain number; prom-client's counter gets the sum when scraped. */
+class OutcomeCount {
+  pending = 0;
+
+  inc(): void {
+    this.pending++;
+  }
+}
 
 /**
- * Every Prometheus metric the node exports. Label children used on hot paths are bound once here, so a
- * send or receive increments a counter without a label lookup.
+ * A counter by outcome whose hot-path increments cost one addition: prom-client's own `inc()` hashes the
+ * labels each time, and a send or receive counts one outcome.
  */
+function outcomeCounter<K extends string>(registry: Registry, name: string, help: string, outcomes: readonly K[]): Record<K, OutcomeCount> {
+  const counts = Object.fromEntries(outcomes.map((outcome) => [outcome, new OutcomeCount()])) as Record<K, OutcomeCount>;
+  const counter = new Counter({
+    name,
+    help,
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      for (const outcome of outcomes) {
+        if (counts[outcome].pending === 0) continue;
+        this.labels(outcome).inc(counts[outcome].pending);
+        counts[outcome].pending = 0;
+      }
+    },
+  });
+  for (const outcome of outcomes) counter.labels(outcome).inc(0); // exported as 0 from the start
+  return counts;
+}
+
+/** Every Prometheus metric the node exports. */
 export class Metrics {
   readonly registry = new Registry();
 
-  private readonly sends = new Counter({
-    name: 'ipubsub_sends_total',
-    help: 'Send requests answered, by outcome',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly sendOutcome = outcomeCounter(this.registry, 'ipubsub_sends_total', 'Send requests answered, by outcome', [
+    'accepted',
+    'duplicate',
+    'timeout',
+    'rejected',
+  ] as const);
 
-  private readonly receives = new Counter({
-    name: 'ipubsub_receives_total',
-    help: 'Receive requests answered, by outcome (timeout is a 424)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly receiveOutcome = outcomeCounter(
+    this.registry,
+    'ipubsub_receives_total',
+    'Receive requests answered, by outcome (timeout is a 424)',
+    ['delivered', 'timeout', 'rejected'] as const,
+  );
 
-  readonly requestDuration = new Histogram({
-    name: 'ipubsub_http_request_duration_seconds',
-    help: 'HTTP request latency by route and status class (long polls include their wait)',
-    labelNames: ['route', 'status'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [this.registry],
-  });
-
-  readonly sendOutcome = {
-    accepted: this.sends.labels('accepted'),
-    duplicate: this.sends.labels('duplicate'),
-    timeout: this.sends.labels('timeout'),
-    rejected: this.sends.labels('rejected'),
-  };
-
-  readonly receiveOutcome = {
-    delivered: this.receives.labels('delivered'),
-    timeout: this.receives.labels('timeout'),
-    rejected: this.receives.labels('rejected'),
-  };
+  readonly requestDurations = new RequestDurations();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ipubsub_' });
+    // A collector with the get() and reset() a registry calls, not one of prom-client's classes.
+    this.registry.registerMetric(this.requestDurations as unknown as Metric);
   }
 
   /** Adds a gauge whose value is read at scrape time (active streams, waiting receivers, ...). */

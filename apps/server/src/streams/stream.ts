@@ -160,7 +160,7 @@ export class Stream {
     if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
     for (const uuid of recentUuids) if (!this.isDuplicate(uuid)) this.remember(uuid);
     for (const message of messages) {
-      this.remember(message.messageUuid);
+      if (!this.isDuplicate(message.messageUuid)) this.remember(message.messageUuid);
       const receiver = this.nextReceiver();
       if (receiver !== undefined) this.settle(receiver, [message]);
       else this.bufferOf().pushBack(message);
@@ -187,7 +187,8 @@ export class Stream {
     const sender = this.blocked?.popFront();
     if (sender === undefined) return undefined;
     const message = sender.message!;
-    this.remember(message.messageUuid);
+    // Another sender of the same messageUuid may have been admitted while this one waited.
+    if (!this.isDuplicate(message.messageUuid)) this.remember(message.messageUuid);
     this.settle(sender, 'accepted');
     if (!intoBuffer) return message;
     this.bufferOf().pushBack(message);
@@ -245,9 +246,10 @@ export class Stream {
     return this.recentUuids !== null && this.recentUuids.includes(uuid);
   }
 
+  /** Adds a messageUuid that is not remembered yet (the callers have checked). */
   private remember(uuid: string): void {
     const window = this.host.dedupWindow;
-    if (window === 0 || this.isDuplicate(uuid)) return;
+    if (window === 0) return;
     const recent = this.recentUuids;
     if (recent === null) {
       // Exactly one slot: most streams never see a second message.
