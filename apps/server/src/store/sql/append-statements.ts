@@ -33,16 +33,20 @@ export interface MessageColumns {
  */
 export type AtomicAppend = (columns: MessageColumns, freshBase: number) => (Statement | RepeatedStatement)[];
 
-/** How a batch is appended where the store reads, numbers, then inserts, in one transaction (MySQL). */
+/**
+ * How a batch is appended where the store looks up, numbers, then inserts (MySQL): two round trips, no
+ * transaction. The insert is one statement, atomic by itself; a writer that stored into one of the batch's
+ * streams in between (another node, while a stream changes owner) makes it fail on a key, and the batch is
+ * looked up again.
+ */
 export interface SteppedAppend {
-  /** Rows (stream_id, message_uuid, created_at) of the pairs (streamIds[i], uuidKeys[i]) already stored. */
-  findStored(streamIds: readonly string[], uuidKeys: readonly string[]): Statement;
   /**
-   * Rows (i, last_seq, marked): the highest sequence of streamIds[i] and its high-water mark, each null when
-   * there is none. One MAX per stream, each an index seek, where a GROUP BY would read every row of the stream
-   * on MariaDB.
+   * Rows (stream_id, message_uuid, created_at) of the pairs (streamIds[i], uuidKeys[i]) already stored, and a
+   * row (i, last_seq, marked) per distinctStreams[i]: its highest sequence and high-water mark, each null when
+   * it has none (`i` tells the two kinds apart). One MAX per stream, each an index seek, where a GROUP BY would
+   * read every row of the stream on MariaDB.
    */
-  lastSequences(streamIds: readonly string[]): Statement;
+  lookup(streamIds: readonly string[], uuidKeys: readonly string[], distinctStreams: readonly string[]): Statement;
   insert(columns: MessageColumns & { readonly seqs: number[] }): Statement;
 }
 
@@ -55,24 +59,24 @@ function tuples(count: number, width: number): string {
 }
 
 export const MYSQL_APPEND: SteppedAppend = {
-  findStored(streamIds, uuidKeys) {
+  lookup(streamIds, uuidKeys, distinctStreams) {
     const params: unknown[] = new Array(streamIds.length * 2);
     for (let i = 0; i < streamIds.length; i++) {
       params[2 * i] = streamIds[i];
       params[2 * i + 1] = uuidKeys[i];
     }
-    return {
-      sql: `SELECT stream_id, message_uuid, created_at FROM ${MESSAGES_TABLE} WHERE (stream_id, message_uuid) IN (${tuples(streamIds.length, 2)})`,
-      params,
-    };
-  },
-  lastSequences(streamIds) {
-    const selects = streamIds.map(
-      (_, i) =>
-        `SELECT ${i} AS i, (SELECT MAX(seq) FROM ${MESSAGES_TABLE} WHERE stream_id = ?) AS last_seq,` +
-        ` (SELECT last_seq FROM ${HIGH_WATER_TABLE} WHERE stream_id = ?) AS marked`,
-    );
-    return { sql: selects.join(' UNION ALL '), params: streamIds.flatMap((streamId) => [streamId, streamId]) };
+    const selects = [
+      `SELECT NULL AS i, NULL AS last_seq, NULL AS marked, stream_id, message_uuid, created_at FROM ${MESSAGES_TABLE}` +
+        ` WHERE (stream_id, message_uuid) IN (${tuples(streamIds.length, 2)})`,
+    ];
+    for (let i = 0; i < distinctStreams.length; i++) {
+      selects.push(
+        `SELECT ${i}, (SELECT MAX(seq) FROM ${MESSAGES_TABLE} WHERE stream_id = ?),` +
+          ` (SELECT last_seq FROM ${HIGH_WATER_TABLE} WHERE stream_id = ?), NULL, NULL, NULL`,
+      );
+      params.push(distinctStreams[i], distinctStreams[i]);
+    }
+    return { sql: selects.join(' UNION ALL '), params };
   },
   insert(columns) {
     const count = columns.streamIds.length;

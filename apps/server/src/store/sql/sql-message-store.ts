@@ -14,7 +14,7 @@ import {
 import type { AtomicAppend, MessageColumns, SteppedAppend } from './append-statements.js';
 import { MIGRATIONS } from './migrations.js';
 import { MESSAGES_TABLE, MYSQL, POSTGRES, SQLITE, type SqlDialect } from './sql-dialect.js';
-import { SqliteWorkerWriter, TypeOrmWriter, type Row, type SqlWriter, type TransactionQuery } from './sql-writers.js';
+import { MYSQL_QUERY, POSTGRES_QUERY, SqliteWorkerWriter, TypeOrmWriter, type Row, type SqlWriter } from './sql-writers.js';
 import { SqliteWriter } from './sqlite-writer.js';
 
 export interface SqlStoreOptions {
@@ -88,7 +88,7 @@ export class SqlMessageStore implements MessageStore {
     const writer =
       options.type === 'sqlite'
         ? new SqliteWorkerWriter(new SqliteWriter(join(options.directory!, SQLITE_FILE)))
-        : new TypeOrmWriter(dataSource);
+        : new TypeOrmWriter(dataSource, options.type === 'postgres' ? POSTGRES_QUERY : MYSQL_QUERY);
     return new SqlMessageStore(dataSource, dialect, writer);
   }
 
@@ -98,7 +98,7 @@ export class SqlMessageStore implements MessageStore {
         const append = this.dialect.append;
         return typeof append === 'function'
           ? await this.appendAtomically(append, batch)
-          : await this.writer.transaction((query) => this.appendInSteps(append, query, batch));
+          : await this.appendInSteps(append, batch);
       } catch (err) {
         // Another writer stored into one of these streams between our reads and the insert: read again, after
         // a random pause so two writers do not collide in step.
@@ -177,15 +177,17 @@ export class SqlMessageStore implements MessageStore {
     await this.dataSource.destroy();
   }
 
-  /** Find duplicates and each stream's last sequence, then insert the rest numbered in one statement. */
-  private async appendInSteps(statements: SteppedAppend, query: TransactionQuery, batch: readonly NewMessage[]): Promise<AppendResult[]> {
+  /** Look up duplicates and each stream's last sequence, then insert the rest numbered, in one statement. */
+  private async appendInSteps(statements: SteppedAppend, batch: readonly NewMessage[]): Promise<AppendResult[]> {
     const streamIds = batch.map((message) => message.streamId);
     const uuidKeys = batch.map((message) => encodeUuid(message.messageUuid));
     const distinctStreams = [...new Set(streamIds)];
-    const [storedRows, lastSeqRows] = await query([statements.findStored(streamIds, uuidKeys), statements.lastSequences(distinctStreams)]);
+    const { rows } = await this.writer.run(statements.lookup(streamIds, uuidKeys, distinctStreams));
+    const storedRows: Row[] = [];
     const lastSeq = new Map<string, number>();
-    for (const row of lastSeqRows) {
-      if (row.last_seq !== null || row.marked !== null) {
+    for (const row of rows) {
+      if (row.i === null) storedRows.push(row);
+      else if (row.last_seq !== null || row.marked !== null) {
         lastSeq.set(distinctStreams[Number(row.i)], Math.max(Number(row.last_seq ?? -1), Number(row.marked ?? -1)));
       }
     }
@@ -201,7 +203,7 @@ export class SqlMessageStore implements MessageStore {
       columns.expiresAt.push(message.expiresAt);
       columns.payloads.push(message.messageJson);
     });
-    if (columns.streamIds.length > 0) await query([statements.insert(columns)], true);
+    if (columns.streamIds.length > 0) await this.writer.run(statements.insert(columns));
     return results;
   }
 

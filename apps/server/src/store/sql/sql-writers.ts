@@ -21,17 +21,58 @@ export interface SqlWriter {
   close(): Promise<void>;
 }
 
+/**
+ * Runs a statement on the driver connection a TypeORM QueryRunner holds, past TypeORM's per-query work (events,
+ * logging, copies of the result) and mysql2's promise wrapper (which captures a stack trace per query).
+ */
+export type DriverQuery = (connection: unknown, statement: Statement) => Promise<StatementResult>;
+
+interface PgClient {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Row[]; rowCount: number | null }>;
+}
+
+interface MysqlConnection {
+  query(sql: string, values: unknown[], callback: (err: Error | null, result: unknown) => void): void;
+}
+
+/** Names of the statements PostgreSQL keeps prepared: the store's PostgreSQL statements are a fixed set of texts. */
+const preparedNames = new Map<string, string>();
+
+/** PostgreSQL: each statement prepared once per connection, so the append's CTE is not parsed and planned per batch. */
+export const POSTGRES_QUERY: DriverQuery = async (client, { sql, params }) => {
+  let name = preparedNames.get(sql);
+  if (name === undefined) {
+    name = `ipubsub_${preparedNames.size + 1}`;
+    preparedNames.set(sql, name);
+  }
+  const result = await (client as PgClient).query({ name, text: sql, values: params });
+  return { rows: result.rows, changes: result.rowCount ?? 0 };
+};
+
+export const MYSQL_QUERY: DriverQuery = (connection, { sql, params }) =>
+  new Promise((resolve, reject) => {
+    (connection as MysqlConnection).query(sql, params, (err, result) => {
+      if (err !== null) reject(err);
+      else if (Array.isArray(result)) resolve({ rows: result as Row[], changes: 0 });
+      else resolve({ rows: [], changes: (result as { affectedRows: number }).affectedRows });
+    });
+  });
+
 /** Writes through TypeORM's pool (PostgreSQL, MySQL): each transaction on a connection of its own. */
 export class TypeOrmWriter implements SqlWriter {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly query: DriverQuery,
+  ) {}
 
   async transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     try {
       await runner.startTransaction();
+      const connection: unknown = await runner.connect();
       const result = await work(async (statements) => {
         const rows: Row[][] = [];
-        for (const { sql, params } of statements) rows.push(await runner.query(sql, params));
+        for (const statement of statements) rows.push((await this.query(connection, statement)).rows);
         return rows;
       });
       await runner.commitTransaction();
@@ -53,11 +94,10 @@ export class TypeOrmWriter implements SqlWriter {
     return this.transaction((query) => query(single, true));
   }
 
-  async run({ sql, params }: Statement): Promise<StatementResult> {
+  async run(statement: Statement): Promise<StatementResult> {
     const runner = this.dataSource.createQueryRunner();
     try {
-      const result = await runner.query(sql, params, true);
-      return { rows: result.records ?? [], changes: result.affected ?? 0 };
+      return await this.query(await runner.connect(), statement);
     } finally {
       await runner.release();
     }
