@@ -45,7 +45,8 @@ export function serveHttp(streamApi: FastifyInstance, config: AppConfig): Fastif
  * error handler logs what goes wrong, and a logger costs a child logger and response listeners per request.
  */
 export function createStreamApi(config: AppConfig): FastifyInstance {
-  return Fastify({ bodyLimit: config.http.bodyLimitBytes });
+  // No automatic HEAD routes: a HEAD receive would take a message and answer without it.
+  return Fastify({ bodyLimit: config.http.bodyLimitBytes, exposeHeadRoutes: false });
 }
 
 /**

@@ -5,9 +5,10 @@ import { uniqueStreamId, waitForWaiters } from './support/api-helpers.js';
 import { ServerProcess } from './support/server.js';
 
 /**
- * HTTP/1.1 pipelining: several long polls written back to back on one connection. Node answers them in
- * order, so the server must park every one of them (not only the first), answer each when its message
- * comes, and release them all when the client hangs up.
+ * HTTP-level edges of the stream API. Pipelining: several long polls written back to back on one connection;
+ * Node answers them in order, so the server must park every one of them (not only the first), answer each
+ * when its message comes, and release them all when the client hangs up. HEAD: a receive without a body to
+ * carry the message must not take it.
  */
 
 let server: ServerProcess;
@@ -75,6 +76,18 @@ describe('pipelined long polls', () => {
     await waitForWaiters(server, 0);
     await server.send({ streamId: streams[1], messageUuid: 'm', message: 'kept' });
     const res = await server.receive({ streamId: streams[1], timeoutSeconds: 0 });
+    expect(res.status).toBe(200);
+    expect((await res.json()).message).toBe('kept');
+  });
+});
+
+describe('HEAD on the stream API', () => {
+  it('is not a receive: 404, and the message stays for the next GET', async () => {
+    const streamId = uniqueStreamId('head');
+    await server.send({ streamId, messageUuid: 'm', message: 'kept' });
+    const head = await fetch(`${server.url}/api/v1/streams/receive?streamId=${streamId}&timeoutSeconds=0`, { method: 'HEAD' });
+    expect(head.status).toBe(404);
+    const res = await server.receive({ streamId, timeoutSeconds: 0 });
     expect(res.status).toBe(200);
     expect((await res.json()).message).toBe('kept');
   });
