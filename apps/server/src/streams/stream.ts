@@ -10,8 +10,19 @@ export interface StreamHost {
   becameIdle(stream: Stream): void;
 }
 
-/** Up to this many remembered messageUuids are searched one by one; a busier stream indexes them in a Set. */
+/**
+ * Up to this many remembered messageUuids are compared one by one; beyond, a busier stream keeps a 32-bit
+ * fingerprint of each beside them and compares strings only where a fingerprint matches. (A Set cost more:
+ * its table is reallocated as entries come and go, on every send of a busy stream.)
+ */
 const DEDUP_SCAN_LIMIT = 16;
+
+/** FNV-1a over the UTF-16 code units. */
+function fingerprint(uuid: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < uuid.length; i++) hash = Math.imul(hash ^ uuid.charCodeAt(i), 0x01000193);
+  return hash;
+}
 
 /** Capacity of a stream that a receiver created before any send said how large it should be. */
 const CAPACITY_UNSET = -1;
@@ -44,9 +55,9 @@ export class Stream {
   private buffer: Deque<StreamMessage> | null = null;
   private receivers: Deque<Receiver> | null = null;
   private blocked: Deque<BlockedSend> | null = null;
-  /** The last `dedupWindow` messageUuids, a ring once full; `recentIndex` indexes it once it is long. */
+  /** The last `dedupWindow` messageUuids, a ring once full, and their fingerprints once it is long. */
   private recentUuids: string[] | null = null;
-  private recentIndex: Set<string> | null = null;
+  private recentFingerprints: Int32Array | null = null;
   private recentNext = 0;
   /** When the stream last became idle (epoch ms), 0 while it is busy. Read by the engine's eviction sweep. */
   idleSince = 0;
@@ -242,8 +253,13 @@ export class Stream {
   }
 
   private isDuplicate(uuid: string): boolean {
-    if (this.recentIndex !== null) return this.recentIndex.has(uuid);
-    return this.recentUuids !== null && this.recentUuids.includes(uuid);
+    const recent = this.recentUuids;
+    if (recent === null) return false;
+    const fingerprints = this.recentFingerprints;
+    if (fingerprints === null) return recent.includes(uuid);
+    const wanted = fingerprint(uuid);
+    for (let i = 0; i < recent.length; i++) if (fingerprints[i] === wanted && recent[i] === uuid) return true;
+    return false;
   }
 
   /** Adds a messageUuid that is not remembered yet (the callers have checked). */
@@ -256,18 +272,19 @@ export class Stream {
       this.recentUuids = [uuid];
       return;
     }
+    let slot = this.recentNext;
     if (recent.length < window) {
+      slot = recent.length;
       recent.push(uuid);
-      if (this.recentIndex !== null) this.recentIndex.add(uuid);
-      else if (recent.length > DEDUP_SCAN_LIMIT) this.recentIndex = new Set(recent);
-      return;
+    } else {
+      recent[slot] = uuid;
+      this.recentNext = (slot + 1) % window;
     }
-    const forgotten = recent[this.recentNext];
-    recent[this.recentNext] = uuid;
-    this.recentNext = (this.recentNext + 1) % window;
-    if (this.recentIndex !== null) {
-      this.recentIndex.delete(forgotten);
-      this.recentIndex.add(uuid);
+    if (this.recentFingerprints !== null) {
+      this.recentFingerprints[slot] = fingerprint(uuid);
+    } else if (recent.length > DEDUP_SCAN_LIMIT) {
+      this.recentFingerprints = new Int32Array(window);
+      for (let i = 0; i < recent.length; i++) this.recentFingerprints[i] = fingerprint(recent[i]);
     }
   }
 }
