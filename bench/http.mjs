@@ -1,5 +1,6 @@
 // Throughput and latency on loopback, iPubSub against the bare node:http floor (and, with BENCH_BASELINE,
-// against another build of iPubSub), each server a process of its own:
+// against another build of iPubSub; with BENCH_FASTIFY, the send figure also on a plain Fastify route),
+// each server a process of its own:
 //   send          requests/s with wrk (or autocannon), server CPU per request, and the ratio iPubSub/floor
 //   deliver       messages/s delivered over S streams, each with one sender and one long-polling receiver
 //   latency       send → waiting receiver woken, p50/p99, one message at a time
@@ -33,10 +34,10 @@ async function withCpu(server, measure) {
  * Starts every server, runs `measure(server)` on each in turn for `rounds` rounds, stops them, and prints
  * each server's best round by `key` (higher is better).
  */
-async function compare({ prepare, measure, key, rounds, describe }) {
+async function compare({ starters = SERVERS, prepare, measure, key, rounds, describe }) {
   const servers = [];
   try {
-    for (const [name, start] of SERVERS) servers.push([name, await start()]);
+    for (const [name, start] of starters) servers.push([name, await start()]);
     for (const [, server] of servers) await prepare?.(server);
     const runs = new Map(servers.map(([name]) => [name, []]));
     for (let round = 0; round < rounds; round++) {
@@ -80,7 +81,9 @@ async function sendFigure() {
     'Send throughput',
     `${generator.label}; ${options.DURATION} s after a ${options.WARMUP} s warm-up; ${options.MESSAGE_BYTES}-byte messages spread over ${options.SEND_STREAMS} streams (circular buffers of 100)`,
   );
+  const starters = options.FASTIFY ? [...SERVERS, ['fastify', () => ServerUnderTest.script('fastify', 'bench/fastify-floor.mjs')]] : SERVERS;
   const results = await compare({
+    starters,
     prepare: (server) => (options.WARMUP > 0 ? runSendLoad(generator.tool, server.port, options.WARMUP) : undefined),
     measure: async (server) => {
       const r = await withCpu(server, () => runSendLoad(generator.tool, server.port, options.DURATION));

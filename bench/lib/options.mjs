@@ -9,6 +9,8 @@ const DEFAULTS = {
   ROUNDS: 1,
   /** Root of another checkout (built) whose server the throughput and latency figures also measure, as "baseline". */
   BASELINE: '',
+  /** Also run the send figure on a plain Fastify route with the same schema (bench/fastify-floor.mjs), 1 or 0. */
+  FASTIFY: 0,
   /** Keep-alive connections the send-throughput load generator uses: enough that the bare floor saturates a core. */
   CONNECTIONS: 256,
   /** Streams the send-throughput load spreads its messages over. */

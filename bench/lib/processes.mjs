@@ -8,7 +8,6 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const FLOOR_MAIN = join(REPO_ROOT, 'bench/floor-server.mjs');
 /** The deployed single-node configuration (CORS on, as a browser-facing node runs). */
 export const SERVER_CONFIG = 'config/single-node.yaml';
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -73,10 +72,15 @@ export class ServerUnderTest {
   }
 
   /** The bare node:http floor (bench/floor-server.mjs). */
-  static async floor() {
+  static floor() {
+    return ServerUnderTest.script('floor', 'bench/floor-server.mjs');
+  }
+
+  /** A reference server from bench/ that takes its port as its argument and answers /ready. */
+  static async script(name, file) {
     const port = await freePort();
-    const child = spawn(process.execPath, [FLOOR_MAIN, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const server = new ServerUnderTest('floor', child, port, () => {});
+    const child = spawn(process.execPath, [join(REPO_ROOT, file), String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = new ServerUnderTest(name, child, port, () => {});
     await server.waitReady();
     return server;
   }
