@@ -290,7 +290,9 @@ function dataSourceOptions(options: SqlStoreOptions): DataSourceOptions {
         poolSize: 10,
         connectTimeoutMS: 5_000,
         applicationName: 'ipubsub',
-        extra: { query_timeout: 15_000 },
+        // Statements stay prepared per connection (POSTGRES_QUERY) but are planned at each run: a plan cached while
+        // the table was empty would keep scanning it once it has grown.
+        extra: { query_timeout: 15_000, options: '-c plan_cache_mode=force_custom_plan' },
       };
     case 'mysql':
       return {

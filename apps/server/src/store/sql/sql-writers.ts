@@ -38,7 +38,10 @@ interface MysqlConnection {
 /** Names of the statements PostgreSQL keeps prepared: the store's PostgreSQL statements are a fixed set of texts. */
 const preparedNames = new Map<string, string>();
 
-/** PostgreSQL: each statement prepared once per connection, so the append's CTE is not parsed and planned per batch. */
+/**
+ * PostgreSQL: each statement prepared once per connection, so the append's CTE is not parsed per batch (it is
+ * still planned per run, with the table's current statistics: see the store's connection options).
+ */
 export const POSTGRES_QUERY: DriverQuery = async (client, { sql, params }) => {
   let name = preparedNames.get(sql);
   if (name === undefined) {
