@@ -54,6 +54,9 @@ async function scratchDatabase(type, serverUrl) {
 /** Other work on the machine skews every figure: the one-minute load average goes beside each. */
 const load = () => `load ${loadavg()[0].toFixed(2)}`;
 
+/** The server's CPU time per stored message: steadier than the rate on a machine shared with other work. */
+const perMessage = ({ serverCpu, perSecond }) => `${((serverCpu * 1e6) / perSecond).toFixed(0)} µs per message`;
+
 /** Runs `work` with CPU accounting for the server: fraction of one core used meanwhile. */
 async function withServerCpu(server, work) {
   const before = server.cpuSeconds();
@@ -150,8 +153,8 @@ async function adapterRound(type, env, [build, root]) {
       const stored = await withServerCpu(server, () => sends(server, streams, true, options.DURATION, options.WARMUP));
       line(
         type,
-        `${label}${count(stored.perSecond).padStart(7)} stored sends/s   ${stored.failed} failed   server CPU ${percent(stored.serverCpu)}   ` +
-          `${percent(stored.perSecond / memory.perSecond)} of in-memory   ${load()}`,
+        `${label}${count(stored.perSecond).padStart(7)} stored sends/s   ${stored.failed} failed   server CPU ${percent(stored.serverCpu)} ` +
+          `(${perMessage(stored)})   ${percent(stored.perSecond / memory.perSecond)} of in-memory   ${load()}`,
       );
       const replayed = await withServerCpu(server, () => replay(server, streams, options.DURATION));
       line(type, `${label}${count(replayed.perSecond).padStart(7)} replayed messages/s   ${replayed.failed} failed   server CPU ${percent(replayed.serverCpu)}   ${load()}`);
