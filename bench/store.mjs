@@ -7,12 +7,13 @@
 //                  of this machine at that moment
 //   replay         messages/s read back with maxMessages=100, REPLAY_READERS readers following their tokens
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { options } from './lib/options.mjs';
-import { REPO_ROOT, ServerUnderTest, withServer } from './lib/processes.mjs';
+import { cpuSecondsOf, REPO_ROOT, ServerUnderTest, withServer } from './lib/processes.mjs';
 import { payloadOf, RawConnection, sendRequest } from './lib/raw-http.mjs';
 import { count, heading, line, percent, summary, target } from './lib/report.mjs';
 
@@ -54,15 +55,40 @@ async function scratchDatabase(type, serverUrl) {
 /** Other work on the machine skews every figure: the one-minute load average goes beside each. */
 const load = () => `load ${loadavg()[0].toFixed(2)}`;
 
-/** The server's CPU time per stored message: steadier than the rate on a machine shared with other work. */
-const perMessage = ({ serverCpu, perSecond }) => `${((serverCpu * 1e6) / perSecond).toFixed(0)} µs per message`;
+/** Process names of each database server, whose CPU counts when it runs on this machine (the test servers do). */
+const DATABASE_PROCESSES = { postgres: ['postgres'], mysql: ['mariadbd', 'mysqld'] };
 
-/** Runs `work` with CPU accounting for the server: fraction of one core used meanwhile. */
-async function withServerCpu(server, work) {
+/** CPU seconds used so far by the local processes of the store type's database server; 0 for none. */
+function databaseCpuSeconds(type) {
+  const names = DATABASE_PROCESSES[type] ?? [];
+  let total = 0;
+  for (const pid of names.length === 0 ? [] : readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let name;
+    try {
+      name = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (names.includes(name)) total += cpuSecondsOf(pid) ?? 0;
+  }
+  return total;
+}
+
+/**
+ * CPU time per stored message, the server's and the local database server's: steadier than the rate on a machine
+ * shared with other work.
+ */
+const perMessage = ({ serverCpu, databaseCpu, perSecond }) =>
+  `${((serverCpu * 1e6) / perSecond).toFixed(0)} µs per message` + (databaseCpu > 0 ? ` + ${((databaseCpu * 1e6) / perSecond).toFixed(0)} µs in the database` : '');
+
+/** Runs `work` with CPU accounting for the server and the store's database: fractions of one core used meanwhile. */
+async function withServerCpu(server, type, work) {
   const before = server.cpuSeconds();
+  const databaseBefore = databaseCpuSeconds(type);
   const started = performance.now();
   const result = await work();
-  return { ...result, serverCpu: (server.cpuSeconds() - before) / ((performance.now() - started) / 1000) };
+  const seconds = (performance.now() - started) / 1000;
+  return { ...result, serverCpu: (server.cpuSeconds() - before) / seconds, databaseCpu: (databaseCpuSeconds(type) - databaseBefore) / seconds };
 }
 
 /** Each connection sends messages to its own stream, the next as soon as the last is answered. */
@@ -148,15 +174,15 @@ async function adapterRound(type, env, [build, root]) {
     () => ServerUnderTest.ipubsub(env, root),
     async (server) => {
       const streams = Array.from({ length: SENDERS }, (_, i) => `stored-${type}-${i}`);
-      const memory = await withServerCpu(server, () => sends(server, streams, false, options.DURATION, options.WARMUP));
+      const memory = await withServerCpu(server, type, () => sends(server, streams, false, options.DURATION, options.WARMUP));
       line(type, `${label}${count(memory.perSecond).padStart(7)} in-memory sends/s (reference)   server CPU ${percent(memory.serverCpu)}   ${load()}`);
-      const stored = await withServerCpu(server, () => sends(server, streams, true, options.DURATION, options.WARMUP));
+      const stored = await withServerCpu(server, type, () => sends(server, streams, true, options.DURATION, options.WARMUP));
       line(
         type,
         `${label}${count(stored.perSecond).padStart(7)} stored sends/s   ${stored.failed} failed   server CPU ${percent(stored.serverCpu)} ` +
           `(${perMessage(stored)})   ${percent(stored.perSecond / memory.perSecond)} of in-memory   ${load()}`,
       );
-      const replayed = await withServerCpu(server, () => replay(server, streams, options.DURATION));
+      const replayed = await withServerCpu(server, type, () => replay(server, streams, options.DURATION));
       line(type, `${label}${count(replayed.perSecond).padStart(7)} replayed messages/s   ${replayed.failed} failed   server CPU ${percent(replayed.serverCpu)}   ${load()}`);
       return { stored, replayed };
     },
