@@ -79,6 +79,7 @@ export class SqlMessageStore implements MessageStore {
     const dataSource = new DataSource(dataSourceOptions(options));
     try {
       await dataSource.initialize();
+      await migrateExclusively(dataSource, options.type);
     } catch (err) {
       if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
       throw new StoreUnavailableError(
@@ -261,10 +262,33 @@ function resolveBatch(
   return results;
 }
 
+/** Session locks held around the migrations, so nodes starting at once against one database take turns. */
+const MIGRATION_LOCKS = {
+  postgres: { take: 'SELECT pg_advisory_lock(4242000)', release: 'SELECT pg_advisory_unlock(4242000)' },
+  mysql: { take: "SELECT GET_LOCK('ipubsub_migrations', 120)", release: "SELECT RELEASE_LOCK('ipubsub_migrations')" },
+} as const;
+
+async function migrateExclusively(dataSource: DataSource, type: SqlStoreOptions['type']): Promise<void> {
+  if (type === 'sqlite') {
+    await dataSource.runMigrations();
+    return;
+  }
+  const lock = MIGRATION_LOCKS[type];
+  const session = dataSource.createQueryRunner();
+  try {
+    await session.query(lock.take);
+    await dataSource.runMigrations();
+  } finally {
+    await session.query(lock.release).catch(() => undefined);
+    await session.release();
+  }
+}
+
 function dataSourceOptions(options: SqlStoreOptions): DataSourceOptions {
   const common = {
     migrations: MIGRATIONS,
-    migrationsRun: true,
+    // Run by migrateExclusively: TypeORM creates its migrations table outside any lock.
+    migrationsRun: false,
     migrationsTableName: 'ipubsub_migrations',
     logging: false,
   } as const;
