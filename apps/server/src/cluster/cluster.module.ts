@@ -51,7 +51,11 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
           inject: [APP_CONFIG, ClusterAuth, CLUSTER_LOGGER],
           useFactory: (config: AppConfig, auth: ClusterAuth, log: Logger) => createMembership(config, auth, log),
         },
-        { provide: PeerClient, inject: [ClusterAuth], useFactory: (auth: ClusterAuth) => new PeerClient(auth) },
+        {
+          provide: PeerClient,
+          inject: [ClusterAuth, Membership],
+          useFactory: (auth: ClusterAuth, membership: Membership) => PeerClient.create(auth, membership.clustered),
+        },
         {
           provide: HandOff,
           inject: [StreamEngine, StoredStreams, Membership, PeerClient, CLUSTER_LOGGER, Metrics],

@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { AUTH_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
 
 /** Content type of node-to-node calls (hand-off, pulls); their routes parse it themselves, with their own limit. */
@@ -47,7 +47,15 @@ export class PeerClient {
   /** Calls in flight, by peer base URL. */
   private readonly inFlight = new Map<string, Set<AbortController>>();
 
-  constructor(private readonly auth: ClusterAuth) {}
+  private constructor(
+    private readonly auth: ClusterAuth,
+    private readonly Pool: typeof import('undici').Pool | undefined,
+  ) {}
+
+  /** undici is imported only by a node in a cluster: a single node never calls another, and it costs memory. */
+  static async create(auth: ClusterAuth, clustered: boolean): Promise<PeerClient> {
+    return new PeerClient(auth, clustered ? (await import('undici')).Pool : undefined);
+  }
 
   async request(base: string, request: PeerRequest): Promise<PeerResponse> {
     const headers: Record<string, string> = { [HOP_HEADER]: String(request.hop) };
@@ -125,7 +133,8 @@ export class PeerClient {
   private pool(base: string): Pool {
     let pool = this.pools.get(base);
     if (pool === undefined) {
-      pool = new Pool(base, { connections: null, pipelining: 1, keepAliveTimeout: 60_000, connect: { timeout: 2_000 } });
+      if (this.Pool === undefined) throw new Error('a single node has no peers to call');
+      pool = new this.Pool(base, { connections: null, pipelining: 1, keepAliveTimeout: 60_000, connect: { timeout: 2_000 } });
       this.pools.set(base, pool);
     }
     return pool;

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import type { AppConfig } from '../config/index.js';
 import { StoreUnavailableError, type MessageStore } from './message-store.js';
-import { CassandraMessageStore } from './cassandra/cassandra-message-store.js';
 import { SqlMessageStore } from './sql/sql-message-store.js';
 
 /** Where the embedded store keeps its file when store.path is not set: ./data/<node.name>. */
@@ -24,6 +23,7 @@ export async function openMessageStore(config: AppConfig): Promise<MessageStore>
       return SqlMessageStore.open({ type, url });
     case 'cassandra':
       if (url === undefined) throw new StoreUnavailableError('store.type cassandra needs store.url (IPUBSUB_STORE_URL)');
-      return CassandraMessageStore.open(url);
+      // Loaded only here: cassandra-driver costs every other node memory for nothing.
+      return (await import('./cassandra/cassandra-message-store.js')).CassandraMessageStore.open(url);
   }
 }

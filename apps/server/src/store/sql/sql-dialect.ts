@@ -2,8 +2,6 @@ import { MYSQL_APPEND, POSTGRES_APPEND, SQLITE_APPEND, type AtomicAppend, type S
 import { MYSQL_PURGE, POSTGRES_PURGE, SQLITE_PURGE, type PurgeStatements } from './purge-statements.js';
 import { HIGH_WATER_TABLE, MESSAGES_TABLE } from './table.js';
 
-export { MESSAGES_TABLE };
-
 /**
  * What differs between the SQL databases the store runs on. Everything else (the statements' shape, the
  * batching, positions) is shared by SqlMessageStore.

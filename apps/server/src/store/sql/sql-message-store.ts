@@ -13,7 +13,8 @@ import {
 } from '../message-store.js';
 import type { AtomicAppend, MessageColumns, SteppedAppend } from './append-statements.js';
 import { MIGRATIONS } from './migrations.js';
-import { MESSAGES_TABLE, MYSQL, POSTGRES, SQLITE, type SqlDialect } from './sql-dialect.js';
+import { MYSQL, POSTGRES, SQLITE, type SqlDialect } from './sql-dialect.js';
+import { HIGH_WATER_TABLE, MESSAGES_TABLE } from './table.js';
 import { MYSQL_QUERY, POSTGRES_QUERY, SqliteWorkerWriter, TypeOrmWriter, type Row, type SqlWriter } from './sql-writers.js';
 import { SqliteWriter } from './sqlite-writer.js';
 
@@ -59,6 +60,8 @@ export class SqlMessageStore implements MessageStore {
   readonly appendConcurrency: number;
   private closed = false;
   private readonly readSql: string;
+  /** Whether a purge pass has anything to delete: expired rows, or marks old enough to forget. */
+  private readonly purgePendingSql: string;
   private readonly healthSql = `SELECT seq FROM ${MESSAGES_TABLE} WHERE stream_id = '' AND seq = 0`;
 
   private constructor(
@@ -71,6 +74,9 @@ export class SqlMessageStore implements MessageStore {
     this.readSql =
       `SELECT seq, message_uuid, created_at, payload FROM ${MESSAGES_TABLE}` +
       ` WHERE stream_id = ${p(0)} AND seq > ${p(1)} AND expires_at > ${p(2)} ORDER BY seq LIMIT ${p(3)}`;
+    this.purgePendingSql =
+      `SELECT CASE WHEN EXISTS (SELECT 1 FROM ${MESSAGES_TABLE} WHERE expires_at <= ${p(0)})` +
+      ` OR EXISTS (SELECT 1 FROM ${HIGH_WATER_TABLE} WHERE last_seq < ${p(1)}) THEN 1 ELSE 0 END AS pending`;
   }
 
   /** Connects and migrates; rejects with StoreUnavailableError saying what could not be reached. */
@@ -137,6 +143,11 @@ export class SqlMessageStore implements MessageStore {
    */
   async purgeExpired(now: number, batchSize: number): Promise<number> {
     const statements = this.dialect.purge;
+    const below = freshStreamBase(now - MARK_RETENTION_MS);
+    // Asked on a reading connection first, so that a pass with nothing to do writes nothing (and SQLite's writer
+    // is not started by it).
+    const [{ pending }] = await this.dataSource.query(this.purgePendingSql, [now, below]);
+    if (Number(pending) === 0) return 0;
     const purged = await this.writer.transaction(async (query) => {
       const [expired] = await query([statements.expired(now, batchSize)]);
       if (expired.length === 0) return 0;
@@ -153,7 +164,6 @@ export class SqlMessageStore implements MessageStore {
       return expired.length;
     });
     if (purged < batchSize) {
-      const below = freshStreamBase(now - MARK_RETENTION_MS);
       while ((await this.writer.run(statements.forgetMarks(below, batchSize))).changes === batchSize);
     }
     return purged;
@@ -163,8 +173,9 @@ export class SqlMessageStore implements MessageStore {
     if (this.closed) return 'message store closed';
     try {
       // Touches the table (one index probe) through the writer: a server that answers but lost our database,
-      // or a SQLite writer that stopped, is not healthy.
-      await this.writer.run({ sql: this.healthSql, params: [] });
+      // or a SQLite writer that stopped, is not healthy. A writer not started yet has nothing to lose.
+      if (this.writer.started) await this.writer.run({ sql: this.healthSql, params: [] });
+      else await this.dataSource.query(this.healthSql);
       return null;
     } catch (err) {
       return `${this.dialect.name} message store unreachable: ${(err as Error).message}`;

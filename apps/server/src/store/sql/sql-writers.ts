@@ -12,6 +12,8 @@ export type TransactionQuery = (statements: readonly Statement[], last?: boolean
 
 /** Where the store's writes go: transactions, and single statements that change rows. */
 export interface SqlWriter {
+  /** Whether the writer holds a connection of its own yet (SQLite's starts with the first write). */
+  readonly started: boolean;
   /** Runs `work` in one transaction; commits when it resolves, rolls back when it rejects. */
   transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T>;
   /** Runs the statements in order in one transaction, sent at once: the rows each returned. */
@@ -63,6 +65,8 @@ export const MYSQL_QUERY: DriverQuery = (connection, { sql, params }) =>
 
 /** Writes through TypeORM's pool (PostgreSQL, MySQL): each transaction on a connection of its own. */
 export class TypeOrmWriter implements SqlWriter {
+  readonly started = true;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly query: DriverQuery,
@@ -129,6 +133,10 @@ export class SqliteWorkerWriter implements SqlWriter {
   private finished: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly writer: SqliteWriter) {}
+
+  get started(): boolean {
+    return this.writer.started;
+  }
 
   transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T> {
     const run = this.free.then(async () => {

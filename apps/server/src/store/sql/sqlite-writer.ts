@@ -91,24 +91,33 @@ export class SqliteWorkerError extends Error {
  * only ever see committed batches.
  */
 export class SqliteWriter {
-  private readonly worker: Worker;
+  /** Started by the first write: a node that never stores a message does not pay for a second V8 isolate. */
+  private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: Error | null = null;
-  private readonly exited: Promise<unknown>;
+  private exited: Promise<unknown> = Promise.resolve();
 
-  constructor(file: string) {
+  constructor(private readonly file: string) {}
+
+  /** Whether the worker (and its connection) has been started. */
+  get started(): boolean {
+    return this.worker !== undefined;
+  }
+
+  private start(): Worker {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file } });
-    this.worker.on('message', (message: { id: number; results: StatementResult[]; error?: { message: string; code?: string } }) => {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file: this.file } });
+    worker.on('message', (message: { id: number; results: StatementResult[]; error?: { message: string; code?: string } }) => {
       const pending = this.pending.get(message.id);
       if (pending === undefined) return;
       this.pending.delete(message.id);
       if (message.error !== undefined) pending.reject(new SqliteWorkerError(message.error.message, message.error.code));
       else pending.resolve(message.results);
     });
-    this.worker.on('error', (err) => this.fail(err));
-    this.exited = once(this.worker, 'exit').then(() => this.fail(new Error('SQLite writer stopped')));
+    worker.on('error', (err) => this.fail(err));
+    this.exited = once(worker, 'exit').then(() => this.fail(new Error('SQLite writer stopped')));
+    return worker;
   }
 
   /** Runs the statements in order, in one message to the worker; calls run in call order. */
@@ -117,13 +126,14 @@ export class SqliteWriter {
     const id = this.nextId++;
     return new Promise<StatementResult[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, statements });
+      (this.worker ??= this.start()).postMessage({ id, statements });
     });
   }
 
   /** Finishes the statements already sent, closes the connection and stops the worker. */
   async close(): Promise<void> {
-    if (this.failure === null) this.worker.postMessage({ id: 0 });
+    if (this.worker === undefined) this.failure ??= new Error('SQLite writer closed');
+    else if (this.failure === null) this.worker.postMessage({ id: 0 });
     await this.exited;
   }
 
