@@ -53,15 +53,20 @@ export class StreamsController {
       blockingTimeoutMs: blockingSeconds * 1000,
       signal,
     });
+    if (typeof outcome === 'object') {
+      // A retry gets the original's answer: its timestamp, not the retry's.
+      this.metrics.sendOutcome.duplicate.inc();
+      await reply.code(200).send({
+        messageUuid: message.messageUuid,
+        timestamp: isoTimestamp(outcome.originalTimestamp),
+        duplicate: true,
+      });
+      return;
+    }
     switch (outcome) {
       case 'accepted':
-      case 'duplicate':
-        this.metrics.sendOutcome[outcome].inc();
-        await reply.code(200).send({
-          messageUuid: message.messageUuid,
-          timestamp: isoTimestamp(message.timestamp),
-          duplicate: outcome === 'duplicate' ? true : undefined,
-        });
+        this.metrics.sendOutcome.accepted.inc();
+        await reply.code(200).send({ messageUuid: message.messageUuid, timestamp: isoTimestamp(message.timestamp) });
         return;
       case 'timeout':
         this.metrics.sendOutcome.timeout.inc();

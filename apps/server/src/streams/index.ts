@@ -1,5 +1,6 @@
 export { StreamEngine, type EngineStats } from './stream-engine.js';
 export type {
+  DuplicateSend,
   EngineLimits,
   HangUpSignal,
   ReceiveFailure,

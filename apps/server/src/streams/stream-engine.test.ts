@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StreamEngine } from './stream-engine.js';
-import type { EngineLimits, ReceiveOutcome, SendOptions, StreamMessage } from './types.js';
+import type { DuplicateSend, EngineLimits, ReceiveOutcome, SendOptions, StreamMessage } from './types.js';
 
 const LIMITS: EngineLimits = {
   maxStreams: 10_000,
@@ -22,9 +22,14 @@ const syncMatch = (blockingTimeoutMs: number, signal?: AbortSignal): SendOptions
   signal,
 });
 
-function msg(messageUuid: string, message: unknown = messageUuid): StreamMessage {
-  return { messageUuid, message, timestamp: 1_700_000_000_000 };
+const SENT_AT = 1_700_000_000_000;
+
+function msg(messageUuid: string, message: unknown = messageUuid, timestamp = SENT_AT): StreamMessage {
+  return { messageUuid, message, timestamp };
 }
+
+/** The answer to a retry of a message sent at `originalTimestamp`. */
+const duplicateOf = (originalTimestamp = SENT_AT): DuplicateSend => ({ originalTimestamp });
 
 /** Lets a test see whether an engine answer has settled yet without awaiting it. */
 interface Tracked<T> {
@@ -304,7 +309,7 @@ describe('sync match', () => {
 describe('dedup window', () => {
   it('answers a retried messageUuid duplicate and stores it once', () => {
     expect(engine.send('s', msg('u1', 'first'), circular())).toBe('accepted');
-    expect(engine.send('s', msg('u1', 'second'), circular())).toBe('duplicate');
+    expect(engine.send('s', msg('u1', 'second'), circular())).toEqual(duplicateOf());
     const received = engine.receive('s', { timeoutMs: 0, maxMessages: 10 }) as StreamMessage[];
     expect(received.map((m) => m.message)).toEqual(['first']);
   });
@@ -312,7 +317,7 @@ describe('dedup window', () => {
   it('still recognises the retry after the message was consumed', () => {
     engine.send('s', msg('u1'), circular());
     drain(engine, 's');
-    expect(engine.send('s', msg('u1'), circular())).toBe('duplicate');
+    expect(engine.send('s', msg('u1'), circular())).toEqual(duplicateOf());
     expect(drain(engine, 's')).toEqual([]);
   });
 
@@ -324,11 +329,11 @@ describe('dedup window', () => {
   it('remembers exactly the last dedupWindow messageUuids', () => {
     createEngine({ dedupWindow: 3 });
     for (const id of ['u1', 'u2', 'u3', 'u4']) engine.send('s', msg(id), circular());
-    expect(engine.send('s', msg('u2'), circular())).toBe('duplicate');
-    expect(engine.send('s', msg('u4'), circular())).toBe('duplicate');
+    expect(engine.send('s', msg('u2'), circular())).toEqual(duplicateOf());
+    expect(engine.send('s', msg('u4'), circular())).toEqual(duplicateOf());
     expect(engine.send('s', msg('u1'), circular())).toBe('accepted'); // fell out of the window
     // u1 took the oldest slot (u2's): u2 is forgotten now, u3 and u4 are not.
-    expect(engine.send('s', msg('u3'), circular())).toBe('duplicate');
+    expect(engine.send('s', msg('u3'), circular())).toEqual(duplicateOf());
     expect(engine.send('s', msg('u2'), circular())).toBe('accepted');
   });
 
@@ -336,11 +341,11 @@ describe('dedup window', () => {
     createEngine({ dedupWindow: 40 });
     for (let i = 0; i < 50; i++) engine.send('s', msg(`u${i}`), circular(1000));
     for (let i = 0; i < 10; i++) expect(engine.send('t', msg(`u${i}`), circular())).toBe('accepted'); // other stream
-    for (let i = 10; i < 50; i++) expect(engine.send('s', msg(`u${i}`), circular(1000)), `u${i}`).toBe('duplicate');
+    for (let i = 10; i < 50; i++) expect(engine.send('s', msg(`u${i}`), circular(1000)), `u${i}`).toEqual(duplicateOf());
     expect(engine.send('s', msg('u0'), circular(1000))).toBe('accepted'); // forgotten; takes u10's slot
-    expect(engine.send('s', msg('u0'), circular(1000))).toBe('duplicate');
+    expect(engine.send('s', msg('u0'), circular(1000))).toEqual(duplicateOf());
     expect(engine.send('s', msg('u10'), circular(1000))).toBe('accepted');
-    expect(engine.send('s', msg('u12'), circular(1000))).toBe('duplicate');
+    expect(engine.send('s', msg('u12'), circular(1000))).toEqual(duplicateOf());
   });
 
   it('with window 0 keeps no memory', () => {
@@ -353,13 +358,44 @@ describe('dedup window', () => {
   it('covers messages handed to a waiting receiver and sync-matched ones', async () => {
     const receiver = track(engine.receive('s', { timeoutMs: 5_000 }));
     engine.send('s', msg('u1'), circular());
-    expect(engine.send('s', msg('u1'), circular())).toBe('duplicate');
+    expect(engine.send('s', msg('u1'), circular())).toEqual(duplicateOf());
     const sender = track(engine.send('sync', msg('u2'), syncMatch(5_000)));
     engine.receive('sync', { timeoutMs: 0 });
     await flush();
     expect(uuids(receiver.value)).toEqual(['u1']);
     expect(sender.value).toBe('accepted');
-    expect(engine.send('sync', msg('u2'), syncMatch(5_000))).toBe('duplicate');
+    expect(engine.send('sync', msg('u2'), syncMatch(5_000))).toEqual(duplicateOf());
+  });
+
+  it("answers a retry with the original's arrival time, however the original was taken", async () => {
+    const retryAt = SENT_AT + 60_000;
+    engine.send('buffered', msg('b1', 'b1', SENT_AT + 1), circular());
+    const receiver = track(engine.receive('handed', { timeoutMs: 5_000 }));
+    engine.send('handed', msg('h1', 'h1', SENT_AT + 2), circular());
+    const synced = track(engine.send('sync', msg('s1', 's1', SENT_AT + 3), syncMatch(5_000)));
+    engine.receive('sync', { timeoutMs: 0 });
+    engine.send('full', msg('f1', 'f1', SENT_AT + 4), blocking(1, 5_000));
+    const blocked = track(engine.send('full', msg('f2', 'f2', SENT_AT + 5), blocking(1, 5_000)));
+    drain(engine, 'full'); // f1 out, the blocked f2 admitted
+    await flush();
+    expect([receiver.settled, synced.value, blocked.value]).toEqual([true, 'accepted', 'accepted']);
+
+    expect(engine.send('buffered', msg('b1', 'b1', retryAt), circular())).toEqual(duplicateOf(SENT_AT + 1));
+    expect(engine.send('handed', msg('h1', 'h1', retryAt), circular())).toEqual(duplicateOf(SENT_AT + 2));
+    expect(engine.send('sync', msg('s1', 's1', retryAt), syncMatch(5_000))).toEqual(duplicateOf(SENT_AT + 3));
+    expect(engine.send('full', msg('f1', 'f1', retryAt), blocking(1, 5_000))).toEqual(duplicateOf(SENT_AT + 4));
+    expect(engine.send('full', msg('f2', 'f2', retryAt), blocking(1, 5_000))).toEqual(duplicateOf(SENT_AT + 5));
+  });
+
+  it("keeps each remembered messageUuid's own time as the ring turns, scanned and fingerprinted", () => {
+    for (const window of [3, 40]) {
+      createEngine({ dedupWindow: window });
+      const sends = window + 10;
+      for (let i = 0; i < sends; i++) engine.send('s', msg(`u${i}`, i, SENT_AT + i), circular(1000));
+      for (let i = sends - window; i < sends; i++) {
+        expect(engine.send('s', msg(`u${i}`, i, SENT_AT + 99_999), circular(1000)), `window ${window} u${i}`).toEqual(duplicateOf(SENT_AT + i));
+      }
+    }
   });
 });
 
@@ -519,7 +555,7 @@ describe('idle eviction', () => {
     clock += LIMITS.idleEvictionMs - 1;
     engine.evictIdle();
     expect(engine.streamCount).toBe(1);
-    expect(engine.send('s', msg('u1'), circular())).toBe('duplicate');
+    expect(engine.send('s', msg('u1'), circular())).toEqual(duplicateOf());
     clock += 1;
     engine.evictIdle();
     expect(engine.streamCount).toBe(0);
@@ -629,7 +665,8 @@ describe('detach and adopt (hand-off to a new owner)', () => {
   it('detach removes the selected streams and returns their messages in order with capacity and dedup memory', async () => {
     for (const id of ['m1', 'm2', 'm3']) engine.send('moving', msg(id), circular(5));
     drain(engine, 'moving'); // consume all three ...
-    for (const id of ['m4', 'm5']) engine.send('moving', msg(id), circular(5)); // ... and buffer two more
+    engine.send('moving', msg('m4', 'm4', SENT_AT + 4), circular(5)); // ... and buffer two more
+    engine.send('moving', msg('m5', 'm5', SENT_AT + 5), circular(5));
     engine.send('staying', msg('x1'), circular());
     const waiter = track(engine.receive('moving-empty', { timeoutMs: 5_000 }));
     const sender = track(engine.send('moving-sync', msg('s1'), syncMatch(5_000)));
@@ -650,7 +687,9 @@ describe('detach and adopt (hand-off to a new owner)', () => {
     await withNewOwner((next) => {
       next.send('moving', msg('n1'), circular(5)); // arrived at the new owner first
       next.adopt(snapshot);
-      expect(next.send('moving', msg('m1'), circular())).toBe('duplicate');
+      // A handed-over message keeps its time; a uuid handed over alone has none, and the retry gets its own.
+      expect(next.send('moving', msg('m4', 'm4', SENT_AT + 60_000), circular())).toEqual(duplicateOf(SENT_AT + 4));
+      expect(next.send('moving', msg('m1', 'm1', SENT_AT + 60_000), circular())).toEqual(duplicateOf(SENT_AT + 60_000));
       expect(drain(next, 'moving')).toEqual(['n1', 'm4', 'm5']);
     });
   });

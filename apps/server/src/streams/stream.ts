@@ -1,5 +1,5 @@
 import { Deque } from './deque.js';
-import type { HangUpSignal, ReceiveFailure, ReceiveOutcome, SendOutcome, StreamMessage } from './types.js';
+import type { DuplicateSend, HangUpSignal, ReceiveFailure, ReceiveOutcome, SendOutcome, StreamMessage } from './types.js';
 
 /** What a stream needs from the engine that holds it: node-wide waiter accounting and idleness. */
 export interface StreamHost {
@@ -23,6 +23,9 @@ function fingerprint(uuid: string): number {
   for (let i = 0; i < uuid.length; i++) hash = Math.imul(hash ^ uuid.charCodeAt(i), 0x01000193);
   return hash;
 }
+
+/** The arrival time of a remembered messageUuid that a previous owner handed over without it. */
+const TIMESTAMP_UNKNOWN = -1;
 
 /** Capacity of a stream that a receiver created before any send said how large it should be. */
 const CAPACITY_UNSET = -1;
@@ -55,8 +58,12 @@ export class Stream {
   private buffer: Deque<StreamMessage> | null = null;
   private receivers: Deque<Receiver> | null = null;
   private blocked: Deque<BlockedSend> | null = null;
-  /** The last `dedupWindow` messageUuids, a ring once full, and their fingerprints once it is long. */
+  /**
+   * The last `dedupWindow` messageUuids, a ring once full, with their messages' arrival times (what a retry is
+   * answered) in the same slots, and their fingerprints once it is long.
+   */
   private recentUuids: string[] | null = null;
+  private recentTimestamps: number[] | null = null;
   private recentFingerprints: Int32Array | null = null;
   private recentNext = 0;
   /** When the stream last became idle (epoch ms), 0 while it is busy. Read by the engine's eviction sweep. */
@@ -87,19 +94,20 @@ export class Stream {
 
   send(message: StreamMessage, capacity: number, blockingTimeoutMs: number, signal?: HangUpSignal): SendOutcome | Promise<SendOutcome> {
     if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
-    if (this.isDuplicate(message.messageUuid)) return 'duplicate';
+    const seen = this.recentIndex(message.messageUuid);
+    if (seen >= 0) return this.duplicateOf(seen, message);
     this.idleSince = 0;
 
     const receiver = this.nextReceiver();
     if (receiver !== undefined) {
-      this.remember(message.messageUuid);
+      this.remember(message.messageUuid, message.timestamp);
       this.settle(receiver, [message]);
       return this.idleAfter('accepted'); // handed straight over: the stream may be empty now
     }
     const buffered = this.bufferedCount;
     if (buffered < this.capacityValue) {
       this.bufferOf().pushBack(message);
-      this.remember(message.messageUuid);
+      this.remember(message.messageUuid, message.timestamp);
       return 'accepted';
     }
     if (blockingTimeoutMs === 0) {
@@ -107,7 +115,7 @@ export class Stream {
       if (this.capacityValue === 0) return this.idleAfter('timeout');
       this.buffer!.popFront();
       this.buffer!.pushBack(message);
-      this.remember(message.messageUuid);
+      this.remember(message.messageUuid, message.timestamp);
       return 'accepted';
     }
     // A client that hung up before we got here would never fire its signal: do not park its message.
@@ -169,9 +177,12 @@ export class Stream {
   adopt(messages: readonly StreamMessage[], recentUuids: readonly string[], capacity: number): void {
     // A receiver may have created the stream here first; the previous owner's capacity is the one set by a send.
     if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
-    for (const uuid of recentUuids) if (!this.isDuplicate(uuid)) this.remember(uuid);
+    // The hand-off carries the remembered uuids without their times; a buffered message brings its own.
+    for (const uuid of recentUuids) if (this.recentIndex(uuid) < 0) this.remember(uuid, TIMESTAMP_UNKNOWN);
     for (const message of messages) {
-      if (!this.isDuplicate(message.messageUuid)) this.remember(message.messageUuid);
+      const seen = this.recentIndex(message.messageUuid);
+      if (seen < 0) this.remember(message.messageUuid, message.timestamp);
+      else if (this.recentTimestamps![seen] === TIMESTAMP_UNKNOWN) this.recentTimestamps![seen] = message.timestamp;
       const receiver = this.nextReceiver();
       if (receiver !== undefined) this.settle(receiver, [message]);
       else this.bufferOf().pushBack(message);
@@ -199,7 +210,7 @@ export class Stream {
     if (sender === undefined) return undefined;
     const message = sender.message!;
     // Another sender of the same messageUuid may have been admitted while this one waited.
-    if (!this.isDuplicate(message.messageUuid)) this.remember(message.messageUuid);
+    if (this.recentIndex(message.messageUuid) < 0) this.remember(message.messageUuid, message.timestamp);
     this.settle(sender, 'accepted');
     if (!intoBuffer) return message;
     this.bufferOf().pushBack(message);
@@ -252,32 +263,42 @@ export class Stream {
     return (this.buffer ??= new Deque(1));
   }
 
-  private isDuplicate(uuid: string): boolean {
+  /** The slot of a remembered messageUuid, or -1. */
+  private recentIndex(uuid: string): number {
     const recent = this.recentUuids;
-    if (recent === null) return false;
+    if (recent === null) return -1;
     const fingerprints = this.recentFingerprints;
-    if (fingerprints === null) return recent.includes(uuid);
+    if (fingerprints === null) return recent.indexOf(uuid);
     const wanted = fingerprint(uuid);
-    for (let i = 0; i < recent.length; i++) if (fingerprints[i] === wanted && recent[i] === uuid) return true;
-    return false;
+    for (let i = 0; i < recent.length; i++) if (fingerprints[i] === wanted && recent[i] === uuid) return i;
+    return -1;
   }
 
-  /** Adds a messageUuid that is not remembered yet (the callers have checked). */
-  private remember(uuid: string): void {
+  private duplicateOf(slot: number, retry: StreamMessage): DuplicateSend {
+    const original = this.recentTimestamps![slot];
+    return { originalTimestamp: original === TIMESTAMP_UNKNOWN ? retry.timestamp : original };
+  }
+
+  /** Adds a messageUuid that is not remembered yet (the callers have checked) and its message's arrival time. */
+  private remember(uuid: string, timestamp: number): void {
     const window = this.host.dedupWindow;
     if (window === 0) return;
     const recent = this.recentUuids;
     if (recent === null) {
       // Exactly one slot: most streams never see a second message.
       this.recentUuids = [uuid];
+      this.recentTimestamps = [timestamp];
       return;
     }
+    const timestamps = this.recentTimestamps!;
     let slot = this.recentNext;
     if (recent.length < window) {
       slot = recent.length;
       recent.push(uuid);
+      timestamps.push(timestamp);
     } else {
       recent[slot] = uuid;
+      timestamps[slot] = timestamp;
       this.recentNext = (slot + 1) % window;
     }
     if (this.recentFingerprints !== null) {

@@ -11,13 +11,22 @@ export interface StreamMessage {
  */
 export type SendOutcome =
   | 'accepted'
-  | 'duplicate'
+  | DuplicateSend
   | 'timeout'
   | 'aborted'
   | 'too_many_waiters'
   | 'too_many_streams'
   | 'shutting_down'
   | 'moved';
+
+/**
+ * A retried send: the stream already took this messageUuid (within the dedup window), so the retry gets the
+ * original's answer. Allocated only for a duplicate; every other outcome is a string.
+ */
+export interface DuplicateSend {
+  /** Epoch ms the original was given on arrival (the retry's own arrival time if a hand-off did not carry it). */
+  readonly originalTimestamp: number;
+}
 
 /** `moved` (also for sends): the stream was handed to another node while the request waited; ask again. */
 export type ReceiveFailure = 'timeout' | 'aborted' | 'too_many_waiters' | 'too_many_streams' | 'shutting_down' | 'moved';
