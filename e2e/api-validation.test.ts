@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError, uniqueStreamId } from './support/api-helpers.js';
 import { ServerProcess } from './support/server.js';
@@ -147,6 +149,42 @@ describe('other errors', () => {
     const res = await fetch(`${server.url}/api/v1/streams/send`);
     expect([404, 405]).toContain(res.status);
     expect(((await res.json()) as { code: string }).code).toMatch(/^(NOT_FOUND|METHOD_NOT_ALLOWED)$/);
+  });
+});
+
+/** Writes raw bytes on a new connection and reads the answer to the end: the server must close the connection. */
+async function rawExchange(request: string): Promise<Response> {
+  const socket = connect(server.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.write(request);
+  await once(socket, 'close');
+  const text = Buffer.concat(chunks).toString('utf8');
+  const [head, body] = [text.slice(0, text.indexOf('\r\n\r\n')), text.slice(text.indexOf('\r\n\r\n') + 4)];
+  const [statusLine, ...headerLines] = head.split('\r\n');
+  const headers = headerLines.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()] as [string, string]);
+  return new Response(body, { status: Number(statusLine.split(' ')[1]), headers });
+}
+
+describe('requests Node cannot parse: JSON errors, and the connection closed', () => {
+  const HUGE = 'x'.repeat(20 * 1024); // over Node's 16 KiB limit for the request line and headers
+
+  it('answers a receive URL over the header size limit with 431 REQUEST_HEADERS_TOO_LARGE', async () => {
+    const res = await fetch(`${server.url}/api/v1/streams/receive?streamId=${HUGE}&timeoutSeconds=0`);
+    expect(res.headers.get('connection')).toBe('close');
+    await expectError(res, 431, 'REQUEST_HEADERS_TOO_LARGE');
+  });
+
+  it('answers an oversized header on any route (health) the same way', async () => {
+    const res = await rawExchange(`GET /health HTTP/1.1\r\nhost: localhost\r\nx-padding: ${HUGE}\r\n\r\n`);
+    expect(res.headers.get('connection')).toBe('close');
+    await expectError(res, 431, 'REQUEST_HEADERS_TOO_LARGE');
+  });
+
+  it('answers a malformed request line with 400 INVALID_REQUEST', async () => {
+    const res = await rawExchange('NOT AN HTTP REQUEST\r\n\r\n');
+    expect(res.headers.get('connection')).toBe('close');
+    await expectError(res, 400, 'INVALID_REQUEST');
   });
 });
 

@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ERROR_STATUS, type ErrorCode } from '@ipubsub/sdk/wire';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifySchemaCompiler, type FastifyServerFactory } from 'fastify';
@@ -34,10 +36,42 @@ export function serveHttp(streamApi: FastifyInstance, config: AppConfig): Fastif
       if (req.url!.startsWith(STREAMS_PATH_PREFIX)) streamApi.routing(req, res);
       else nestHandler(req, res);
     });
+    server.on('clientError', answerClientError);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.requestTimeout = 0; // long polls; Fastify's default too
     return server;
   };
+}
+
+/** A complete HTTP answer with an `{error, code}` body, written straight to a socket that is closed after it. */
+function rawErrorAnswer(code: ErrorCode, error: string): string {
+  const body = JSON.stringify({ error, code });
+  const status = ERROR_STATUS[code];
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n`
+    + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** What Node's parser could not read (its error code), answered as every other client mistake is. */
+const CLIENT_ERROR_ANSWERS: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: rawErrorAnswer('REQUEST_HEADERS_TOO_LARGE', `request line and headers exceed ${maxHeaderSize} bytes`),
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: rawErrorAnswer('PAYLOAD_TOO_LARGE', 'chunk extensions too large'),
+  ERR_HTTP_REQUEST_TIMEOUT: rawErrorAnswer('INVALID_REQUEST', 'request headers not received in time'),
+};
+const MALFORMED_REQUEST = rawErrorAnswer('INVALID_REQUEST', 'malformed HTTP request');
+
+/**
+ * A request Node cannot parse never reaches Fastify: answer it here and close the connection, whose byte
+ * stream can no longer be trusted. Fastify adds its own handler to a server from a serverFactory, answering
+ * `{error, message, statusCode}`; it runs after this one, finds the socket destroyed and does nothing.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (socket.destroyed) return;
+  // As Node's own handler: only if no answer has begun on this connection, or the client would get a corrupt one.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (err.code !== 'ECONNRESET' && socket.writable && (inFlight == null || !inFlight.headersSent)) {
+    socket.write(CLIENT_ERROR_ANSWERS[err.code ?? ''] ?? MALFORMED_REQUEST);
+  }
+  socket.destroy();
 }
 
 /**
