@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { options } from './lib/options.mjs';
 import { cpuSecondsOf, REPO_ROOT, ServerUnderTest, withServer } from './lib/processes.mjs';
 import { payloadOf, RawConnection, sendRequest } from './lib/raw-http.mjs';
+import { countedWindow, requestLoop } from './lib/request-loops.mjs';
 import { count, heading, line, percent, summary, target } from './lib/report.mjs';
 
 /** Concurrent stored sends, as issue 4 states its targets (not BENCH_CONNECTIONS, which sizes the HTTP figures). */
@@ -94,31 +95,18 @@ async function withServerCpu(server, type, work) {
 /** Each connection sends messages to its own stream, the next as soon as the last is answered. */
 async function sends(server, streams, writeToDB, seconds, warmupSeconds) {
   const connections = await Promise.all(streams.map(() => RawConnection.open(server.port)));
-  let running = true;
-  let counting = false;
   let stored = 0;
   let failed = 0;
-  connections.forEach((connection, i) => {
-    let n = 0;
-    const sendNext = () => {
-      if (!running) return;
-      const json = `{"streamId":"${streams[i]}","messageUuid":"m${++n}","message":${payload}${writeToDB ? ',"writeToDB":true' : ''}}`;
-      connection.request(sendRequest(json), onAnswer);
-    };
-    const onAnswer = (status) => {
-      if (status !== 200) failed++;
-      else if (counting) stored++;
-      sendNext();
-    };
-    sendNext();
+  const elapsed = await countedWindow({ warmupSeconds, seconds }, (window) => {
+    connections.forEach((connection, i) => {
+      let n = 0;
+      const body = () => `{"streamId":"${streams[i]}","messageUuid":"m${++n}","message":${payload}${writeToDB ? ',"writeToDB":true' : ''}}`;
+      requestLoop(connection, window, () => sendRequest(body()), (status) => {
+        if (status !== 200) failed++;
+        else if (window.counting) stored++;
+      });
+    });
   });
-  await sleep(warmupSeconds * 1000);
-  counting = true;
-  const started = performance.now();
-  await sleep(seconds * 1000);
-  counting = false;
-  const elapsed = (performance.now() - started) / 1000;
-  running = false;
   // Let the last answers arrive before closing, so the server is not measured failing to write them.
   while (connections.some((c) => c.inFlight > 0)) await sleep(10);
   for (const connection of connections) connection.close();
@@ -133,34 +121,28 @@ function replayRequest(streamId, token) {
 /** Readers replay the streams from their start, batch after batch; at a stream's end a reader takes the next. */
 async function replay(server, streams, seconds) {
   const connections = await Promise.all(Array.from({ length: REPLAY_READERS }, () => RawConnection.open(server.port)));
-  let running = true;
   let messages = 0;
   let failed = 0;
-  connections.forEach((connection, reader) => {
-    let stream = reader % streams.length;
-    const readNext = (token) => {
-      if (running) connection.request(replayRequest(streams[stream], token), onAnswer);
-    };
-    const onAnswer = (status, body) => {
-      if (status === 200) {
-        const batch = JSON.parse(body.toString());
-        messages += batch.messages.length;
-        return readNext(batch.dbResumeToken);
-      }
-      if (status !== 424) failed++;
-      stream = (stream + REPLAY_READERS) % streams.length;
-      readNext(undefined);
-    };
-    readNext(undefined);
+  const elapsed = await countedWindow({ warmupSeconds: 0, seconds }, (window) => {
+    connections.forEach((connection, reader) => {
+      let stream = reader % streams.length;
+      let token;
+      requestLoop(connection, window, () => replayRequest(streams[stream], token), (status, body) => {
+        if (status === 200) {
+          const batch = JSON.parse(body.toString());
+          if (window.counting) messages += batch.messages.length;
+          token = batch.dbResumeToken;
+          return;
+        }
+        if (status !== 424) failed++;
+        stream = (stream + REPLAY_READERS) % streams.length;
+        token = undefined;
+      });
+    });
   });
-  const started = performance.now();
-  await sleep(seconds * 1000);
-  running = false;
-  const elapsed = (performance.now() - started) / 1000;
-  const read = messages;
   while (connections.some((c) => c.inFlight > 0)) await sleep(10);
   for (const connection of connections) connection.close();
-  return { perSecond: read / elapsed, failed };
+  return { perSecond: messages / elapsed, failed };
 }
 
 /** This checkout's build and, with BENCH_BASELINE, another built checkout's: measured alternately, round by round. */

@@ -2,6 +2,7 @@
 // different nodes (by port), so the same measurement gives a single node's figure and a cluster's.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RawConnection, receiveRequest, sendRequest } from './raw-http.mjs';
+import { countedWindow, requestLoop } from './request-loops.mjs';
 
 /** Long polls in these figures never wait this long; it only bounds a stuck run. */
 const RECEIVE_TIMEOUT_SECONDS = 10;
@@ -15,42 +16,25 @@ export async function measureDelivery({ streams, senderPort, receiverPort, paylo
   const connections = await Promise.all(
     Array.from({ length: streams }, (_, i) => Promise.all([RawConnection.open(senderPort(i)), RawConnection.open(receiverPort(i))])),
   );
-  let running = true;
-  let counting = false;
   let sent = 0;
   let delivered = 0;
   let failed = 0;
-  connections.forEach(([sender, receiver], i) => {
-    const streamId = `${label}-${i}`;
-    const receiveText = receiveRequest(streamId, RECEIVE_TIMEOUT_SECONDS);
-    let n = 0;
-    const sendNext = () => {
-      if (running) sender.request(sendRequest(`{"streamId":"${streamId}","messageUuid":"m${++n}","message":${payload}}`), onSent);
-    };
-    const onSent = (status) => {
-      if (status !== 200) failed++;
-      else if (counting) sent++;
-      sendNext();
-    };
-    const receiveNext = () => {
-      if (running) receiver.request(receiveText, onReceived);
-    };
-    const onReceived = (status) => {
-      if (status === 200) {
-        if (counting) delivered++;
-      } else if (status !== 424) failed++;
-      receiveNext();
-    };
-    receiveNext();
-    sendNext();
+  const elapsed = await countedWindow({ warmupSeconds, seconds }, (window) => {
+    connections.forEach(([sender, receiver], i) => {
+      const streamId = `${label}-${i}`;
+      const receiveText = receiveRequest(streamId, RECEIVE_TIMEOUT_SECONDS);
+      let n = 0;
+      requestLoop(receiver, window, () => receiveText, (status) => {
+        if (status === 200) {
+          if (window.counting) delivered++;
+        } else if (status !== 424) failed++;
+      });
+      requestLoop(sender, window, () => sendRequest(`{"streamId":"${streamId}","messageUuid":"m${++n}","message":${payload}}`), (status) => {
+        if (status !== 200) failed++;
+        else if (window.counting) sent++;
+      });
+    });
   });
-  await sleep(warmupSeconds * 1000);
-  counting = true;
-  const started = performance.now();
-  await sleep(seconds * 1000);
-  counting = false;
-  const elapsed = (performance.now() - started) / 1000;
-  running = false;
   for (const pair of connections) for (const connection of pair) connection.close();
   return { deliveredPerSecond: delivered / elapsed, sentPerSecond: sent / elapsed, failed };
 }
