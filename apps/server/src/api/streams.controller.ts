@@ -3,13 +3,22 @@ import type { ReceiveQuery, ReceivedMessage, SendRequest } from '@ipubsub/sdk/wi
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ClusterRouter } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
-import { Metrics } from '../observability/index.js';
+import { Metrics, secondsSinceArrival, type RouteDurations } from '../observability/index.js';
 import { StoredStreamsHttp } from '../store/index.js';
-import { StreamEngine, type HangUpSignal, type StreamMessage } from '../streams/index.js';
+import {
+  PARKED,
+  StreamEngine,
+  type HangUpSignal,
+  type ReceiveOutcome,
+  type SendOutcome,
+  type StreamMessage,
+  type WaitListener,
+} from '../streams/index.js';
 import { sendError, STREAM_MOVED } from './errors.js';
 import { isoTimestamp } from './iso-time.js';
 import { ShutdownState } from './shutdown-state.js';
 import { serializeBatch, serializeMessage } from './serializers.js';
+import { RECEIVE_ROUTE } from './streams.routes.js';
 
 const SEND_DEFAULTS = { inMemoryStreamSize: 100, blockingSendTimeoutSeconds: 0 } as const;
 
@@ -17,6 +26,8 @@ const SEND_DEFAULTS = { inMemoryStreamSize: 100, blockingSendTimeoutSeconds: 0 }
 @Injectable()
 export class StreamsController {
   private readonly limits: AppConfig['limits'];
+  /** Latencies of the receives answered after they parked. */
+  readonly parkedReceives: RouteDurations;
 
   constructor(
     @Inject(StreamEngine) private readonly engine: StreamEngine,
@@ -27,11 +38,32 @@ export class StreamsController {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.limits = config.limits;
+    this.parkedReceives = metrics.requestDurations.route(RECEIVE_ROUTE);
   }
 
-  async send(body: SendRequest, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /**
+   * Answers through `reply`. In memory and on a single node the whole request is served without an async
+   * function or a promise, so a send, a delivery and a parked long poll cost as little as possible; a blocked
+   * send, a stored message and a forwarded request return a promise that settles once answered.
+   */
+  send(body: SendRequest, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
     // In a cluster, a stream's requests (in memory or stored) are served by its owner; others forward them.
-    if (this.cluster.active && (await this.cluster.route(body.streamId, req, reply)) === 'answered') return;
+    if (this.cluster.active) {
+      const routed = this.cluster.route(body.streamId, req, reply);
+      if (routed !== 'local') return routed === 'answered' ? undefined : routed.then((r) => (r === 'local' ? this.sendHere(body, reply) : undefined));
+    }
+    return this.sendHere(body, reply);
+  }
+
+  receive(query: ReceiveQuery, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
+    if (this.cluster.active) {
+      const routed = this.cluster.route(query.streamId, req, reply);
+      if (routed !== 'local') return routed === 'answered' ? undefined : routed.then((r) => (r === 'local' ? this.receiveHere(query, reply) : undefined));
+    }
+    return this.receiveHere(query, reply);
+  }
+
+  private sendHere(body: SendRequest, reply: FastifyReply): void | Promise<void> {
     if (this.shutdown.draining) return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     const capacity = body.inMemoryStreamSize ?? SEND_DEFAULTS.inMemoryStreamSize;
     const blockingSeconds = body.blockingSendTimeoutSeconds ?? SEND_DEFAULTS.blockingSendTimeoutSeconds;
@@ -47,26 +79,26 @@ export class StreamsController {
     if (body.writeToDB === true) return this.stored.send(body, reply);
 
     const message: StreamMessage = { messageUuid: body.messageUuid, message: body.message, timestamp: Date.now() };
-    const signal = blockingSeconds > 0 ? new ClientHangUp(reply) : undefined;
-    const outcome = await this.engine.send(body.streamId, message, {
+    const outcome = this.engine.send(body.streamId, message, {
       capacity,
       blockingTimeoutMs: blockingSeconds * 1000,
-      signal,
+      signal: blockingSeconds > 0 ? new ClientHangUp(reply) : undefined,
     });
+    if (outcome instanceof Promise) return outcome.then((blocked) => this.answerSend(blocked, message, reply, capacity, blockingSeconds));
+    this.answerSend(outcome, message, reply, capacity, blockingSeconds);
+  }
+
+  private answerSend(outcome: SendOutcome, message: StreamMessage, reply: FastifyReply, capacity: number, blockingSeconds: number): void {
     if (typeof outcome === 'object') {
       // A retry gets the original's answer: its timestamp, not the retry's.
       this.metrics.sendOutcome.duplicate.inc();
-      await reply.code(200).send({
-        messageUuid: message.messageUuid,
-        timestamp: isoTimestamp(outcome.originalTimestamp),
-        duplicate: true,
-      });
+      reply.code(200).send({ messageUuid: message.messageUuid, timestamp: isoTimestamp(outcome.originalTimestamp), duplicate: true });
       return;
     }
     switch (outcome) {
       case 'accepted':
         this.metrics.sendOutcome.accepted.inc();
-        await reply.code(200).send({ messageUuid: message.messageUuid, timestamp: isoTimestamp(message.timestamp) });
+        reply.code(200).send({ messageUuid: message.messageUuid, timestamp: isoTimestamp(message.timestamp) });
         return;
       case 'timeout':
         this.metrics.sendOutcome.timeout.inc();
@@ -86,8 +118,7 @@ export class StreamsController {
     }
   }
 
-  async receive(query: ReceiveQuery, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (this.cluster.active && (await this.cluster.route(query.streamId, req, reply)) === 'answered') return;
+  private receiveHere(query: ReceiveQuery, reply: FastifyReply): void | Promise<void> {
     if (this.shutdown.draining) return this.receiveFailed(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     const timeoutSeconds = query.timeoutSeconds ?? 30;
     if (timeoutSeconds > this.limits.maxTimeoutSeconds) {
@@ -96,13 +127,17 @@ export class StreamsController {
     if (query.readFromDB === true || query.dbResumeToken !== undefined) {
       return this.stored.receive(query, timeoutSeconds, reply, timeoutSeconds > 0 ? abortOnHangUp(reply) : undefined);
     }
+    const receive = new InMemoryReceive(this, query, reply);
+    const outcome = this.engine.receiveOrPark(
+      query.streamId,
+      { timeoutMs: timeoutSeconds * 1000, maxMessages: query.maxMessages ?? 1, signal: timeoutSeconds > 0 ? receive : undefined },
+      receive,
+    );
+    if (outcome !== PARKED) this.answerReceive(outcome, query, reply);
+  }
 
-    const signal = timeoutSeconds > 0 ? new ClientHangUp(reply) : undefined;
-    const outcome = await this.engine.receive(query.streamId, {
-      timeoutMs: timeoutSeconds * 1000,
-      maxMessages: query.maxMessages ?? 1,
-      signal,
-    });
+  /** Writes a receive's outcome; messages taken for a client that has gone go back to the head of the stream. */
+  answerReceive(outcome: ReceiveOutcome, query: ReceiveQuery, reply: FastifyReply): void {
     if (Array.isArray(outcome)) {
       if (clientGone(reply)) {
         // Taken for a receiver that hung up: back to the head, so the next receiver gets it.
@@ -113,13 +148,13 @@ export class StreamsController {
       const payload = query.maxMessages === undefined
         ? serializeMessage(toWire(outcome[0]))
         : serializeBatch({ messages: outcome.map(toWire) });
-      await reply.code(200).type('application/json; charset=utf-8').send(payload);
+      reply.code(200).type('application/json; charset=utf-8').send(payload);
       return;
     }
     switch (outcome) {
       case 'timeout':
         this.metrics.receiveOutcome.timeout.inc();
-        return this.receiveFailed(reply, 'NO_MESSAGE', `no message within ${timeoutSeconds} s`);
+        return this.receiveFailed(reply, 'NO_MESSAGE', `no message within ${query.timeoutSeconds ?? 30} s`);
       case 'aborted':
         return;
       case 'too_many_waiters':
@@ -169,7 +204,7 @@ function clientGone(reply: FastifyReply): boolean {
  * the response, because a pipelined request's response hears nothing until the answers before it are written.
  */
 class ClientHangUp implements HangUpSignal {
-  constructor(private readonly reply: FastifyReply) {}
+  constructor(protected readonly reply: FastifyReply) {}
 
   get aborted(): boolean {
     return clientGone(this.reply);
@@ -182,6 +217,30 @@ class ClientHangUp implements HangUpSignal {
 
   removeEventListener(_type: 'abort', listener: () => void): void {
     this.reply.request.raw.socket.removeListener('close', listener);
+  }
+}
+
+/**
+ * One in-memory receive: its hang-up signal, and the listener the engine answers if it parks, which writes the
+ * answer and records the long poll's latency (the route records only requests answered before they return).
+ */
+class InMemoryReceive extends ClientHangUp implements WaitListener<ReceiveOutcome> {
+  constructor(
+    private readonly controller: StreamsController,
+    private readonly query: ReceiveQuery,
+    reply: FastifyReply,
+  ) {
+    super(reply);
+  }
+
+  settled(outcome: ReceiveOutcome): void {
+    try {
+      this.controller.answerReceive(outcome, this.query, this.reply);
+    } catch (err) {
+      // Called from another request's send or a timer: a bug here must fail this request, not that one.
+      this.reply.send(err as Error);
+    }
+    if (this.reply.sent) this.controller.parkedReceives.record(this.reply.statusCode, secondsSinceArrival(this.reply.request.raw));
   }
 }
 

@@ -5,6 +5,8 @@ import type { StreamsController } from './streams.controller.js';
 
 /** Every path of the stream API starts with this; the HTTP server sends such requests to the stream API's instance. */
 export const STREAMS_PATH_PREFIX = '/api/v1/streams/';
+export const SEND_ROUTE = `${STREAMS_PATH_PREFIX}send`;
+export const RECEIVE_ROUTE = `${STREAMS_PATH_PREFIX}receive`;
 
 const ERRORS = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 
@@ -17,25 +19,31 @@ const ERRORS = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 export function registerStreamRoutes(fastify: FastifyInstance, controller: StreamsController, durations: RequestDurations): void {
   const route = (
     method: 'GET' | 'POST',
-    path: string,
+    url: string,
     schema: FastifySchema,
-    serve: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
+    serve: (request: FastifyRequest, reply: FastifyReply) => void | Promise<void>,
   ): void => {
-    const url = STREAMS_PATH_PREFIX + path;
     const latency = durations.route(url);
     fastify.route({ method, url, schema, handler: (request, reply) => settle(serve(request, reply), reply, latency) });
   };
   // The bodies and queries below have passed their schema.
-  route('POST', 'send', { body: SendRequest, response: { 200: SendResponse, ...ERRORS } }, (request, reply) =>
+  route('POST', SEND_ROUTE, { body: SendRequest, response: { 200: SendResponse, ...ERRORS } }, (request, reply) =>
     controller.send(request.body as SendRequest, request, reply),
   );
-  route('GET', 'receive', { querystring: ReceiveQuery, response: ERRORS }, (request, reply) =>
+  route('GET', RECEIVE_ROUTE, { querystring: ReceiveQuery, response: ERRORS }, (request, reply) =>
     controller.receive(request.query as ReceiveQuery, request, reply),
   );
 }
 
-/** Records the latency of an answered request; a failure the controller did not answer (a bug) goes to the error handler. */
-function settle(handled: Promise<void>, reply: FastifyReply, durations: RouteDurations): void {
+/**
+ * Records the latency of a request answered by the time its handler settles (an in-memory receive that parked
+ * records its own when answered); a failure the controller did not answer (a bug) goes to the error handler.
+ */
+function settle(handled: void | Promise<void>, reply: FastifyReply, durations: RouteDurations): void {
+  if (handled === undefined) {
+    if (reply.sent) durations.record(reply.statusCode, secondsSinceArrival(reply.request.raw));
+    return;
+  }
   handled.then(
     () => {
       if (reply.sent) durations.record(reply.statusCode, secondsSinceArrival(reply.request.raw));

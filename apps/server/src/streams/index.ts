@@ -10,4 +10,6 @@ export type {
   SendOutcome,
   StreamMessage,
   StreamSnapshot,
+  WaitListener,
 } from './types.js';
+export { PARKED } from './types.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StreamEngine } from './stream-engine.js';
-import type { DuplicateSend, EngineLimits, ReceiveOutcome, SendOptions, StreamMessage } from './types.js';
+import { PARKED, type DuplicateSend, type EngineLimits, type ReceiveOutcome, type SendOptions, type StreamMessage, type WaitListener } from './types.js';
 
 const LIMITS: EngineLimits = {
   maxStreams: 10_000,
@@ -474,6 +474,66 @@ describe('returnToHead', () => {
     expect(engine.streamCount).toBe(0);
     engine.returnToHead('s', taken);
     expect(drain(engine, 's')).toEqual(['m1']);
+  });
+});
+
+describe('receiveOrPark (a listener instead of a promise)', () => {
+  /** A listener that notes each outcome it hears, and may act on it from inside the engine's call. */
+  function listener(onSettled?: (outcome: ReceiveOutcome) => void): WaitListener<ReceiveOutcome> & { heard: ReceiveOutcome[] } {
+    const heard: ReceiveOutcome[] = [];
+    return {
+      heard,
+      settled(outcome) {
+        heard.push(outcome);
+        onSettled?.(outcome);
+      },
+    };
+  }
+
+  it('answers buffered messages at once and never calls the listener for them', () => {
+    engine.send('s', msg('m1'), circular());
+    const heard = listener();
+    expect(uuids(engine.receiveOrPark('s', { timeoutMs: 5_000 }, heard) as ReceiveOutcome)).toEqual(['m1']);
+    expect(heard.heard).toEqual([]);
+  });
+
+  it('parks, then tells the listener once: a message handed over by a send', () => {
+    const heard = listener();
+    expect(engine.receiveOrPark('s', { timeoutMs: 5_000 }, heard)).toBe(PARKED);
+    expect(heard.heard).toEqual([]);
+    engine.send('s', msg('m1'), circular());
+    expect(heard.heard.map(uuids)).toEqual([['m1']]);
+    vi.advanceTimersByTime(10_000);
+    expect(heard.heard).toHaveLength(1);
+    expect(engine.waiterCount).toBe(0);
+  });
+
+  it('parks, then tells the listener of its timeout', () => {
+    const heard = listener();
+    engine.receiveOrPark('s', { timeoutMs: 1_000 }, heard);
+    vi.advanceTimersByTime(999);
+    expect(heard.heard).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(heard.heard).toEqual(['timeout']);
+  });
+
+  it('keeps order when a listener hands its message back from inside the send (its client had gone)', () => {
+    const gone = listener((outcome) => engine.returnToHead('s', outcome as StreamMessage[]));
+    const next = listener();
+    engine.receiveOrPark('s', { timeoutMs: 5_000 }, gone);
+    engine.receiveOrPark('s', { timeoutMs: 5_000 }, next);
+    expect(engine.send('s', msg('m1'), circular())).toBe('accepted');
+    engine.send('s', msg('m2'), circular());
+    expect(next.heard.map(uuids)).toEqual([['m1']]);
+    expect(drain(engine, 's')).toEqual(['m2']);
+    expect(engine.waiterCount).toBe(0);
+  });
+
+  it('keeps order when the only listener hands a message back during an adopt', () => {
+    const gone = listener((outcome) => engine.returnToHead('s', outcome as StreamMessage[]));
+    engine.receiveOrPark('s', { timeoutMs: 5_000 }, gone);
+    engine.adopt({ streamId: 's', capacity: 10, messages: [msg('m1'), msg('m2'), msg('m3')], recentUuids: [] });
+    expect(drain(engine, 's')).toEqual(['m1', 'm2', 'm3']);
   });
 });
 

@@ -1,13 +1,15 @@
 import { Deque } from './deque.js';
 import { Stream, type StreamHost } from './stream.js';
-import type {
-  EngineLimits,
-  ReceiveOptions,
-  ReceiveOutcome,
-  SendOptions,
-  SendOutcome,
-  StreamMessage,
-  StreamSnapshot,
+import {
+  PARKED,
+  type EngineLimits,
+  type ReceiveOptions,
+  type ReceiveOutcome,
+  type SendOptions,
+  type SendOutcome,
+  type StreamMessage,
+  type StreamSnapshot,
+  type WaitListener,
 } from './types.js';
 
 export interface EngineStats {
@@ -52,7 +54,18 @@ export class StreamEngine implements StreamHost {
     return stream.send(message, options.capacity, options.blockingTimeoutMs, options.signal);
   }
 
+  /** A receive as a promise when it waits: `receiveOrPark` with a listener made for the caller. */
   receive(streamId: string, options: ReceiveOptions): ReceiveOutcome | Promise<ReceiveOutcome> {
+    const listener = new PromisedOutcome<ReceiveOutcome>();
+    const outcome = this.receiveOrPark(streamId, options, listener);
+    return outcome === PARKED ? listener.promise() : outcome;
+  }
+
+  /**
+   * Takes up to `maxMessages` buffered messages, or parks the receive and answers `listener` once it ends (a
+   * message, its timeout, its signal, a hand-off or shutdown) — never from inside this call.
+   */
+  receiveOrPark(streamId: string, options: ReceiveOptions, listener: WaitListener<ReceiveOutcome>): ReceiveOutcome | typeof PARKED {
     let stream = this.streams.get(streamId);
     const waits = options.timeoutMs > 0 && !this.closed;
     if (stream === undefined) {
@@ -61,7 +74,7 @@ export class StreamEngine implements StreamHost {
       stream = new Stream(streamId, this);
       this.streams.set(streamId, stream);
     }
-    const outcome = stream.receive(waits ? options.timeoutMs : 0, options.maxMessages ?? 1, options.signal);
+    const outcome = stream.receive(waits ? options.timeoutMs : 0, options.maxMessages ?? 1, options.signal, listener);
     return outcome === 'timeout' && this.closed ? 'shutting_down' : outcome;
   }
 
@@ -155,5 +168,18 @@ export class StreamEngine implements StreamHost {
         this.idleQueue.pushBack(stream);
       }
     }
+  }
+}
+
+/** A listener whose outcome a caller awaits; its promise is made only for a receive that parked. */
+class PromisedOutcome<T> implements WaitListener<T> {
+  private resolve: ((outcome: T) => void) | undefined;
+
+  promise(): Promise<T> {
+    return new Promise<T>((resolve) => (this.resolve = resolve));
+  }
+
+  settled(outcome: T): void {
+    this.resolve!(outcome);
   }
 }

@@ -1,5 +1,5 @@
 import { Deque } from './deque.js';
-import type { DuplicateSend, HangUpSignal, ReceiveFailure, ReceiveOutcome, SendOutcome, StreamMessage } from './types.js';
+import { PARKED, type DuplicateSend, type HangUpSignal, type ReceiveFailure, type ReceiveOutcome, type SendOutcome, type StreamMessage, type WaitListener } from './types.js';
 
 /** What a stream needs from the engine that holds it: node-wide waiter accounting and idleness. */
 export interface StreamHost {
@@ -36,7 +36,7 @@ class Waiter<T> {
   signal: HangUpSignal | undefined = undefined;
   settled = false;
   constructor(
-    readonly resolve: (value: T) => void,
+    readonly listener: WaitListener<T>,
     readonly maxMessages: number,
     readonly message: StreamMessage | undefined,
   ) {}
@@ -122,24 +122,29 @@ export class Stream {
     if (signal?.aborted) return this.idleAfter('aborted');
     if (!this.host.admitWaiter(this)) return this.idleAfter('too_many_waiters');
     return new Promise<SendOutcome>((resolve) => {
-      const sender: BlockedSend = new Waiter(resolve, 1, message);
+      const sender: BlockedSend = new Waiter({ settled: resolve }, 1, message);
       (this.blocked ??= new Deque(2)).pushBack(sender);
       this.park(sender, this.blocked, blockingTimeoutMs, signal, 'timeout', 'aborted');
     });
   }
 
-  receive(timeoutMs: number, maxMessages: number, signal?: HangUpSignal): ReceiveOutcome | Promise<ReceiveOutcome> {
+  /** Takes buffered messages, or parks the receive for up to `timeoutMs` and answers `listener` later. */
+  receive(
+    timeoutMs: number,
+    maxMessages: number,
+    signal: HangUpSignal | undefined,
+    listener: WaitListener<ReceiveOutcome>,
+  ): ReceiveOutcome | typeof PARKED {
     const taken = this.take(maxMessages);
     if (taken !== undefined) return taken;
     if (timeoutMs === 0) return this.idleAfter('timeout');
     if (signal?.aborted) return this.idleAfter('aborted');
     if (!this.host.admitWaiter(this)) return this.idleAfter('too_many_waiters');
     this.idleSince = 0;
-    return new Promise<ReceiveOutcome>((resolve) => {
-      const receiver: Receiver = new Waiter(resolve, maxMessages, undefined);
-      (this.receivers ??= new Deque(2)).pushBack(receiver);
-      this.park(receiver, this.receivers, timeoutMs, signal, 'timeout', 'aborted');
-    });
+    const receiver: Receiver = new Waiter(listener, maxMessages, undefined);
+    (this.receivers ??= new Deque(2)).pushBack(receiver);
+    this.park(receiver, this.receivers, timeoutMs, signal, 'timeout', 'aborted');
+    return PARKED;
   }
 
   /**
@@ -251,7 +256,9 @@ export class Stream {
     if (waiter.timer !== undefined) clearTimeout(waiter.timer);
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
     this.host.releaseWaiter();
-    waiter.resolve(value);
+    // A receive's listener answers at once and may hand messages back (returnToHead) from inside this call:
+    // every caller settles last, with the stream consistent.
+    waiter.listener.settled(value);
   }
 
   private idleAfter<T extends SendOutcome | ReceiveFailure>(outcome: T): T {

@@ -35,6 +35,17 @@ export type ReceiveFailure = 'timeout' | 'aborted' | 'too_many_waiters' | 'too_m
 export type ReceiveOutcome = StreamMessage[] | ReceiveFailure;
 
 /**
+ * Told once how a parked request ended. The HTTP API's per-request object is one (and the request's hang-up
+ * signal too), so a long poll parks without a promise, a closure or an async function's frame.
+ */
+export interface WaitListener<T> {
+  settled(outcome: T): void;
+}
+
+/** What `receiveOrPark` answers when the receive waits: its listener hears the outcome later, never at once. */
+export const PARKED = 'parked';
+
+/**
  * Fires once when the client behind a parked waiter hangs up. An AbortSignal is one; the HTTP API passes a
  * lighter object that listens on the response, since an AbortController per long poll costs microseconds
  * and about a kilobyte.
