@@ -206,6 +206,23 @@ describe('blocking queue', () => {
     expect(engine.send('s', msg('m2'), blocking(1, 1_000))).toBe('accepted');
   });
 
+  it('a retry blocked beside its original is answered as its duplicate once the original is in', async () => {
+    engine.send('s', msg('m1'), blocking(1, 5_000));
+    const original = track(engine.send('s', msg('m2', 'first', SENT_AT + 1), blocking(1, 5_000)));
+    const retry = track(engine.send('s', msg('m2', 'retry', SENT_AT + 2), blocking(1, 5_000)));
+    const next = track(engine.send('s', msg('m3'), blocking(1, 5_000)));
+    expect(uuids(engine.receive('s', { timeoutMs: 0 }))).toEqual(['m1']);
+    await flush();
+    expect(original.value).toBe('accepted');
+    expect(retry.settled).toBe(false); // answered when it reaches the head of the blocked senders
+    expect((engine.receive('s', { timeoutMs: 0 }) as StreamMessage[]).map((m) => m.message)).toEqual(['first']);
+    await flush();
+    expect(retry.value).toEqual(duplicateOf(SENT_AT + 1));
+    expect(next.value).toBe('accepted');
+    expect(drain(engine, 's')).toEqual(['m3']);
+    expect(engine.waiterCount).toBe(0);
+  });
+
   it('admits blocked senders in FIFO order as space opens, one per freed slot', async () => {
     engine.send('s', msg('m1'), blocking(1, 5_000));
     const blocked = ['m2', 'm3', 'm4'].map((id) => track(engine.send('s', msg(id), blocking(1, 5_000))));

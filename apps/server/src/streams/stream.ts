@@ -211,14 +211,22 @@ export class Stream {
 
   /** Completes the oldest blocked send, placing its message in the buffer or returning it for a direct hand-off. */
   private admitBlocked(intoBuffer: boolean): StreamMessage | undefined {
-    const sender = this.blocked?.popFront();
-    if (sender === undefined) return undefined;
-    const message = sender.message!;
-    // Another sender of the same messageUuid may have been admitted while this one waited.
-    if (this.recentIndex(message.messageUuid) < 0) this.remember(message.messageUuid, message.timestamp);
-    this.settle(sender, 'accepted');
-    if (!intoBuffer) return message;
-    this.bufferOf().pushBack(message);
+    let sender: BlockedSend | undefined;
+    while ((sender = this.blocked?.popFront()) !== undefined) {
+      const message = sender.message!;
+      // A retry that blocked beside its original (both arrived while the stream was full): once the first is
+      // in, the other is its duplicate, not a second message.
+      const seen = this.recentIndex(message.messageUuid);
+      if (seen >= 0) {
+        this.settle(sender, this.duplicateOf(seen, message));
+        continue;
+      }
+      this.remember(message.messageUuid, message.timestamp);
+      this.settle(sender, 'accepted');
+      if (!intoBuffer) return message;
+      this.bufferOf().pushBack(message);
+      return undefined;
+    }
     return undefined;
   }
 
