@@ -1,4 +1,5 @@
-import type { Pool } from 'undici';
+import type { ServerResponse } from 'node:http';
+import type { Client, Dispatcher } from 'undici';
 import { AUTH_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
 
 /** Content type of node-to-node calls (hand-off, pulls); their routes parse it themselves, with their own limit. */
@@ -11,8 +12,8 @@ export interface PeerRequest {
   readonly hop: number;
   readonly body?: string;
   readonly contentType?: string;
-  /** The caller's own controller (a client hang-up aborts it); this client also aborts it to abandon the call. */
-  readonly controller?: AbortController;
+  /** The client's answer this call waits for: if the client hangs up first, the call is abandoned (`client-hung-up`). */
+  readonly answering?: ServerResponse;
   /** No answer by then: the peer is unreachable. */
   readonly timeoutMs: number;
 }
@@ -20,11 +21,12 @@ export interface PeerRequest {
 export interface PeerResponse {
   readonly status: number;
   readonly contentType: string | undefined;
-  readonly body: string;
+  /** As received: relayed to the client without decoding. */
+  readonly body: Buffer;
 }
 
-/** Why this node gave up on its own calls in flight (the `code` of the PeerUnreachable they end with). */
-export type Abandoned = 'shutting-down' | 'peer-left';
+/** Why this node gave up on one of its calls in flight (the `code` of the PeerUnreachable it ends with). */
+export type Abandoned = 'shutting-down' | 'peer-left' | 'client-hung-up';
 
 /** A call to another node that did not get an answer (refused, reset, timed out, or abandoned by us). */
 export class PeerUnreachable extends Error {
@@ -39,53 +41,51 @@ export class PeerUnreachable extends Error {
 }
 
 /**
- * HTTP to the other nodes: one keep-alive pool per node (unbounded, since every forwarded long poll holds a
- * connection), signed with the cluster secret. Calls in flight can all be aborted when this node shuts down.
+ * HTTP to the other nodes, signed with the cluster secret: per node, keep-alive connections each carrying one
+ * call at a time (a forwarded long poll holds its connection), as many as calls run at once. Calls in flight can
+ * all be abandoned when this node shuts down or the peer leaves.
+ *
+ * Not undici's Pool: a connection that has just answered stays busy until undici's next check phase (it checks
+ * an idle keep-alive socket before reusing it), and a Pool opens a new connection for every call meanwhile — on
+ * a busy node several times as many connections as calls in flight. Here a connection goes back to its idle
+ * list as soon as its answer is in, and the next call queues on it. undici's dispatch API relays the answer
+ * without a stream or an AbortController per call.
  */
 export class PeerClient {
-  private readonly pools = new Map<string, Pool>();
-  /** Calls in flight, by peer base URL. */
-  private readonly inFlight = new Map<string, Set<AbortController>>();
+  private readonly peers = new Map<string, PeerConnections>();
 
   private constructor(
     private readonly auth: ClusterAuth,
-    private readonly Pool: typeof import('undici').Pool | undefined,
+    private readonly Client: typeof import('undici').Client | undefined,
   ) {}
 
   /** undici is imported only by a node in a cluster: a single node never calls another, and it costs memory. */
   static async create(auth: ClusterAuth, clustered: boolean): Promise<PeerClient> {
-    return new PeerClient(auth, clustered ? (await import('undici')).Pool : undefined);
+    return new PeerClient(auth, clustered ? (await import('undici')).Client : undefined);
   }
 
-  async request(base: string, request: PeerRequest): Promise<PeerResponse> {
+  request(base: string, request: PeerRequest): Promise<PeerResponse> {
     const headers: Record<string, string> = { [HOP_HEADER]: String(request.hop) };
     if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
     if (this.auth.enabled) {
       headers[AUTH_HEADER] = this.auth.signRequest(request.method, request.path, request.hop, internalBody(request));
     }
-    const controller = request.controller ?? new AbortController();
-    let calls = this.inFlight.get(base);
-    if (calls === undefined) this.inFlight.set(base, (calls = new Set()));
-    calls.add(controller);
-    try {
-      const response = await this.pool(base).request({
-        method: request.method,
-        path: request.path,
-        headers,
-        body: request.body,
-        signal: controller.signal,
-        headersTimeout: request.timeoutMs,
-        bodyTimeout: request.timeoutMs,
-      });
-      const body = await response.body.text();
-      const contentType = response.headers['content-type'];
-      return { status: response.statusCode, contentType: typeof contentType === 'string' ? contentType : undefined, body };
-    } catch (err) {
-      const code = controller.signal.aborted ? String(controller.signal.reason) : ((err as { code?: string }).code ?? 'error');
-      throw new PeerUnreachable(base, code, { cause: err });
-    } finally {
-      calls.delete(controller);
-    }
+    const peer = this.connectionsTo(base);
+    const client = peer.idle.pop() ?? peer.open();
+    return new Promise((resolve, reject) => {
+      const call = new PeerCall(peer, client, resolve, reject, request.answering);
+      client.dispatch(
+        {
+          method: request.method,
+          path: request.path,
+          headers,
+          body: request.body,
+          headersTimeout: request.timeoutMs,
+          bodyTimeout: request.timeoutMs,
+        },
+        call,
+      );
+    });
   }
 
   /** A node-to-node call (hop 0) with a JSON payload; resolves to the parsed answer, throws unless 200. */
@@ -98,48 +98,154 @@ export class PeerClient {
       contentType: INTERNAL_CONTENT_TYPE,
       timeoutMs,
     });
-    if (response.status !== 200) throw new Error(`${path} at ${base} answered ${response.status}: ${response.body.slice(0, 200)}`);
-    return JSON.parse(response.body) as T;
+    const body = response.body.toString();
+    if (response.status !== 200) throw new Error(`${path} at ${base} answered ${response.status}: ${body.slice(0, 200)}`);
+    return JSON.parse(body) as T;
   }
 
-  /** Aborts every call in flight (shutdown): forwarded long polls stop waiting on their owners. */
+  /** Abandons every call in flight (shutdown): forwarded long polls stop waiting on their owners. */
   abortAll(): void {
-    for (const calls of this.inFlight.values()) for (const controller of calls) controller.abort('shutting-down' satisfies Abandoned);
+    for (const peer of this.peers.values()) peer.abandonCalls('shutting-down');
   }
 
   /**
    * Gives up on calls to nodes that are no longer members (declared dead, or left): behind a partition their
-   * connections may hang until the timeout, and the stream has a new owner by now. Their pools are closed.
+   * connections may hang until the timeout, and the stream has a new owner by now. Their connections are closed.
    */
   retainOnly(bases: ReadonlySet<string>): void {
-    for (const [base, calls] of this.inFlight) {
+    for (const [base, peer] of this.peers) {
       if (bases.has(base)) continue;
-      for (const controller of calls) controller.abort('peer-left' satisfies Abandoned);
-      this.inFlight.delete(base);
-    }
-    for (const [base, pool] of this.pools) {
-      if (bases.has(base)) continue;
-      this.pools.delete(base);
-      void pool.destroy();
+      this.peers.delete(base);
+      peer.abandonCalls('peer-left');
+      void peer.destroy();
     }
   }
 
   async close(): Promise<void> {
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.destroy()));
+    const peers = [...this.peers.values()];
+    this.peers.clear();
+    await Promise.all(peers.map((peer) => peer.destroy()));
   }
 
-  private pool(base: string): Pool {
-    let pool = this.pools.get(base);
-    if (pool === undefined) {
-      if (this.Pool === undefined) throw new Error('a single node has no peers to call');
-      pool = new this.Pool(base, { connections: null, pipelining: 1, keepAliveTimeout: 60_000, connect: { timeout: 2_000 } });
-      this.pools.set(base, pool);
+  private connectionsTo(base: string): PeerConnections {
+    let peer = this.peers.get(base);
+    if (peer === undefined) {
+      if (this.Client === undefined) throw new Error('a single node has no peers to call');
+      peer = new PeerConnections(base, this.Client);
+      this.peers.set(base, peer);
     }
-    return pool;
+    return peer;
   }
 }
+
+/** One peer's connections (an undici Client is one connection) and the calls in flight to it. */
+class PeerConnections {
+  /** Connections with no call, the most recently used last (its socket is the likeliest to be still open). */
+  readonly idle: Client[] = [];
+  readonly calls = new Set<PeerCall>();
+  private readonly all: Client[] = [];
+
+  constructor(
+    readonly base: string,
+    private readonly Client: typeof import('undici').Client,
+  ) {}
+
+  open(): Client {
+    const client = new this.Client(this.base, { pipelining: 1, keepAliveTimeout: 60_000, connect: { timeout: 2_000 } });
+    this.all.push(client);
+    return client;
+  }
+
+  abandonCalls(reason: Abandoned): void {
+    for (const call of this.calls) call.abandon(reason);
+  }
+
+  async destroy(): Promise<void> {
+    this.idle.length = 0;
+    await Promise.all(this.all.map((client) => client.destroy()));
+  }
+}
+
+/**
+ * One call: undici's handler for its answer, and the promise the caller awaits. The promise settles at the
+ * answer, the failure or the abandon, whichever comes first; the connection goes back to the idle list only
+ * once undici has finished with the call.
+ */
+class PeerCall implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private contentType: string | undefined;
+  private body: Buffer | Buffer[] | undefined;
+  private abandoned: Abandoned | undefined;
+  private settled = false;
+
+  constructor(
+    private readonly peer: PeerConnections,
+    private readonly client: Client,
+    private readonly resolve: (response: PeerResponse) => void,
+    private readonly reject: (err: PeerUnreachable) => void,
+    private readonly answering: ServerResponse | undefined,
+  ) {
+    peer.calls.add(this);
+    answering?.on('close', this.onClientClose);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Abandoned while it waited for its connection.
+    if (this.abandoned !== undefined) controller.abort(new Error(this.abandoned));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.status = statusCode;
+    const contentType = headers['content-type'];
+    this.contentType = typeof contentType === 'string' ? contentType : undefined;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.body === undefined) this.body = chunk;
+    else if (Array.isArray(this.body)) this.body.push(chunk);
+    else this.body = [this.body, chunk];
+  }
+
+  onResponseEnd(): void {
+    this.release();
+    const body = this.body === undefined ? EMPTY : Array.isArray(this.body) ? Buffer.concat(this.body) : this.body;
+    this.settle(undefined, { status: this.status, contentType: this.contentType, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.release();
+    this.settle(err);
+  }
+
+  /** Gives up on the call: it ends with PeerUnreachable(`reason`) now, and undici drops it (its connection too, if it was sent). */
+  abandon(reason: Abandoned): void {
+    if (this.settled) return;
+    this.abandoned = reason;
+    this.settle(new Error(reason));
+    this.controller?.abort(new Error(reason));
+  }
+
+  private readonly onClientClose = (): void => {
+    if (!this.answering!.writableFinished) this.abandon('client-hung-up');
+  };
+
+  private release(): void {
+    this.peer.calls.delete(this);
+    this.peer.idle.push(this.client);
+  }
+
+  private settle(err: Error | undefined, response?: PeerResponse): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.answering?.removeListener('close', this.onClientClose);
+    if (err === undefined) this.resolve(response!);
+    else this.reject(new PeerUnreachable(this.peer.base, this.abandoned ?? (err as { code?: string }).code ?? 'error', { cause: err }));
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Internal calls sign their body; forwarded client requests do not (a client could send that body itself). */
 function internalBody(request: PeerRequest): string {

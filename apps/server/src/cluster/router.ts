@@ -127,21 +127,20 @@ export class ClusterRouter {
       const asked = (req.query as ReceiveQuery).timeoutSeconds ?? 30;
       if (asked > 0 && this.handOff.left) return this.shuttingDown(reply, true);
       deadline = routing.startedAt + asked * 1000;
-      // Whole seconds on the wire: the owner's wait ends within half a second of the client's deadline.
-      const remaining = Math.max(0, Math.round((deadline - performance.now()) / 1000));
+      const remaining = secondsLeft(deadline);
       if (remaining !== asked) path = withTimeout(req.url, remaining);
       waitMs = remaining * 1000;
     } else {
       waitMs = ((req.body as SendRequest).blockingSendTimeoutSeconds ?? 0) * 1000;
     }
-    const call = abortOnHangUp(reply);
     try {
       const response = await this.peers.request(owner.http, {
         method: receive ? 'GET' : 'POST',
         path,
         hop: routing.hop + 1,
         body: receive ? undefined : JSON.stringify(req.body),
-        controller: call,
+        // Only a call that may wait is worth abandoning when its client hangs up; the owner answers others at once.
+        answering: waitMs > 0 ? reply.raw : undefined,
         timeoutMs: waitMs + FORWARD_SLACK_MS,
       });
       this.counters.forwarded();
@@ -155,27 +154,33 @@ export class ClusterRouter {
       // the stream moved (a hand-off, the owner leaving). The new owner takes it, once, with the time left.
       // (A 424 for a poll that ran its course arrives within half a second of the deadline.)
       const movedAway = response.status === 424 && receive && !routing.retried && deadline - performance.now() >= MOVED_REROUTE_MIN_MS;
-      if (movedAway && this.membership.ring.owner(streamId)?.name !== owner.name) {
-        routing.retried = true;
-        return this.dispatch(routing);
-      }
+      if (movedAway && this.membership.ring.owner(streamId)?.name !== owner.name) return this.reroute(routing, deadline);
       if (response.contentType !== undefined) reply.header('content-type', response.contentType);
       await reply.code(response.status).send(response.body);
     } catch (err) {
       const code = err instanceof PeerUnreachable ? err.code : 'error';
-      if (code === HUNG_UP) return 'answered';
+      if (code === ('client-hung-up' satisfies Abandoned)) return 'answered';
       if (code === ('shutting-down' satisfies Abandoned)) return this.shuttingDown(reply, receive);
       // The owner left the ring while the request waited on it (a long poll behind a partition), or refused the
       // connection because it is gone: the stream's new owner takes the request, once.
       const ownerGone = code === ('peer-left' satisfies Abandoned) || code === 'ECONNREFUSED';
-      if (!routing.retried && ownerGone && this.membership.ring.owner(streamId)?.name !== owner.name) {
-        routing.retried = true;
-        return this.dispatch(routing);
-      }
+      if (!routing.retried && ownerGone && this.membership.ring.owner(streamId)?.name !== owner.name) return this.reroute(routing, deadline);
       this.counters.unavailable();
       void sendError(reply, 'OWNER_UNAVAILABLE', `the owner of stream ${streamId} (${owner.name}) did not answer (${code}); retry`);
     }
     return 'answered';
+  }
+
+  /**
+   * A forwarded request whose owner let it go or vanished goes to the stream's new owner, once. If that is this
+   * node, the controller serves the long poll here, for the time it has left (`deadline`, 0 for a send) rather
+   * than the timeout the client asked for.
+   */
+  private async reroute(routing: Routing, deadline: number): Promise<Route> {
+    routing.retried = true;
+    const route = await this.dispatch(routing);
+    if (route === 'local' && deadline > 0) (routing.req.query as ReceiveQuery).timeoutSeconds = secondsLeft(deadline);
+    return route;
   }
 
   /**
@@ -189,8 +194,8 @@ export class ClusterRouter {
   }
 
   /** The owner handed over messages for a client that hung up meanwhile: back to the head of the stream. */
-  private giveBack(owner: RingMember, streamId: string, body: string): void {
-    const answer = JSON.parse(body) as ReceivedMessage | { messages: ReceivedMessage[] };
+  private giveBack(owner: RingMember, streamId: string, body: Buffer): void {
+    const answer = JSON.parse(body.toString()) as ReceivedMessage | { messages: ReceivedMessage[] };
     const received = 'messages' in answer ? answer.messages : [answer];
     const messages: StreamMessage[] = received.map((message) => ({
       messageUuid: message.messageUuid,
@@ -218,13 +223,7 @@ function withTimeout(url: string, seconds: number): string {
   return `${query < 0 ? url : url.slice(0, query)}?${params}`;
 }
 
-const HUNG_UP = 'client-hung-up';
-
-/** Aborted (reason HUNG_UP) if the client hangs up before it has its answer. */
-function abortOnHangUp(reply: FastifyReply): AbortController {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(HUNG_UP);
-  });
-  return controller;
+/** Whole seconds on the wire: a long poll's wait ends within half a second of the client's `deadline`. */
+function secondsLeft(deadline: number): number {
+  return Math.max(0, Math.round((deadline - performance.now()) / 1000));
 }
