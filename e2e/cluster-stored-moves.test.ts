@@ -120,4 +120,23 @@ describe.runIf(serverUrl !== null)('stored long polls whose stream changes owner
     // The direct reader's next poll reaches the new owner and reads what was stored meanwhile.
     await expectMessage(await poll(cluster.node('node-2'), streamId), 'after the leave');
   });
+
+  it('the owner leaves and its forwarded reader lands on the forwarding node: it waits there only for the time it has left', async () => {
+    const streamId = await cluster.streamOwnedBy('node-3', 'landing');
+    const seconds = 8;
+    const startedAt = performance.now();
+    const forwarded = timed(cluster.node('node-2').receive({ streamId, readFromDB: true, timeoutSeconds: seconds }), startedAt);
+    await waitForGauge(cluster.node('node-3'), WAITING, 1);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+
+    // node-2 is the only member left: the poll node-3 lets go comes back to it, as a local one.
+    expect(await cluster.kill('node-3', 'SIGTERM')).toBe(0);
+    await waitForGauge(cluster.node('node-2'), WAITING, 1);
+    const [res, ms] = await forwarded;
+    console.info(`a ${seconds} s poll re-routed onto its forwarding node after its owner left answered after ${ms.toFixed(0)} ms`);
+    await expectError(res, 424, 'NO_MESSAGE');
+    // Its deadline stays the client's (to the whole second on the wire), not 8 s from the re-route.
+    expect(ms).toBeGreaterThan((seconds - 1) * 1000);
+    expect(ms).toBeLessThan((seconds + 1) * 1000);
+  });
 });
