@@ -41,6 +41,28 @@ const DROP_HIGH_WATER = [`DROP TABLE IF EXISTS ${HIGH_WATER_TABLE}`];
 /** Two PostgreSQL nodes may start against an empty database at once; the lock makes the second wait for the first. */
 const POSTGRES_MIGRATION_LOCK = `SELECT pg_advisory_xact_lock(4242001)`;
 
+/** Column types of the tables SQLite and PostgreSQL share the shape of (MariaDB's need collations and keys inline). */
+interface ColumnTypes {
+  readonly streamId: string;
+  readonly uuid: string;
+  readonly integer: string;
+}
+const SQLITE_COLUMNS: ColumnTypes = { streamId: 'TEXT', uuid: 'TEXT', integer: 'INTEGER' };
+const POSTGRES_COLUMNS: ColumnTypes = { streamId: 'VARCHAR(256)', uuid: 'VARCHAR(800)', integer: 'BIGINT' };
+
+const messagesTable = (types: ColumnTypes): string => `CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
+      stream_id ${types.streamId} NOT NULL,
+      seq ${types.integer} NOT NULL,
+      message_uuid ${types.uuid} NOT NULL,
+      created_at ${types.integer} NOT NULL,
+      expires_at ${types.integer} NOT NULL,
+      payload TEXT NOT NULL,
+      PRIMARY KEY (stream_id, seq)
+    )`;
+
+const highWaterTable = (types: ColumnTypes): string =>
+  `CREATE TABLE IF NOT EXISTS ${HIGH_WATER_TABLE} (stream_id ${types.streamId} NOT NULL PRIMARY KEY, last_seq ${types.integer} NOT NULL)`;
+
 /** The driver's error behind TypeORM's QueryFailedError. */
 function driverError(err: unknown): { code?: unknown; errno?: unknown } {
   const wrapped = err as { driverError?: { code?: unknown; errno?: unknown } };
@@ -52,20 +74,12 @@ export const SQLITE: SqlDialect = {
   param: questionMark,
   append: SQLITE_APPEND,
   createSchema: [
-    `CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
-      stream_id TEXT NOT NULL,
-      seq INTEGER NOT NULL,
-      message_uuid TEXT NOT NULL,
-      created_at INTEGER NOT NULL,
-      expires_at INTEGER NOT NULL,
-      payload TEXT NOT NULL,
-      PRIMARY KEY (stream_id, seq)
-    )`,
+    messagesTable(SQLITE_COLUMNS),
     ...INDEXES,
   ],
   dropSchema: DROP_SCHEMA,
   createHighWater: [
-    `CREATE TABLE IF NOT EXISTS ${HIGH_WATER_TABLE} (stream_id TEXT NOT NULL PRIMARY KEY, last_seq INTEGER NOT NULL)`,
+    highWaterTable(SQLITE_COLUMNS),
     HIGH_WATER_INDEX,
   ],
   dropHighWater: DROP_HIGH_WATER,
@@ -79,21 +93,13 @@ export const POSTGRES: SqlDialect = {
   append: POSTGRES_APPEND,
   createSchema: [
     POSTGRES_MIGRATION_LOCK,
-    `CREATE TABLE IF NOT EXISTS ${MESSAGES_TABLE} (
-      stream_id VARCHAR(256) NOT NULL,
-      seq BIGINT NOT NULL,
-      message_uuid VARCHAR(800) NOT NULL,
-      created_at BIGINT NOT NULL,
-      expires_at BIGINT NOT NULL,
-      payload TEXT NOT NULL,
-      PRIMARY KEY (stream_id, seq)
-    )`,
+    messagesTable(POSTGRES_COLUMNS),
     ...INDEXES,
   ],
   dropSchema: DROP_SCHEMA,
   createHighWater: [
     POSTGRES_MIGRATION_LOCK,
-    `CREATE TABLE IF NOT EXISTS ${HIGH_WATER_TABLE} (stream_id VARCHAR(256) NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL)`,
+    highWaterTable(POSTGRES_COLUMNS),
     HIGH_WATER_INDEX,
   ],
   dropHighWater: DROP_HIGH_WATER,
