@@ -1,13 +1,12 @@
 import { NetworkError, errorFor, isIPubSubError, type IPubSubError } from './errors.js';
-import { backoffDelay, isRetryableStatus, retryAfterMs, sleep } from './retry.js';
-import type { RetryOptions } from './types.js';
+import { backoffDelay, isRetryableStatus, retryAfterMs, sleep, type RetrySettings } from './retry.js';
 
 /** What every API call needs: the streams API's base URL, headers, fetch and retry settings. */
 export interface Transport {
   url: string;
   headers: Record<string, string>;
   fetch: typeof fetch;
-  retry: Required<RetryOptions>;
+  retry: RetrySettings;
 }
 
 /**
@@ -43,6 +42,8 @@ export async function call<R>(
       failure = new NetworkError(error.message, 0, 'NETWORK_ERROR', { cause: error });
     }
     if (attempt >= retries) throw failure;
-    await sleep(delay ?? backoffDelay(attempt, retry), signal);
+    const wait = delay ?? backoffDelay(attempt, retry);
+    retry.onRetry?.(failure, attempt + 1, wait);
+    await sleep(wait, signal);
   }
 }

@@ -1,12 +1,15 @@
 import type { RetryOptions } from './types.js';
 
-export const RETRY_DEFAULTS: Required<RetryOptions> = { limit: 5, baseDelayMs: 200, maxDelayMs: 5000 };
+/** Retry settings with their defaults filled in; `onRetry` stays optional. */
+export type RetrySettings = Required<Omit<RetryOptions, 'onRetry'>> & Pick<RetryOptions, 'onRetry'>;
+
+export const RETRY_DEFAULTS: RetrySettings = { limit: 5, baseDelayMs: 200, maxDelayMs: 5000 };
 
 /** Answers worth another attempt: request timeout, over a limit, and server or gateway failures. */
 export const isRetryableStatus = (status: number): boolean => status >= 500 || status === 429 || status === 408;
 
 /** Full jitter: uniform in [0, min(cap, base·2^attempt)], so clients retrying together spread out. */
-export function backoffDelay(attempt: number, retry: Required<RetryOptions>, random = Math.random): number {
+export function backoffDelay(attempt: number, retry: RetrySettings, random = Math.random): number {
   return random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt);
 }
 

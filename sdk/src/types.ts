@@ -1,3 +1,4 @@
+import type { IPubSubError } from './errors.js';
 import type { ReceiveQuery, ReceivedMessage, SendRequest } from './wire-types.generated.js';
 
 /** Retries of network errors, 408, 429 and 5xx answers: exponential backoff with full jitter. */
@@ -8,6 +9,11 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Longest backoff between two attempts (a server's `Retry-After` is honoured as given). @default 5000 */
   maxDelayMs?: number;
+  /**
+   * Called before each retry's wait with the failure, the retry's number (1 for the first) and the wait:
+   * the only sign of a subscription retrying a failing server, which it does until stopped.
+   */
+  onRetry?: (error: IPubSubError, retry: number, delayMs: number) => void;
 }
 
 export interface ClientOptions {

@@ -142,4 +142,27 @@ describe('retries', () => {
     expect(seen).toEqual(['a', 'b']);
     expect(faulty.bodies).toHaveLength(9);
   });
+
+  it('onRetry hears every failure a subscription retries, with its number and wait', async () => {
+    const stream = uniqueStream();
+    const faulty = faultyFetch(unavailable(), refused, unavailable({ 'retry-after': '0' }));
+    const heard: [string, number, number, number][] = [];
+    const sdk = new IPubSub({
+      baseUrl: server.url,
+      fetch: faulty.fetch,
+      retry: { limit: 0, baseDelayMs: 1, maxDelayMs: 5, onRetry: (error, retry, delayMs) => heard.push([error.name, error.status, retry, delayMs]) },
+    });
+    await client.send(stream, 'after three failures');
+    for await (const msg of sdk.subscribe(stream, { timeoutSeconds: 5 })) {
+      expect(msg.message).toBe('after three failures');
+      break;
+    }
+    expect(heard.map(([name, status, retry]) => [name, status, retry])).toEqual([
+      ['IPubSubError', 503, 1],
+      ['NetworkError', 0, 2],
+      ['IPubSubError', 503, 3],
+    ]);
+    for (const [, , , delayMs] of heard.slice(0, 2)) expect(delayMs).toBeGreaterThanOrEqual(0);
+    expect(heard[2][3]).toBe(0); // Retry-After: 0
+  });
 });
