@@ -8,6 +8,7 @@ function snapshot(streamId: string, count: number, bytes: number): StreamSnapsho
     capacity: 1000,
     messages: Array.from({ length: count }, (_, i) => ({ messageUuid: `${streamId}-${i}`, message: 'x'.repeat(bytes), timestamp: i })),
     recentUuids: [`${streamId}-old`],
+    recentTimestamps: [-5],
   };
 }
 
@@ -28,7 +29,8 @@ describe('hand-off requests', () => {
       const parts = chunks.flat().filter((part) => part.streamId === original.streamId);
       expect(parts.flatMap((part) => part.messages)).toEqual(original.messages);
       expect(parts[0].recentUuids).toEqual(original.recentUuids);
-      for (const later of parts.slice(1)) expect(later.recentUuids).toEqual([]);
+      expect(parts[0].recentTimestamps).toEqual(original.recentTimestamps);
+      for (const later of parts.slice(1)) expect([later.recentUuids, later.recentTimestamps]).toEqual([[], []]);
     }
   });
 });

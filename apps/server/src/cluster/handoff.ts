@@ -40,6 +40,8 @@ const SnapshotSchema = Type.Object({
   capacity: Type.Integer({ minimum: -1 }),
   messages: Type.Array(StreamMessageSchema),
   recentUuids: Type.Array(MessageUuid),
+  // Optional: a node of an earlier version hands its streams over without them.
+  recentTimestamps: Type.Optional(Type.Array(Type.Number())),
 });
 
 /** The node-to-node calls of the hand-off protocol; their bodies are checked against these schemas. */
@@ -337,5 +339,11 @@ export function chunkSnapshots(snapshots: readonly StreamSnapshot[]): StreamSnap
 function slice(snapshot: StreamSnapshot, from: number, to: number): StreamSnapshot {
   if (from === 0 && to === snapshot.messages.length) return snapshot;
   // The dedup memory travels with the first part.
-  return { ...snapshot, messages: snapshot.messages.slice(from, to), recentUuids: from === 0 ? snapshot.recentUuids : [] };
+  const first = from === 0;
+  return {
+    ...snapshot,
+    messages: snapshot.messages.slice(from, to),
+    recentUuids: first ? snapshot.recentUuids : [],
+    recentTimestamps: first ? snapshot.recentTimestamps : [],
+  };
 }

@@ -764,10 +764,16 @@ describe('detach and adopt (hand-off to a new owner)', () => {
     await withNewOwner((next) => {
       next.send('moving', msg('n1'), circular(5)); // arrived at the new owner first
       next.adopt(snapshot);
-      // A handed-over message keeps its time; a uuid handed over alone has none, and the retry gets its own.
+      // Handed-over messages and the uuids of consumed ones keep their times: a retry gets the original's.
       expect(next.send('moving', msg('m4', 'm4', SENT_AT + 60_000), circular())).toEqual(duplicateOf(SENT_AT + 4));
-      expect(next.send('moving', msg('m1', 'm1', SENT_AT + 60_000), circular())).toEqual(duplicateOf(SENT_AT + 60_000));
+      expect(next.send('moving', msg('m1', 'm1', SENT_AT + 60_000), circular())).toEqual(duplicateOf(SENT_AT));
       expect(drain(next, 'moving')).toEqual(['n1', 'm4', 'm5']);
+    });
+    // From a node that hands uuids over without their times, a retry of a consumed one gets its own.
+    await withNewOwner((next) => {
+      next.adopt({ ...snapshot, recentTimestamps: undefined });
+      expect(next.send('moving', msg('m1', 'm1', SENT_AT + 60_000), circular())).toEqual(duplicateOf(SENT_AT + 60_000));
+      expect(next.send('moving', msg('m4', 'm4', SENT_AT + 60_000), circular())).toEqual(duplicateOf(SENT_AT + 4));
     });
   });
 

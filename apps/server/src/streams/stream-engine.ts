@@ -121,7 +121,8 @@ export class StreamEngine implements StreamHost {
       this.streams.delete(streamId);
       const messages = stream.snapshotMessages();
       if (messages.length === 0) continue;
-      snapshots.push({ streamId, capacity: stream.capacity, messages, recentUuids: stream.recentUuidList() });
+      const recent = stream.recentList();
+      snapshots.push({ streamId, capacity: stream.capacity, messages, recentUuids: recent.uuids, recentTimestamps: recent.timestamps });
     }
     return snapshots;
   }
@@ -133,7 +134,7 @@ export class StreamEngine implements StreamHost {
       stream = new Stream(snapshot.streamId, this, snapshot.capacity);
       this.streams.set(snapshot.streamId, stream);
     }
-    stream.adopt(snapshot.messages, snapshot.recentUuids, snapshot.capacity);
+    stream.adopt(snapshot.messages, snapshot.recentUuids, snapshot.recentTimestamps, snapshot.capacity);
   }
 
   admitWaiter(stream: Stream): boolean {

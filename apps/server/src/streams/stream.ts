@@ -174,16 +174,24 @@ export class Stream {
     return this.buffer === null ? [] : this.buffer.toArray();
   }
 
-  recentUuidList(): string[] {
-    return this.recentUuids === null ? [] : this.recentUuids.slice();
+  /** The dedup window: remembered messageUuids and their messages' arrival times, in the same order. */
+  recentList(): { uuids: string[]; timestamps: number[] } {
+    return { uuids: this.recentUuids?.slice() ?? [], timestamps: this.recentTimestamps?.slice() ?? [] };
   }
 
   /** Adds messages handed over by a previous owner behind anything already here. */
-  adopt(messages: readonly StreamMessage[], recentUuids: readonly string[], capacity: number): void {
+  adopt(
+    messages: readonly StreamMessage[],
+    recentUuids: readonly string[],
+    recentTimestamps: readonly number[] | undefined,
+    capacity: number,
+  ): void {
     // A receiver may have created the stream here first; the previous owner's capacity is the one set by a send.
     if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
-    // The hand-off carries the remembered uuids without their times; a buffered message brings its own.
-    for (const uuid of recentUuids) if (this.recentIndex(uuid) < 0) this.remember(uuid, TIMESTAMP_UNKNOWN);
+    for (let i = 0; i < recentUuids.length; i++) {
+      if (this.recentIndex(recentUuids[i]) < 0) this.remember(recentUuids[i], recentTimestamps?.[i] ?? TIMESTAMP_UNKNOWN);
+    }
+    // A buffered message brings its own time, also where its uuid came without one.
     for (const message of messages) {
       const seen = this.recentIndex(message.messageUuid);
       if (seen < 0) this.remember(message.messageUuid, message.timestamp);

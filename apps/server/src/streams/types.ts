@@ -87,5 +87,8 @@ export interface StreamSnapshot {
   readonly streamId: string;
   readonly capacity: number;
   readonly messages: StreamMessage[];
+  /** The dedup window's messageUuids, and the arrival time of each (epoch ms) in the same order. */
   readonly recentUuids: string[];
+  /** Absent when handed over by a node that did not send them: a retry of such a uuid gets its own time. */
+  readonly recentTimestamps?: number[];
 }
