@@ -3,17 +3,21 @@
 //                        and receiver on three different nodes (both requests forwarded)
 //   delivery             messages/s delivered over S streams for clusters of 1, 2 and 3 nodes, each stream's
 //                        sender and receiver entering through different nodes
+//   forwarding cost      CPU per send of each node of two, sends going straight to their owner or through the other
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { measureDelivery, measureLatency } from './lib/delivery.mjs';
 import { options, selected } from './lib/options.mjs';
 import { ServerUnderTest } from './lib/processes.mjs';
-import { payloadOf } from './lib/raw-http.mjs';
+import { payloadOf, RawConnection, sendRequest } from './lib/raw-http.mjs';
+import { countedWindow, requestLoop } from './lib/request-loops.mjs';
 import { count, heading, line, ms, percent } from './lib/report.mjs';
 
 const payload = payloadOf(options.MESSAGE_BYTES);
 const WARMUP_SAMPLES = 200;
+/** Connections (each on its own stream) of the forwarding-cost figure: enough to keep both nodes busy. */
+const FORWARD_CONNECTIONS = 32;
 
 async function freeUdpPort() {
   const socket = createSocket('udp4');
@@ -106,5 +110,49 @@ async function deliveryFigure() {
   }
 }
 
+/**
+ * Sends back to back on one connection per stream through `entry`; the rate in the counted window, and each
+ * node's CPU per send over the whole run (warm-up included, as are its sends).
+ */
+async function sendsThrough(entry, streams, nodes) {
+  const connections = await Promise.all(streams.map(() => RawConnection.open(entry.port)));
+  const cpuBefore = nodes.map((node) => node.cpuSeconds());
+  let answered = 0;
+  let counted = 0;
+  let failed = 0;
+  const elapsed = await countedWindow({ warmupSeconds: options.WARMUP, seconds: options.DURATION }, (window) => {
+    connections.forEach((connection, i) => {
+      let n = 0;
+      const body = () => `{"streamId":"${streams[i]}","messageUuid":"f${++n}","message":${payload}}`;
+      requestLoop(connection, window, () => sendRequest(body()), (status) => {
+        if (status !== 200) failed++;
+        answered++;
+        if (window.counting) counted++;
+      });
+    });
+  });
+  const cpuMicros = nodes.map((node, i) => ((node.cpuSeconds() - cpuBefore[i]) / answered) * 1e6);
+  for (const connection of connections) connection.close();
+  return { perSecond: counted / elapsed, cpuMicros, failed };
+}
+
+async function forwardingCostFigure() {
+  heading(
+    'Cluster: forwarding cost',
+    `two nodes; ${FORWARD_CONNECTIONS} connections sending back to back, each to its own stream owned by node-2, straight to it or ` +
+      `through node-1; ${options.DURATION} s after a ${options.WARMUP} s warm-up; CPU time of each node per send`,
+  );
+  await withCluster(2, async (nodes) => {
+    const streams = [];
+    for (let i = 0; streams.length < FORWARD_CONNECTIONS; i++) if ((await ownerOf(nodes[0], `forward-${i}`)) === 'node-2') streams.push(`forward-${i}`);
+    for (const [label, entry] of [['to the owner', nodes[1]], ['forwarded', nodes[0]]]) {
+      const result = await sendsThrough(entry, streams, nodes);
+      const [first, second] = result.cpuMicros.map((micros) => `${micros.toFixed(0)} µs`);
+      line(label, `${count(result.perSecond).padStart(7)} sends/s   ${result.failed} failed   CPU per send: node-1 ${first}, node-2 (owner) ${second}`);
+    }
+  });
+}
+
 if (selected('latency')) await latencyFigure();
 if (selected('deliver')) await deliveryFigure();
+if (selected('forward')) await forwardingCostFigure();
