@@ -55,6 +55,8 @@ export class IPubSub {
    * Failures that a retry can cure are retried until the subscription ends.
    */
   subscribe<T = unknown>(streamId: string, options: SubscribeOptions = {}): Subscription<T> {
+    // Polls answered at once would follow one another without pause, a load on the server and nothing gained.
+    if (options.timeoutSeconds === 0) throw new RangeError('subscribe long-polls: timeoutSeconds must be at least 1 (receive() reads without waiting)');
     return new Subscription<T>((query, signal) => this.get(streamId, query, signal, Infinity), options);
   }
 

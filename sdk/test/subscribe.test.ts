@@ -81,6 +81,10 @@ describe('subscribe', () => {
     void subscription.return();
   });
 
+  it('refuses timeoutSeconds 0, which would poll without pause', () => {
+    expect(() => client.subscribe(uniqueStream(), { timeoutSeconds: 0 })).toThrow(RangeError);
+  });
+
   it('serves concurrent next() calls in turn', async () => {
     const stream = uniqueStream();
     await sendAll(stream, ['a', 'b']);
