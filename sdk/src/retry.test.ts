@@ -29,6 +29,8 @@ describe('retryAfterMs', () => {
     expect(retryAfterMs('0', now)).toBe(0);
     expect(retryAfterMs('Tue, 01 Jan 2030 00:00:05 GMT', now)).toBe(5000);
     expect(retryAfterMs('Mon, 31 Dec 2029 23:59:00 GMT', now)).toBe(0);
+    // Longer than a timer can wait (about 24.8 days): the longest wait, not one that fires at once.
+    expect(retryAfterMs(String(30 * 86_400), now)).toBe(2 ** 31 - 1);
   });
   it('ignores what it cannot read', () => {
     expect(retryAfterMs(null, now)).toBeUndefined();

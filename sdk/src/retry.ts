@@ -13,12 +13,15 @@ export function backoffDelay(attempt: number, retry: RetrySettings, random = Mat
   return random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt);
 }
 
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
 /** `Retry-After` (delta-seconds or an HTTP date) in milliseconds; undefined when absent or unreadable. */
 export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   const ms = Number.isNaN(seconds) ? Date.parse(header) - now : seconds * 1000;
-  return Number.isNaN(ms) ? undefined : Math.max(0, ms);
+  // Capped at the longest timer there is: a longer one fires at once.
+  return Number.isNaN(ms) ? undefined : Math.min(Math.max(0, ms), LONGEST_TIMER_MS);
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
