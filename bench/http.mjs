@@ -17,7 +17,12 @@ const SERVERS = [['iPubSub', () => ServerUnderTest.ipubsub()]];
 if (options.BASELINE !== '') SERVERS.push(['baseline', () => ServerUnderTest.ipubsub({}, options.BASELINE)]);
 SERVERS.push(['floor', () => ServerUnderTest.floor()]);
 const payload = payloadOf(options.MESSAGE_BYTES);
-const LATENCY_WARMUP_SAMPLES = 200;
+/**
+ * Samples before the measured ones. V8 compiles a server's hot paths on background threads during its first
+ * thousands of requests, and on two cores that work delays the client too: after 200 the node's p99 measured
+ * 1.0–2.0 ms, after 2,000 0.41–0.56 ms (the floor, with far less code: 0.44–1.49 and 0.27–0.30 ms).
+ */
+const LATENCY_WARMUP_SAMPLES = 2000;
 
 /** Runs `measure()` and adds the CPU the server and this process used meanwhile (fraction of one core). */
 async function withCpu(server, measure) {
