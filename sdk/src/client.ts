@@ -1,3 +1,4 @@
+import { newMessageUuid } from './message-uuid.js';
 import { call, type Transport } from './request.js';
 import { RETRY_DEFAULTS } from './retry.js';
 import { Subscription } from './subscription.js';
@@ -23,7 +24,7 @@ export class IPubSub {
    * so the server drops a repeat.
    */
   send<T>(streamId: string, message: T, options: SendOptions = {}): Promise<SendResponse> {
-    const { signal, messageUuid = crypto.randomUUID(), ...settings } = options;
+    const { signal, messageUuid = newMessageUuid(), ...settings } = options;
     const { transport } = this;
     return call<SendResponse>(
       transport,

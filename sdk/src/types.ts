@@ -31,7 +31,7 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** Options of a send, named as on the wire; `messageUuid` defaults to `crypto.randomUUID()`. */
+/** Options of a send, named as on the wire; `messageUuid` defaults to a random UUID. */
 export type SendOptions = Omit<SendRequest, 'streamId' | 'message' | 'messageUuid'> &
   Partial<Pick<SendRequest, 'messageUuid'>> &
   RequestOptions;
