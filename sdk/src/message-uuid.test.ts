@@ -13,7 +13,7 @@ describe('newMessageUuid', () => {
   });
 
   it('without crypto.randomUUID (a plain-http page), a version 4 UUID from getRandomValues, different each time', () => {
-    vi.stubGlobal('crypto', { getRandomValues: <T extends ArrayBufferView>(array: T) => webcrypto.getRandomValues(array) });
+    vi.stubGlobal('crypto', { getRandomValues: (array: Uint8Array) => webcrypto.getRandomValues(array) });
     const uuids = new Set(Array.from({ length: 1000 }, newMessageUuid));
     expect(uuids.size).toBe(1000);
     for (const uuid of uuids) expect(uuid).toMatch(V4);
