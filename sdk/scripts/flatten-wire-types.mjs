@@ -8,17 +8,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import ts from 'typescript';
+import { loadWire, WIRE } from './load-wire.mjs';
 
-const WIRE = fileURLToPath(new URL('../src/wire.ts', import.meta.url));
 const OUT = fileURLToPath(new URL('../src/wire-types.generated.ts', import.meta.url));
-
-/** The schemas as the server sees them at run time, for their annotations. */
-async function loadSchemas() {
-  const { outputFiles } = await build({ entryPoints: [WIRE], bundle: true, write: false, format: 'esm', platform: 'neutral' });
-  return import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].text).toString('base64')}`);
-}
 
 function docComment(schema, indent) {
   const lines = [];
@@ -29,7 +22,7 @@ function docComment(schema, indent) {
   return `${indent}/**\n${lines.map((line) => `${indent} * ${line}\n`).join('')}${indent} */\n`;
 }
 
-const schemas = await loadSchemas();
+const schemas = await loadWire();
 const program = ts.createProgram([WIRE], {
   strict: true,
   target: ts.ScriptTarget.ES2022,

@@ -2,8 +2,9 @@
  * The wire format of iPubSub: every request and response body, defined once.
  *
  * The server validates and serializes with these JSON schemas; the SDK derives its types from them; the
- * docs are generated from them. Only the server imports this module at run time (subpath `@ipubsub/sdk/wire`),
- * so the SDK bundle carries none of it.
+ * API reference, docs/api.md, is generated from them (`pnpm --filter @ipubsub/sdk run api-reference`, checked
+ * by a test). Only the server imports this module at run time (subpath `@ipubsub/sdk/wire`), so the SDK bundle
+ * carries none of it.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
