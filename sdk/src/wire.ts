@@ -8,6 +8,14 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 
+/** What the server takes for an optional field left out: the schemas below declare it, the server applies it. */
+export const DEFAULTS = {
+  inMemoryStreamSize: 100,
+  blockingSendTimeoutSeconds: 0,
+  dbTTLSeconds: 86_400,
+  timeoutSeconds: 30,
+} as const;
+
 export const STREAM_ID_PATTERN = '^[A-Za-z0-9_.:@/-]{1,256}$';
 
 export const StreamId = Type.String({
@@ -32,14 +40,14 @@ export const SendRequest = Type.Object(
     inMemoryStreamSize: Type.Optional(
       Type.Integer({
         minimum: 0,
-        default: 100,
+        default: DEFAULTS.inMemoryStreamSize,
         description: 'capacity of the in-memory buffer, set when the stream is created; 0: sync match',
       }),
     ),
     blockingSendTimeoutSeconds: Type.Optional(
       Type.Integer({
         minimum: 0,
-        default: 0,
+        default: DEFAULTS.blockingSendTimeoutSeconds,
         description: '0: circular buffer, drops the oldest; > 0: wait up to this long for space (or a receiver), then 424',
       }),
     ),
@@ -47,7 +55,7 @@ export const SendRequest = Type.Object(
       Type.Boolean({ default: false, description: 'persist in the message store; answered once stored durably' }),
     ),
     dbTTLSeconds: Type.Optional(
-      Type.Integer({ minimum: 1, default: 86400, description: 'time to live of the stored message' }),
+      Type.Integer({ minimum: 1, default: DEFAULTS.dbTTLSeconds, description: 'time to live of the stored message' }),
     ),
   },
   { additionalProperties: false },
@@ -68,7 +76,7 @@ export const ReceiveQuery = Type.Object(
   {
     streamId: StreamId,
     timeoutSeconds: Type.Optional(
-      Type.Integer({ minimum: 0, default: 30, description: 'longest wait for a message (long poll); 0: answer at once' }),
+      Type.Integer({ minimum: 0, default: DEFAULTS.timeoutSeconds, description: 'longest wait for a message (long poll); 0: answer at once' }),
     ),
     readFromDB: Type.Optional(
       Type.Boolean({ default: false, description: 'read the message store without consuming (replay, fan-out)' }),

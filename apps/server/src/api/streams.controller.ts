@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ReceiveQuery, ReceivedMessage, SendRequest } from '@ipubsub/sdk/wire';
+import { DEFAULTS, type ReceiveQuery, type ReceivedMessage, type SendRequest } from '@ipubsub/sdk/wire';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ClusterRouter } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
@@ -19,8 +19,6 @@ import { isoTimestamp } from './iso-time.js';
 import { ShutdownState } from './shutdown-state.js';
 import { serializeBatch, serializeMessage } from './serializers.js';
 import { RECEIVE_ROUTE } from './streams.routes.js';
-
-const SEND_DEFAULTS = { inMemoryStreamSize: 100, blockingSendTimeoutSeconds: 0 } as const;
 
 /** Send and receive; `streams.routes.ts` maps them to routes with their wire schemas. */
 @Injectable()
@@ -65,8 +63,8 @@ export class StreamsController {
 
   private sendHere(body: SendRequest, reply: FastifyReply): void | Promise<void> {
     if (this.shutdown.draining) return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
-    const capacity = body.inMemoryStreamSize ?? SEND_DEFAULTS.inMemoryStreamSize;
-    const blockingSeconds = body.blockingSendTimeoutSeconds ?? SEND_DEFAULTS.blockingSendTimeoutSeconds;
+    const capacity = body.inMemoryStreamSize ?? DEFAULTS.inMemoryStreamSize;
+    const blockingSeconds = body.blockingSendTimeoutSeconds ?? DEFAULTS.blockingSendTimeoutSeconds;
     if (capacity === 0 && blockingSeconds === 0) {
       return this.reject(reply, 'INVALID_REQUEST', 'inMemoryStreamSize 0 needs blockingSendTimeoutSeconds > 0 (sync match)');
     }
@@ -120,7 +118,7 @@ export class StreamsController {
 
   private receiveHere(query: ReceiveQuery, reply: FastifyReply): void | Promise<void> {
     if (this.shutdown.draining) return this.receiveFailed(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
-    const timeoutSeconds = query.timeoutSeconds ?? 30;
+    const timeoutSeconds = query.timeoutSeconds ?? DEFAULTS.timeoutSeconds;
     if (timeoutSeconds > this.limits.maxTimeoutSeconds) {
       return this.receiveFailed(reply, 'INVALID_REQUEST', `timeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`);
     }
@@ -154,7 +152,7 @@ export class StreamsController {
     switch (outcome) {
       case 'timeout':
         this.metrics.receiveOutcome.timeout.inc();
-        return this.receiveFailed(reply, 'NO_MESSAGE', `no message within ${query.timeoutSeconds ?? 30} s`);
+        return this.receiveFailed(reply, 'NO_MESSAGE', `no message within ${query.timeoutSeconds ?? DEFAULTS.timeoutSeconds} s`);
       case 'aborted':
         return;
       case 'too_many_waiters':

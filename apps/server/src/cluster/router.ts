@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { ReceivedMessage, ReceiveQuery, SendRequest } from '@ipubsub/sdk/wire';
+import { DEFAULTS, type ReceivedMessage, type ReceiveQuery, type SendRequest } from '@ipubsub/sdk/wire';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { sendError, STREAM_MOVED } from '../api/errors.js';
@@ -124,7 +124,7 @@ export class ClusterRouter {
     /** When the client's long poll ends (performance.now() time); 0 for a send. */
     let deadline = 0;
     if (receive) {
-      const asked = (req.query as ReceiveQuery).timeoutSeconds ?? 30;
+      const asked = (req.query as ReceiveQuery).timeoutSeconds ?? DEFAULTS.timeoutSeconds;
       if (asked > 0 && this.handOff.left) return this.shuttingDown(reply, true);
       deadline = routing.startedAt + asked * 1000;
       const remaining = secondsLeft(deadline);

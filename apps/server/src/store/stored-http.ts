@@ -1,13 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
-import type { ErrorCode, ReceiveQuery, SendRequest } from '@ipubsub/sdk/wire';
+import { DEFAULTS, type ErrorCode, type ReceiveQuery, type SendRequest } from '@ipubsub/sdk/wire';
 import type { FastifyReply } from 'fastify';
 import { sendError, STREAM_MOVED } from '../api/errors.js';
 import type { Metrics } from '../observability/index.js';
 import { StoreUnavailableError, type StoredMessage } from './message-store.js';
 import type { StoredRead, StoredStreams } from './stored-streams.js';
-
-const DEFAULT_TTL_SECONDS = 86_400;
 
 /**
  * What becomes of a stored long poll whose stream moved to another node while it waited. `startedAt`
@@ -39,7 +37,7 @@ export class StoredStreamsHttp {
     const receivedAt = Date.now();
     let result;
     try {
-      result = await this.stored.send(body.streamId, body.messageUuid, body.message, body.dbTTLSeconds ?? DEFAULT_TTL_SECONDS, receivedAt);
+      result = await this.stored.send(body.streamId, body.messageUuid, body.message, body.dbTTLSeconds ?? DEFAULTS.dbTTLSeconds, receivedAt);
     } catch (err) {
       this.metrics.sendOutcome.rejected.inc();
       return this.unavailable(reply, err);
