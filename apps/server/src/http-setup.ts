@@ -3,7 +3,13 @@ import type { Socket } from 'node:net';
 import { ERROR_STATUS, type ErrorCode } from '@ipubsub/sdk/wire';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifySchemaCompiler, type FastifyServerFactory } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifySchemaCompiler,
+  type FastifyServerFactory,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { classifyFastifyError, sendError } from './api/errors.js';
 import { STREAMS_PATH_PREFIX } from './api/streams.routes.js';
@@ -91,10 +97,12 @@ export function createStreamApi(config: AppConfig): FastifyInstance {
 export function configureHttp(app: NestFastifyApplication, streamApi: FastifyInstance, logger: Logger, metrics: Metrics): void {
   const validation = new Validation();
   const durations = metrics.requestDurations;
+  const recordLatency = (request: FastifyRequest, reply: FastifyReply): void =>
+    durations.record(request.routeOptions.url ?? 'unmatched', reply.statusCode, secondsSinceArrival(request.raw));
   const nest = app.getHttpAdapter().getInstance();
   nest.setValidatorCompiler(validation.compile);
   nest.addHook('onResponse', (request, reply, done) => {
-    durations.record(routeOf(request), reply.statusCode, secondsSinceArrival(request.raw));
+    recordLatency(request, reply);
     done();
   });
 
@@ -102,16 +110,12 @@ export function configureHttp(app: NestFastifyApplication, streamApi: FastifyIns
   streamApi.setErrorHandler((error, request, reply) => {
     const [code, message] = classifyFastifyError(error, logger);
     void sendError(reply, code, message);
-    durations.record(routeOf(request), reply.statusCode, secondsSinceArrival(request.raw));
+    recordLatency(request, reply);
   });
   streamApi.setNotFoundHandler((request, reply) => {
     void sendError(reply, 'NOT_FOUND', 'no such route');
-    durations.record(routeOf(request), reply.statusCode, secondsSinceArrival(request.raw));
+    recordLatency(request, reply);
   });
-}
-
-function routeOf(request: FastifyRequest): string {
-  return request.routeOptions.url ?? 'unmatched';
 }
 
 /**

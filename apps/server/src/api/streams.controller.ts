@@ -3,7 +3,7 @@ import { DEFAULTS, type ReceiveQuery, type ReceivedMessage, type SendRequest } f
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ClusterRouter } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
-import { Metrics, secondsSinceArrival, type RouteDurations } from '../observability/index.js';
+import { Metrics, type RouteDurations } from '../observability/index.js';
 import { StoredStreamsHttp } from '../store/index.js';
 import {
   PARKED,
@@ -18,7 +18,7 @@ import { sendError, STREAM_MOVED } from './errors.js';
 import { isoTimestamp } from './iso-time.js';
 import { ShutdownState } from './shutdown-state.js';
 import { serializeBatch, serializeMessage } from './serializers.js';
-import { RECEIVE_ROUTE } from './streams.routes.js';
+import { RECEIVE_ROUTE, recordIfAnswered } from './streams.routes.js';
 
 /** Send and receive; `streams.routes.ts` maps them to routes with their wire schemas. */
 @Injectable()
@@ -238,7 +238,7 @@ class InMemoryReceive extends ClientHangUp implements WaitListener<ReceiveOutcom
       // Called from another request's send or a timer: a bug here must fail this request, not that one.
       this.reply.send(err as Error);
     }
-    if (this.reply.sent) this.controller.parkedReceives.record(this.reply.statusCode, secondsSinceArrival(this.reply.request.raw));
+    recordIfAnswered(this.reply, this.controller.parkedReceives);
   }
 }
 

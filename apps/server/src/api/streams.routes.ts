@@ -40,14 +40,11 @@ export function registerStreamRoutes(fastify: FastifyInstance, controller: Strea
  * records its own when answered); a failure the controller did not answer (a bug) goes to the error handler.
  */
 function settle(handled: void | Promise<void>, reply: FastifyReply, durations: RouteDurations): void {
-  if (handled === undefined) {
-    if (reply.sent) durations.record(reply.statusCode, secondsSinceArrival(reply.request.raw));
-    return;
-  }
-  handled.then(
-    () => {
-      if (reply.sent) durations.record(reply.statusCode, secondsSinceArrival(reply.request.raw));
-    },
-    (err: unknown) => reply.send(err),
-  );
+  if (handled === undefined) recordIfAnswered(reply, durations);
+  else handled.then(() => recordIfAnswered(reply, durations), (err: unknown) => reply.send(err));
+}
+
+/** Records a request's latency if it was answered (a long poll whose client had gone ends without an answer). */
+export function recordIfAnswered(reply: FastifyReply, durations: RouteDurations): void {
+  if (reply.sent) durations.record(reply.statusCode, secondsSinceArrival(reply.request.raw));
 }

@@ -47,7 +47,7 @@ export const PARKED = 'parked';
 
 /**
  * Fires once when the client behind a parked waiter hangs up. An AbortSignal is one; the HTTP API passes a
- * lighter object that listens on the response, since an AbortController per long poll costs microseconds
+ * lighter object that listens on the connection, since an AbortController per long poll costs microseconds
  * and about a kilobyte.
  */
 export interface HangUpSignal {
