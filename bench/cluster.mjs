@@ -35,12 +35,18 @@ async function startCluster(size) {
   const seeds = gossipPorts.map((port) => `127.0.0.1:${port}`).join(',');
   const nodes = await Promise.all(
     gossipPorts.map((port, i) =>
-      ServerUnderTest.ipubsub({ IPUBSUB_NODE_NAME: `node-${i + 1}`, IPUBSUB_CLUSTER_SEEDS: seeds, IPUBSUB_CLUSTER_GOSSIP_PORT: String(port) }),
+      ServerUnderTest.ipubsub({
+        IPUBSUB_NODE_NAME: `node-${i + 1}`,
+        IPUBSUB_CLUSTER_SEEDS: seeds,
+        IPUBSUB_CLUSTER_GOSSIP_PORT: String(port),
+      }),
     ),
   );
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const rings = await Promise.all(nodes.map(async (node) => (await (await fetch(`${node.url}/api/v1/cluster`)).json()).ring.length));
+    const rings = await Promise.all(
+      nodes.map(async (node) => (await (await fetch(`${node.url}/api/v1/cluster`)).json()).ring.length),
+    );
     if (rings.every((length) => length === size)) return nodes;
     if (Date.now() > deadline) throw new Error(`cluster of ${size} did not form: ring sizes ${rings}`);
     await sleep(50);
@@ -68,13 +74,27 @@ async function latencyFigure() {
   );
   const describe = (r) => `p50 ${ms(r.p50Ms)}   p99 ${ms(r.p99Ms)}   max ${ms(r.maxMs)}   ${r.failed} failed`;
   const alone = await withCluster(1, ([node]) =>
-    measureLatency({ streamId: 'latency', senderPort: node.port, receiverPort: node.port, payload, samples: options.LATENCY_SAMPLES, warmup: WARMUP_SAMPLES }),
+    measureLatency({
+      streamId: 'latency',
+      senderPort: node.port,
+      receiverPort: node.port,
+      payload,
+      samples: options.LATENCY_SAMPLES,
+      warmup: WARMUP_SAMPLES,
+    }),
   );
   line('1 node', describe(alone));
   const spread = await withCluster(3, async ([first, second, third]) => {
     let streamId;
     for (let i = 0; (await ownerOf(first, (streamId = `latency-${i}`))) !== 'node-2'; i++);
-    return measureLatency({ streamId, senderPort: first.port, receiverPort: third.port, payload, samples: options.LATENCY_SAMPLES, warmup: WARMUP_SAMPLES });
+    return measureLatency({
+      streamId,
+      senderPort: first.port,
+      receiverPort: third.port,
+      payload,
+      samples: options.LATENCY_SAMPLES,
+      warmup: WARMUP_SAMPLES,
+    });
   });
   line('3 nodes', `${describe(spread)}   (send → node-1, owner node-2, receive → node-3)`);
   line('overhead', `p50 +${ms(spread.p50Ms - alone.p50Ms)}, p99 +${ms(spread.p99Ms - alone.p99Ms)}`);
@@ -124,11 +144,16 @@ async function sendsThrough(entry, streams, nodes) {
     connections.forEach((connection, i) => {
       let n = 0;
       const body = () => `{"streamId":"${streams[i]}","messageUuid":"f${++n}","message":${payload}}`;
-      requestLoop(connection, window, () => sendRequest(body()), (status) => {
-        if (status !== 200) failed++;
-        answered++;
-        if (window.counting) counted++;
-      });
+      requestLoop(
+        connection,
+        window,
+        () => sendRequest(body()),
+        (status) => {
+          if (status !== 200) failed++;
+          answered++;
+          if (window.counting) counted++;
+        },
+      );
     });
   });
   const cpuMicros = nodes.map((node, i) => ((node.cpuSeconds() - cpuBefore[i]) / answered) * 1e6);
@@ -144,11 +169,18 @@ async function forwardingCostFigure() {
   );
   await withCluster(2, async (nodes) => {
     const streams = [];
-    for (let i = 0; streams.length < FORWARD_CONNECTIONS; i++) if ((await ownerOf(nodes[0], `forward-${i}`)) === 'node-2') streams.push(`forward-${i}`);
-    for (const [label, entry] of [['to the owner', nodes[1]], ['forwarded', nodes[0]]]) {
+    for (let i = 0; streams.length < FORWARD_CONNECTIONS; i++)
+      if ((await ownerOf(nodes[0], `forward-${i}`)) === 'node-2') streams.push(`forward-${i}`);
+    for (const [label, entry] of [
+      ['to the owner', nodes[1]],
+      ['forwarded', nodes[0]],
+    ]) {
       const result = await sendsThrough(entry, streams, nodes);
       const [first, second] = result.cpuMicros.map((micros) => `${micros.toFixed(0)} µs`);
-      line(label, `${count(result.perSecond).padStart(7)} sends/s   ${result.failed} failed   CPU per send: node-1 ${first}, node-2 (owner) ${second}`);
+      line(
+        label,
+        `${count(result.perSecond).padStart(7)} sends/s   ${result.failed} failed   CPU per send: node-1 ${first}, node-2 (owner) ${second}`,
+      );
     }
   });
 }

@@ -14,16 +14,26 @@ const { Ajv } = await import(require.resolve('ajv'));
 
 const buffers = new Map();
 const fastify = Fastify();
-const strict = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: false });
-fastify.setValidatorCompiler(({ schema }) => strict.compile(schema));
-fastify.post('/api/v1/streams/send', { schema: { body: SendRequest, response: { 200: SendResponse } } }, async (request) => {
-  const { streamId, messageUuid, message } = request.body;
-  let buffer = buffers.get(streamId);
-  if (buffer === undefined) buffers.set(streamId, (buffer = []));
-  const timestamp = Date.now();
-  buffer.push({ messageUuid, message, timestamp });
-  return { messageUuid, timestamp: new Date(timestamp).toISOString() };
+const strict = new Ajv({
+  coerceTypes: false,
+  useDefaults: false,
+  removeAdditional: false,
+  allErrors: false,
+  strict: false,
 });
+fastify.setValidatorCompiler(({ schema }) => strict.compile(schema));
+fastify.post(
+  '/api/v1/streams/send',
+  { schema: { body: SendRequest, response: { 200: SendResponse } } },
+  async (request) => {
+    const { streamId, messageUuid, message } = request.body;
+    let buffer = buffers.get(streamId);
+    if (buffer === undefined) buffers.set(streamId, (buffer = []));
+    const timestamp = Date.now();
+    buffer.push({ messageUuid, message, timestamp });
+    return { messageUuid, timestamp: new Date(timestamp).toISOString() };
+  },
+);
 fastify.get('/ready', async () => ({ ready: true }));
 await fastify.listen({ port: Number(process.argv[2] ?? 0), host: '127.0.0.1' });
 process.stdout.write(`listening ${fastify.server.address().port}\n`);

@@ -16,12 +16,19 @@ const waiters = new Map();
 
 function answer(res, status, body) {
   const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+  });
   res.end(json);
 }
 
 function deliver(res, message) {
-  answer(res, 200, { messageUuid: message.messageUuid, message: message.message, timestamp: new Date(message.timestamp).toISOString() });
+  answer(res, 200, {
+    messageUuid: message.messageUuid,
+    message: message.message,
+    timestamp: new Date(message.timestamp).toISOString(),
+  });
 }
 
 function send(req, res) {

@@ -32,7 +32,12 @@ async function withCpu(server, measure) {
   const result = await measure();
   const seconds = (performance.now() - started) / 1000;
   const self = process.cpuUsage(selfBefore);
-  return { ...result, seconds, serverCpu: (server.cpuSeconds() - serverBefore) / seconds, clientCpu: (self.user + self.system) / 1e6 / seconds };
+  return {
+    ...result,
+    seconds,
+    serverCpu: (server.cpuSeconds() - serverBefore) / seconds,
+    clientCpu: (self.user + self.system) / 1e6 / seconds,
+  };
 }
 
 /**
@@ -52,7 +57,8 @@ async function compare({ starters = SERVERS, prepare, measure, key, rounds, desc
     for (const [name, results] of runs) {
       const sorted = [...results].sort((a, b) => b[key] - a[key]);
       best[name] = sorted[0];
-      const median = rounds > 1 ? `   (best of ${rounds} rounds; median ${count(sorted[Math.floor(rounds / 2)][key])})` : '';
+      const median =
+        rounds > 1 ? `   (best of ${rounds} rounds; median ${count(sorted[Math.floor(rounds / 2)][key])})` : '';
       line(name, describe(best[name]) + median);
     }
     return best;
@@ -76,7 +82,10 @@ function ratioLines(results, key) {
 function cpuRatioLines(results) {
   for (const name of Object.keys(results)) {
     if (name === 'floor') continue;
-    line('ratio', `${name}/floor by CPU per request ${(results.floor.cpuPerRequestUs / results[name].cpuPerRequestUs).toFixed(2)}`);
+    line(
+      'ratio',
+      `${name}/floor by CPU per request ${(results.floor.cpuPerRequestUs / results[name].cpuPerRequestUs).toFixed(2)}`,
+    );
   }
 }
 
@@ -86,7 +95,9 @@ async function sendFigure() {
     'Send throughput',
     `${generator.label}; ${options.DURATION} s after a ${options.WARMUP} s warm-up; ${options.MESSAGE_BYTES}-byte messages spread over ${options.SEND_STREAMS} streams (circular buffers of 100)`,
   );
-  const starters = options.FASTIFY ? [...SERVERS, ['fastify', () => ServerUnderTest.script('fastify', 'bench/fastify-floor.mjs')]] : SERVERS;
+  const starters = options.FASTIFY
+    ? [...SERVERS, ['fastify', () => ServerUnderTest.script('fastify', 'bench/fastify-floor.mjs')]]
+    : SERVERS;
   const results = await compare({
     starters,
     prepare: (server) => (options.WARMUP > 0 ? runSendLoad(generator.tool, server.port, options.WARMUP) : undefined),

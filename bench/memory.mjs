@@ -33,7 +33,9 @@ async function fillStreams(server) {
   const total = options.IDLE_STREAMS;
   const payload = payloadOf(options.MESSAGE_BYTES);
   const baseline = server.rssBytes();
-  const connections = await Promise.all(Array.from({ length: options.FILL_CONNECTIONS }, () => RawConnection.open(server.port)));
+  const connections = await Promise.all(
+    Array.from({ length: options.FILL_CONNECTIONS }, () => RawConnection.open(server.port)),
+  );
   const started = performance.now();
   let next = 0;
   let answered = 0;
@@ -41,7 +43,11 @@ async function fillStreams(server) {
   await new Promise((resolve) => {
     for (const connection of connections) {
       const sendNext = () => {
-        if (next < total) connection.request(sendRequest(`{"streamId":"idle-${next++}","messageUuid":"m","message":${payload}}`), onAnswer);
+        if (next < total)
+          connection.request(
+            sendRequest(`{"streamId":"idle-${next++}","messageUuid":"m","message":${payload}}`),
+            onAnswer,
+          );
       };
       const onAnswer = (status) => {
         if (status !== 200) failed++;
@@ -74,7 +80,10 @@ async function idleStreamsFigure() {
         `filled in ${r.seconds.toFixed(1)} s (${count(options.IDLE_STREAMS / r.seconds)} sends/s)   ${r.failed} failed${held}`,
     );
   }
-  return target(`${count(options.IDLE_STREAMS)} streams with a message each < 1 GiB RSS`, results.iPubSub.rss < GIB && results.iPubSub.failed === 0);
+  return target(
+    `${count(options.IDLE_STREAMS)} streams with a message each < 1 GiB RSS`,
+    results.iPubSub.rss < GIB && results.iPubSub.failed === 0,
+  );
 }
 
 /** At most this many sockets per client process, well inside one process's open-file limit. */
@@ -95,12 +104,21 @@ async function parkWaiters(server) {
   let answeredEarly = 0;
   const started = performance.now();
   // Connections [0, fullConnections) carry perConnection receives, the rest one fewer.
-  for (const [first, end, depth] of [[0, fullConnections, perConnection], [fullConnections, connections, perConnection - 1]]) {
+  for (const [first, end, depth] of [
+    [0, fullConnections, perConnection],
+    [fullConnections, connections, perConnection - 1],
+  ]) {
     for (let from = first; from < end && depth > 0; from += CONNECTIONS_PER_CLIENT) {
       const n = Math.min(CONNECTIONS_PER_CLIENT, end - from);
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'bench/lib/park-receivers.mjs'), server.port, from, n, depth, WAIT_TIMEOUT_SECONDS].map(String), {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        [join(REPO_ROOT, 'bench/lib/park-receivers.mjs'), server.port, from, n, depth, WAIT_TIMEOUT_SECONDS].map(
+          String,
+        ),
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       const connected = new Promise((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`receiver client exited with ${code}`)));
         createInterface({ input: child.stdout }).on('line', (text) => {
@@ -140,7 +158,10 @@ async function waitersFigure() {
   const results = {};
   for (const [name, start] of SERVERS) {
     const r = (results[name] = await withServer(start, parkWaiters));
-    const sharing = r.connections < options.WAITERS ? ` (over ${count(r.connections)} connections: the open-file limit allows no more)` : '';
+    const sharing =
+      r.connections < options.WAITERS
+        ? ` (over ${count(r.connections)} connections: the open-file limit allows no more)`
+        : '';
     line(
       name,
       `RSS ${mib(r.rss)} (${mib(r.baseline)} at start, ${((r.rss - r.baseline) / options.WAITERS / 1024).toFixed(1)} KiB per receiver)   ` +
@@ -148,7 +169,10 @@ async function waitersFigure() {
     );
   }
   const r = results.iPubSub;
-  return target(`${count(options.WAITERS)} waiting receivers < 300 MiB RSS`, r.rss < 300 * MIB && r.parked >= options.WAITERS && r.answeredEarly === 0);
+  return target(
+    `${count(options.WAITERS)} waiting receivers < 300 MiB RSS`,
+    r.rss < 300 * MIB && r.parked >= options.WAITERS && r.answeredEarly === 0,
+  );
 }
 
 const verdicts = [];

@@ -28,7 +28,10 @@ function parseFlags(argv) {
 const { env, sections } = parseFlags(process.argv.slice(2));
 const started = performance.now();
 /** Other work on the machine skews every figure; the load average shows how much there was. */
-const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 process.stdout.write(
   `iPubSub benchmark — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, loopback\n` +
     `load average at start: ${load()}\n`,
@@ -48,5 +51,7 @@ for (const section of sections) {
     process.stdout.write(`bench/${section}.mjs failed (${signal ?? `exit ${code}`})\n`);
   }
 }
-process.stdout.write(`\nbenchmark took ${((performance.now() - started) / 1000).toFixed(0)} s; load average at the end: ${load()}\n`);
+process.stdout.write(
+  `\nbenchmark took ${((performance.now() - started) / 1000).toFixed(0)} s; load average at the end: ${load()}\n`,
+);
 process.exitCode = failed === 0 ? 0 : 1;

@@ -38,7 +38,10 @@ async function scratchDatabase(type, serverUrl) {
       await client.query(statement).finally(() => client.end());
     } else if (type === 'cassandra') {
       const { host, searchParams } = new URL(serverUrl);
-      const client = new (requireFromServer('cassandra-driver').Client)({ contactPoints: [host], localDataCenter: searchParams.get('dc') });
+      const client = new (requireFromServer('cassandra-driver').Client)({
+        contactPoints: [host],
+        localDataCenter: searchParams.get('dc'),
+      });
       await client.connect();
       await client.execute(statement).finally(() => client.shutdown());
     } else {
@@ -47,10 +50,17 @@ async function scratchDatabase(type, serverUrl) {
     }
   };
   const database = type === 'cassandra' ? 'KEYSPACE' : 'DATABASE';
-  await run(type === 'cassandra' ? `CREATE KEYSPACE ${name} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}` : `CREATE DATABASE ${name}`);
+  await run(
+    type === 'cassandra'
+      ? `CREATE KEYSPACE ${name} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`
+      : `CREATE DATABASE ${name}`,
+  );
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => run(`DROP ${database} IF EXISTS ${name}${type === 'postgres' ? ' WITH (FORCE)' : ''}`) };
+  return {
+    url: url.toString(),
+    drop: () => run(`DROP ${database} IF EXISTS ${name}${type === 'postgres' ? ' WITH (FORCE)' : ''}`),
+  };
 }
 
 /** Other work on the machine skews every figure: the one-minute load average goes beside each. */
@@ -80,7 +90,8 @@ function databaseCpuSeconds(type) {
  * shared with other work.
  */
 const perMessage = ({ serverCpu, databaseCpu, perSecond }) =>
-  `${((serverCpu * 1e6) / perSecond).toFixed(0)} µs per message` + (databaseCpu > 0 ? ` + ${((databaseCpu * 1e6) / perSecond).toFixed(0)} µs in the database` : '');
+  `${((serverCpu * 1e6) / perSecond).toFixed(0)} µs per message` +
+  (databaseCpu > 0 ? ` + ${((databaseCpu * 1e6) / perSecond).toFixed(0)} µs in the database` : '');
 
 /** Runs `work` with CPU accounting for the server and the store's database: fractions of one core used meanwhile. */
 async function withServerCpu(server, type, work) {
@@ -89,7 +100,11 @@ async function withServerCpu(server, type, work) {
   const started = performance.now();
   const result = await work();
   const seconds = (performance.now() - started) / 1000;
-  return { ...result, serverCpu: (server.cpuSeconds() - before) / seconds, databaseCpu: (databaseCpuSeconds(type) - databaseBefore) / seconds };
+  return {
+    ...result,
+    serverCpu: (server.cpuSeconds() - before) / seconds,
+    databaseCpu: (databaseCpuSeconds(type) - databaseBefore) / seconds,
+  };
 }
 
 /** Each connection sends messages to its own stream, the next as soon as the last is answered. */
@@ -100,11 +115,17 @@ async function sends(server, streams, writeToDB, seconds, warmupSeconds) {
   const elapsed = await countedWindow({ warmupSeconds, seconds }, (window) => {
     connections.forEach((connection, i) => {
       let n = 0;
-      const body = () => `{"streamId":"${streams[i]}","messageUuid":"m${++n}","message":${payload}${writeToDB ? ',"writeToDB":true' : ''}}`;
-      requestLoop(connection, window, () => sendRequest(body()), (status) => {
-        if (status !== 200) failed++;
-        else if (window.counting) stored++;
-      });
+      const body = () =>
+        `{"streamId":"${streams[i]}","messageUuid":"m${++n}","message":${payload}${writeToDB ? ',"writeToDB":true' : ''}}`;
+      requestLoop(
+        connection,
+        window,
+        () => sendRequest(body()),
+        (status) => {
+          if (status !== 200) failed++;
+          else if (window.counting) stored++;
+        },
+      );
     });
   });
   // Let the last answers arrive before closing, so the server is not measured failing to write them.
@@ -127,17 +148,22 @@ async function replay(server, streams, seconds) {
     connections.forEach((connection, reader) => {
       let stream = reader % streams.length;
       let token;
-      requestLoop(connection, window, () => replayRequest(streams[stream], token), (status, body) => {
-        if (status === 200) {
-          const batch = JSON.parse(body.toString());
-          if (window.counting) messages += batch.messages.length;
-          token = batch.dbResumeToken;
-          return;
-        }
-        if (status !== 424) failed++;
-        stream = (stream + REPLAY_READERS) % streams.length;
-        token = undefined;
-      });
+      requestLoop(
+        connection,
+        window,
+        () => replayRequest(streams[stream], token),
+        (status, body) => {
+          if (status === 200) {
+            const batch = JSON.parse(body.toString());
+            if (window.counting) messages += batch.messages.length;
+            token = batch.dbResumeToken;
+            return;
+          }
+          if (status !== 424) failed++;
+          stream = (stream + REPLAY_READERS) % streams.length;
+          token = undefined;
+        },
+      );
     });
   });
   while (connections.some((c) => c.inFlight > 0)) await sleep(10);
@@ -156,16 +182,26 @@ async function adapterRound(type, env, [build, root]) {
     () => ServerUnderTest.ipubsub(env, root),
     async (server) => {
       const streams = Array.from({ length: SENDERS }, (_, i) => `stored-${type}-${i}`);
-      const memory = await withServerCpu(server, type, () => sends(server, streams, false, options.DURATION, options.WARMUP));
-      line(type, `${label}${count(memory.perSecond).padStart(7)} in-memory sends/s (reference)   server CPU ${percent(memory.serverCpu)}   ${load()}`);
-      const stored = await withServerCpu(server, type, () => sends(server, streams, true, options.DURATION, options.WARMUP));
+      const memory = await withServerCpu(server, type, () =>
+        sends(server, streams, false, options.DURATION, options.WARMUP),
+      );
+      line(
+        type,
+        `${label}${count(memory.perSecond).padStart(7)} in-memory sends/s (reference)   server CPU ${percent(memory.serverCpu)}   ${load()}`,
+      );
+      const stored = await withServerCpu(server, type, () =>
+        sends(server, streams, true, options.DURATION, options.WARMUP),
+      );
       line(
         type,
         `${label}${count(stored.perSecond).padStart(7)} stored sends/s   ${stored.failed} failed   server CPU ${percent(stored.serverCpu)} ` +
           `(${perMessage(stored)})   ${percent(stored.perSecond / memory.perSecond)} of in-memory   ${load()}`,
       );
       const replayed = await withServerCpu(server, type, () => replay(server, streams, options.DURATION));
-      line(type, `${label}${count(replayed.perSecond).padStart(7)} replayed messages/s   ${replayed.failed} failed   server CPU ${percent(replayed.serverCpu)}   ${load()}`);
+      line(
+        type,
+        `${label}${count(replayed.perSecond).padStart(7)} replayed messages/s   ${replayed.failed} failed   server CPU ${percent(replayed.serverCpu)}   ${load()}`,
+      );
       return { stored, replayed };
     },
   );
@@ -178,17 +214,28 @@ async function adapterFigures(type, env, serverUrl) {
     for (const build of BUILDS) {
       const database = serverUrl === undefined ? null : await scratchDatabase(type, serverUrl);
       try {
-        const figures = await adapterRound(type, database === null ? env : { ...env, IPUBSUB_STORE_URL: database.url }, build);
+        const figures = await adapterRound(
+          type,
+          database === null ? env : { ...env, IPUBSUB_STORE_URL: database.url },
+          build,
+        );
         if (build[1] !== REPO_ROOT) continue;
-        for (const key of ['stored', 'replayed']) if (best[key] === null || figures[key].perSecond > best[key].perSecond) best[key] = figures[key];
+        for (const key of ['stored', 'replayed'])
+          if (best[key] === null || figures[key].perSecond > best[key].perSecond) best[key] = figures[key];
       } finally {
         await database?.drop();
       }
     }
   }
   return [
-    target(`${type}: stored sends ≥ ${count(TARGETS[type])}/s`, best.stored.perSecond >= TARGETS[type] && best.stored.failed === 0),
-    target(`${type}: replay ≥ ${count(REPLAY_TARGET)} messages/s`, best.replayed.perSecond >= REPLAY_TARGET && best.replayed.failed === 0),
+    target(
+      `${type}: stored sends ≥ ${count(TARGETS[type])}/s`,
+      best.stored.perSecond >= TARGETS[type] && best.stored.failed === 0,
+    ),
+    target(
+      `${type}: replay ≥ ${count(REPLAY_TARGET)} messages/s`,
+      best.replayed.perSecond >= REPLAY_TARGET && best.replayed.failed === 0,
+    ),
   ];
 }
 
@@ -200,10 +247,17 @@ heading(
 );
 const verdicts = [];
 verdicts.push(...(await adapterFigures('sqlite', { IPUBSUB_STORE_TYPE: 'sqlite' })));
-for (const [type, variable] of [['postgres', 'IPUBSUB_TEST_POSTGRES_URL'], ['mysql', 'IPUBSUB_TEST_MYSQL_URL'], ['cassandra', 'IPUBSUB_TEST_CASSANDRA_URL']]) {
+for (const [type, variable] of [
+  ['postgres', 'IPUBSUB_TEST_POSTGRES_URL'],
+  ['mysql', 'IPUBSUB_TEST_MYSQL_URL'],
+  ['cassandra', 'IPUBSUB_TEST_CASSANDRA_URL'],
+]) {
   const serverUrl = process.env[variable];
   if (serverUrl === undefined || serverUrl === '') {
-    line(type, `skipped: set ${variable} (${type === 'cassandra' ? 'scripts/cassandra.sh start' : 'eval "$(scripts/databases.sh env)"'})`);
+    line(
+      type,
+      `skipped: set ${variable} (${type === 'cassandra' ? 'scripts/cassandra.sh start' : 'eval "$(scripts/databases.sh env)"'})`,
+    );
     continue;
   }
   verdicts.push(...(await adapterFigures(type, { IPUBSUB_STORE_TYPE: type }, serverUrl)));

@@ -52,7 +52,11 @@ describe('waiter limits', () => {
     expect((await server.send({ streamId: full, messageUuid: 'm0', message: 0, ...options })).status).toBe(200);
     const blocked = [1, 2].map((i) => server.send({ streamId: full, messageUuid: `m${i}`, message: i, ...options }));
     await waitForWaiters(server, 2);
-    await expectError(await server.send({ streamId: full, messageUuid: 'm3', message: 3, ...options }), 429, 'TOO_MANY_WAITERS');
+    await expectError(
+      await server.send({ streamId: full, messageUuid: 'm3', message: 3, ...options }),
+      429,
+      'TOO_MANY_WAITERS',
+    );
     for (const expected of [0, 1, 2]) {
       const res = await server.receive({ streamId: full, timeoutSeconds: 0 });
       expect(((await res.json()) as { message: number }).message).toBe(expected);
@@ -68,7 +72,11 @@ describe('waiter limits', () => {
     const before = (await scrapeMetrics(server)).get('ipubsub_receives_total{outcome="rejected"}') ?? 0;
     await expectError(await server.receive({ streamId: streams[0], timeoutSeconds: 10 }), 429, 'TOO_MANY_WAITERS');
     const sync = { inMemoryStreamSize: 0, blockingSendTimeoutSeconds: 10 };
-    await expectError(await server.send({ streamId: uniqueStreamId('per-node-sync'), messageUuid: 'm', message: 1, ...sync }), 429, 'TOO_MANY_WAITERS');
+    await expectError(
+      await server.send({ streamId: uniqueStreamId('per-node-sync'), messageUuid: 'm', message: 1, ...sync }),
+      429,
+      'TOO_MANY_WAITERS',
+    );
     expect((await scrapeMetrics(server)).get('ipubsub_receives_total{outcome="rejected"}')).toBe(before + 1);
     // Requests that do not wait need no slot.
     expect((await server.send({ streamId: streams[0], messageUuid: 'direct', message: 'x' })).status).toBe(200);
@@ -87,7 +95,8 @@ describe('streams per node', () => {
   it('answers 429 TOO_MANY_STREAMS for a sixth stream, serves the five, and has room once they are evicted', async () => {
     await waitForStreams(0); // the waiter tests' streams are idle and get evicted after 0.2 s
     const streams = [0, 1, 2, 3, 4].map((i) => uniqueStreamId(`limit-${i}`));
-    for (const streamId of streams) expect((await server.send({ streamId, messageUuid: 'm1', message: 1 })).status).toBe(200);
+    for (const streamId of streams)
+      expect((await server.send({ streamId, messageUuid: 'm1', message: 1 })).status).toBe(200);
     const sixth = uniqueStreamId('limit-6');
     await expectError(await server.send({ streamId: sixth, messageUuid: 'm1', message: 1 }), 429, 'TOO_MANY_STREAMS');
     await expectError(await server.receive({ streamId: sixth, timeoutSeconds: 5 }), 429, 'TOO_MANY_STREAMS');

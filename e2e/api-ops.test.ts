@@ -40,10 +40,16 @@ describe('CORS', () => {
 
   it('marks actual responses, errors included, for an allowed origin', async () => {
     const streamId = uniqueStreamId('cors');
-    const sent = await server.send({ streamId, messageUuid: 'm1', message: 1 }, { headers: { 'content-type': 'application/json', origin: ALLOWED } });
+    const sent = await server.send(
+      { streamId, messageUuid: 'm1', message: 1 },
+      { headers: { 'content-type': 'application/json', origin: ALLOWED } },
+    );
     expect(sent.status).toBe(200);
     expect(sent.headers.get('access-control-allow-origin')).toBe(ALLOWED);
-    const empty = await server.receive({ streamId: uniqueStreamId('cors-empty'), timeoutSeconds: 0 }, { headers: { origin: ALLOWED } });
+    const empty = await server.receive(
+      { streamId: uniqueStreamId('cors-empty'), timeoutSeconds: 0 },
+      { headers: { origin: ALLOWED } },
+    );
     expect(empty.status).toBe(424);
     expect(empty.headers.get('access-control-allow-origin')).toBe(ALLOWED);
   });

@@ -53,7 +53,10 @@ describe('send: 400 INVALID_REQUEST', () => {
     ['inMemoryStreamSize 0 without blocking', { ...valid, inMemoryStreamSize: 0 }],
     ['negative blockingSendTimeoutSeconds', { ...valid, blockingSendTimeoutSeconds: -1 }],
     ['blockingSendTimeoutSeconds as a boolean', { ...valid, blockingSendTimeoutSeconds: true }],
-    ['blockingSendTimeoutSeconds over the configured maximum', { ...valid, blockingSendTimeoutSeconds: MAX_TIMEOUT_SECONDS + 1 }],
+    [
+      'blockingSendTimeoutSeconds over the configured maximum',
+      { ...valid, blockingSendTimeoutSeconds: MAX_TIMEOUT_SECONDS + 1 },
+    ],
     ['writeToDB as a string', { ...valid, writeToDB: 'yes' }],
     ['dbTTLSeconds 0', { ...valid, dbTTLSeconds: 0 }],
     ['negative dbTTLSeconds', { ...valid, dbTTLSeconds: -5 }],
@@ -84,7 +87,11 @@ describe('send: 400 INVALID_REQUEST', () => {
   it('names what is wrong', async () => {
     const { error } = await expectError(await server.send({ ...valid, streamId: 'a b' }), 400, 'INVALID_REQUEST');
     expect(error).toContain('streamId');
-    const missing = await expectError(await server.send({ streamId: 'valid', messageUuid: 'm1' }), 400, 'INVALID_REQUEST');
+    const missing = await expectError(
+      await server.send({ streamId: 'valid', messageUuid: 'm1' }),
+      400,
+      'INVALID_REQUEST',
+    );
     expect(missing.error).toContain('message');
   });
 
@@ -128,7 +135,11 @@ describe('receive: 400 INVALID_REQUEST', () => {
 describe('other errors', () => {
   it('answers a body over 1 MiB with 413 JSON', async () => {
     const message = 'a'.repeat(1024 * 1024 + 1);
-    await expectError(await server.send({ streamId: uniqueStreamId('big'), messageUuid: 'm1', message }), 413, 'PAYLOAD_TOO_LARGE');
+    await expectError(
+      await server.send({ streamId: uniqueStreamId('big'), messageUuid: 'm1', message }),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    );
   });
 
   it('accepts and delivers intact a body just under 1 MiB', async () => {
@@ -162,7 +173,9 @@ async function rawExchange(request: string): Promise<Response> {
   const text = Buffer.concat(chunks).toString('utf8');
   const [head, body] = [text.slice(0, text.indexOf('\r\n\r\n')), text.slice(text.indexOf('\r\n\r\n') + 4)];
   const [statusLine, ...headerLines] = head.split('\r\n');
-  const headers = headerLines.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()] as [string, string]);
+  const headers = headerLines.map(
+    (line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()] as [string, string],
+  );
   return new Response(body, { status: Number(statusLine.split(' ')[1]), headers });
 }
 

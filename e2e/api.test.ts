@@ -23,7 +23,9 @@ interface Received {
 
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
-async function sendOk(body: Record<string, unknown>): Promise<{ messageUuid: string; timestamp: string; duplicate?: boolean }> {
+async function sendOk(
+  body: Record<string, unknown>,
+): Promise<{ messageUuid: string; timestamp: string; duplicate?: boolean }> {
   const res = await server.send(body);
   const text = await res.text();
   expect(res.status, text).toBe(200);
@@ -112,11 +114,13 @@ describe('send and receive', () => {
     const receivers = Array.from({ length: 4 }, () => server.receive({ streamId, timeoutSeconds: 10 }));
     await waitForWaiters(server, 4);
     for (let i = 0; i < 4; i++) await sendOk({ streamId, messageUuid: `m${i}`, message: i });
-    const bodies = await Promise.all(receivers.map(async (r) => {
-      const res = await r;
-      expect(res.status).toBe(200);
-      return (await res.json()) as Received;
-    }));
+    const bodies = await Promise.all(
+      receivers.map(async (r) => {
+        const res = await r;
+        expect(res.status).toBe(200);
+        return (await res.json()) as Received;
+      }),
+    );
     expect(bodies.map((b) => b.message).sort()).toEqual([0, 1, 2, 3]);
     await expectEmpty(streamId);
   });
@@ -129,14 +133,18 @@ describe('send and receive', () => {
     const batch = (await first.json()) as { messages: Received[] };
     expect(batch.messages.map((m) => m.message)).toEqual([0, 1, 2]);
     for (const m of batch.messages) expect(m.timestamp).toMatch(ISO_UTC);
-    const rest = (await (await server.receive({ streamId, timeoutSeconds: 0, maxMessages: 10 })).json()) as { messages: Received[] };
+    const rest = (await (await server.receive({ streamId, timeoutSeconds: 0, maxMessages: 10 })).json()) as {
+      messages: Received[];
+    };
     expect(rest.messages.map((m) => m.message)).toEqual([3, 4]);
     await expectError(await server.receive({ streamId, timeoutSeconds: 0, maxMessages: 2 }), 424, 'NO_MESSAGE');
     // A waiting batch receiver is answered with what arrives.
     const waiting = server.receive({ streamId, timeoutSeconds: 10, maxMessages: 5 });
     await waitForWaiters(server, 1);
     await sendOk({ streamId, messageUuid: 'late', message: 'late' });
-    expect(((await (await waiting).json()) as { messages: Received[] }).messages.map((m) => m.message)).toEqual(['late']);
+    expect(((await (await waiting).json()) as { messages: Received[] }).messages.map((m) => m.message)).toEqual([
+      'late',
+    ]);
   });
 
   it("stores a retried messageUuid once and answers the retry with the original's timestamp", async () => {
@@ -295,7 +303,13 @@ describe('blocking queue (inMemoryStreamSize > 0, blockingSendTimeoutSeconds > 0
 describe('sync match (inMemoryStreamSize 0, blockingSendTimeoutSeconds > 0)', () => {
   it('completes the send only when a receiver takes the message', async () => {
     const streamId = uniqueStreamId('sync');
-    const sending = server.send({ streamId, messageUuid: 'm1', message: 'hand-off', inMemoryStreamSize: 0, blockingSendTimeoutSeconds: 5 });
+    const sending = server.send({
+      streamId,
+      messageUuid: 'm1',
+      message: 'hand-off',
+      inMemoryStreamSize: 0,
+      blockingSendTimeoutSeconds: 5,
+    });
     expect(await stillPendingAfter(sending, 300)).toBe(true);
     const takenAt = performance.now();
     expect((await receiveOk(streamId)).message).toBe('hand-off');
@@ -309,7 +323,9 @@ describe('sync match (inMemoryStreamSize 0, blockingSendTimeoutSeconds > 0)', ()
     const streamId = uniqueStreamId('sync-waiting');
     const waiting = server.receive({ streamId, timeoutSeconds: 10 });
     await waitForWaiters(server, 1);
-    const [res, ms] = await timed(server.send({ streamId, messageUuid: 'm1', message: 1, inMemoryStreamSize: 0, blockingSendTimeoutSeconds: 5 }));
+    const [res, ms] = await timed(
+      server.send({ streamId, messageUuid: 'm1', message: 1, inMemoryStreamSize: 0, blockingSendTimeoutSeconds: 5 }),
+    );
     expect(res.status).toBe(200);
     expect(ms).toBeLessThan(200);
     expect(((await (await waiting).json()) as Received).message).toBe(1);
@@ -317,7 +333,9 @@ describe('sync match (inMemoryStreamSize 0, blockingSendTimeoutSeconds > 0)', ()
 
   it('answers 424 SEND_TIMEOUT when no receiver comes in time, and the message is gone', async () => {
     const streamId = uniqueStreamId('sync-none');
-    const [res, ms] = await timed(server.send({ streamId, messageUuid: 'm1', message: 1, inMemoryStreamSize: 0, blockingSendTimeoutSeconds: 1 }));
+    const [res, ms] = await timed(
+      server.send({ streamId, messageUuid: 'm1', message: 1, inMemoryStreamSize: 0, blockingSendTimeoutSeconds: 1 }),
+    );
     await expectError(res, 424, 'SEND_TIMEOUT');
     expect(ms).toBeGreaterThanOrEqual(900);
     expect(ms).toBeLessThanOrEqual(1_500);
@@ -325,7 +343,12 @@ describe('sync match (inMemoryStreamSize 0, blockingSendTimeoutSeconds > 0)', ()
   });
 
   it('rejects inMemoryStreamSize 0 without a blocking timeout (400)', async () => {
-    const res = await server.send({ streamId: uniqueStreamId('sync-bad'), messageUuid: 'm1', message: 1, inMemoryStreamSize: 0 });
+    const res = await server.send({
+      streamId: uniqueStreamId('sync-bad'),
+      messageUuid: 'm1',
+      message: 1,
+      inMemoryStreamSize: 0,
+    });
     await expectError(res, 400, 'INVALID_REQUEST');
   });
 });

@@ -15,7 +15,9 @@ describe('node failures in a three-node cluster', () => {
   });
 
   it('kill -9 of a non-owner changes nothing for the streams it does not own', async () => {
-    node3Streams = await Promise.all(Array.from({ length: 4 }, (_, i) => cluster.streamOwnedBy('node-3', `comeback-${i}`)));
+    node3Streams = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => cluster.streamOwnedBy('node-3', `comeback-${i}`)),
+    );
     const streamId = await cluster.streamOwnedBy('node-1', 'bystander');
     for (let i = 0; i < 10; i++) await send(cluster.node('node-2'), streamId, `b-${i}`, i);
     await cluster.kill('node-3', 'SIGKILL');
@@ -29,7 +31,8 @@ describe('node failures in a three-node cluster', () => {
 
   it('a restarted node rejoins, and takes back its streams with what was buffered for them meanwhile', async () => {
     // node 3 is down: its streams live at interim owners and buffer there.
-    for (let i = 0; i < 40; i++) await send(cluster.node(i % 2 === 0 ? 'node-1' : 'node-2'), node3Streams[i % 4], `r-${i}`, i);
+    for (let i = 0; i < 40; i++)
+      await send(cluster.node(i % 2 === 0 ? 'node-1' : 'node-2'), node3Streams[i % 4], `r-${i}`, i);
 
     await cluster.startNode('node-3');
     await cluster.waitForRing(['node-1', 'node-2', 'node-3']);
@@ -49,7 +52,11 @@ describe('node failures in a three-node cluster', () => {
     await cluster.kill('node-2', 'SIGKILL');
 
     // Until the crash is noticed the owner is unreachable: a clear 503, never a hang or a 500.
-    await expectError(await cluster.node('node-1').send({ streamId, messageUuid: 'early', message: 0 }), 503, 'OWNER_UNAVAILABLE');
+    await expectError(
+      await cluster.node('node-1').send({ streamId, messageUuid: 'early', message: 0 }),
+      503,
+      'OWNER_UNAVAILABLE',
+    );
 
     const convergedMs = await cluster.waitForRing(['node-1', 'node-3'], 15_000, crashed);
     console.log(`ring convergence after kill -9 of an owner: ${Math.round(convergedMs)} ms`);

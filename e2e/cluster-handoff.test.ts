@@ -7,11 +7,18 @@ import type { ServerProcess } from './support/server.js';
  * the send order), through the entry nodes `via()` picks. A 503 (a node draining, an owner moving) is
  * retried with the same messageUuid, as a client would; dedup keeps a retry from adding a second copy.
  */
-async function sendNumbered(streams: string[], count: number, via: (i: number) => ServerProcess, during?: (i: number) => void): Promise<void> {
+async function sendNumbered(
+  streams: string[],
+  count: number,
+  via: (i: number) => ServerProcess,
+  during?: (i: number) => void,
+): Promise<void> {
   for (let i = 0; i < count; i++) {
     during?.(i);
     for (let attempt = 0; ; attempt++) {
-      const res = await via(i + attempt).send({ streamId: streams[i % streams.length], messageUuid: `n-${i}`, message: i, inMemoryStreamSize: 5000 }).catch(() => undefined);
+      const res = await via(i + attempt)
+        .send({ streamId: streams[i % streams.length], messageUuid: `n-${i}`, message: i, inMemoryStreamSize: 5000 })
+        .catch(() => undefined);
       if (res?.status === 200) break;
       if (attempt > 200) throw new Error(`message ${i} not accepted: ${res?.status} ${await res?.text()}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -23,7 +30,10 @@ async function sendNumbered(streams: string[], count: number, via: (i: number) =
 async function expectAllInOrder(node: ServerProcess, streams: string[], count: number): Promise<void> {
   for (let s = 0; s < streams.length; s++) {
     const expected = Array.from({ length: count }, (_, i) => i).filter((i) => i % streams.length === s);
-    expect((await drain(node, streams[s], 1000)).map((m) => m.message), streams[s]).toEqual(expected);
+    expect(
+      (await drain(node, streams[s], 1000)).map((m) => m.message),
+      streams[s],
+    ).toEqual(expected);
   }
 }
 
@@ -36,7 +46,14 @@ describe('hand-off between owners', () => {
   it('SIGTERM of an owner holding 1,000 buffered messages: all 1,000 come from the new owner, in order', async () => {
     cluster = await TestCluster.start(3);
     const streamId = await cluster.streamOwnedBy('node-2', 'drain-1000');
-    for (let i = 0; i < 1000; i++) await send(cluster.node(i % 2 === 0 ? 'node-1' : 'node-3'), streamId, `h-${i}`, { seq: i }, { inMemoryStreamSize: 1000 });
+    for (let i = 0; i < 1000; i++)
+      await send(
+        cluster.node(i % 2 === 0 ? 'node-1' : 'node-3'),
+        streamId,
+        `h-${i}`,
+        { seq: i },
+        { inMemoryStreamSize: 1000 },
+      );
 
     const started = performance.now();
     expect(await cluster.kill('node-2', 'SIGTERM')).toBe(0);
@@ -71,9 +88,14 @@ describe('hand-off between owners', () => {
     const live = cluster;
     const streams = Array.from({ length: 24 }, (_, i) => `join-${i}`);
     let joining: Promise<unknown> | undefined;
-    await sendNumbered(streams, 1200, (i) => live.node(i % 2 === 0 ? 'node-1' : 'node-2'), (i) => {
-      if (i === 300) joining = live.startNode('node-3');
-    });
+    await sendNumbered(
+      streams,
+      1200,
+      (i) => live.node(i % 2 === 0 ? 'node-1' : 'node-2'),
+      (i) => {
+        if (i === 300) joining = live.startNode('node-3');
+      },
+    );
     await joining;
     await live.waitForRing(['node-1', 'node-2', 'node-3']);
     const owners = new Set(await Promise.all(streams.map((streamId) => live.ownerOf(streamId))));
@@ -86,9 +108,14 @@ describe('hand-off between owners', () => {
     const live = cluster;
     const streams = Array.from({ length: 24 }, (_, i) => `leave-${i}`);
     let leaving: Promise<unknown> | undefined;
-    await sendNumbered(streams, 1200, (i) => live.node(i % 2 === 0 ? 'node-1' : 'node-3'), (i) => {
-      if (i === 600) leaving = live.kill('node-2', 'SIGTERM');
-    });
+    await sendNumbered(
+      streams,
+      1200,
+      (i) => live.node(i % 2 === 0 ? 'node-1' : 'node-3'),
+      (i) => {
+        if (i === 600) leaving = live.kill('node-2', 'SIGTERM');
+      },
+    );
     expect(await leaving).toBe(0);
     await live.waitForRing(['node-1', 'node-3']);
     await expectAllInOrder(live.node('node-1'), streams, 1200);

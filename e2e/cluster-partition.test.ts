@@ -92,32 +92,58 @@ function cut(i: number, on: boolean): void {
 
 function startNode(i: number): ChildProcess {
   const seeds = NAMES.map((_, j) => `${addressOf(j)}:${GOSSIP_PORT}`).join(',');
-  const child = spawn('ip', ['netns', 'exec', namespaceOf(i), process.execPath, SERVER_MAIN, '--config', join(REPO_ROOT, `config/multi-node-${i + 1}.yaml`)], {
-    env: {
-      ...process.env,
-      IPUBSUB_NODE_NAME: NAMES[i],
-      IPUBSUB_HTTP_HOST: addressOf(i),
-      IPUBSUB_HTTP_PORT: String(HTTP_PORT),
-      IPUBSUB_CLUSTER_GOSSIP_HOST: addressOf(i),
-      IPUBSUB_CLUSTER_GOSSIP_PORT: String(GOSSIP_PORT),
-      IPUBSUB_CLUSTER_SEEDS: seeds,
-      IPUBSUB_LOG_LEVEL: 'warn',
-      IPUBSUB_STORE_PATH: mkdtempSync(join(tmpdir(), 'ipubsub-e2e-')),
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      namespaceOf(i),
+      process.execPath,
+      SERVER_MAIN,
+      '--config',
+      join(REPO_ROOT, `config/multi-node-${i + 1}.yaml`),
+    ],
+    {
+      env: {
+        ...process.env,
+        IPUBSUB_NODE_NAME: NAMES[i],
+        IPUBSUB_HTTP_HOST: addressOf(i),
+        IPUBSUB_HTTP_PORT: String(HTTP_PORT),
+        IPUBSUB_CLUSTER_GOSSIP_HOST: addressOf(i),
+        IPUBSUB_CLUSTER_GOSSIP_PORT: String(GOSSIP_PORT),
+        IPUBSUB_CLUSTER_SEEDS: seeds,
+        IPUBSUB_LOG_LEVEL: 'warn',
+        IPUBSUB_STORE_PATH: mkdtempSync(join(tmpdir(), 'ipubsub-e2e-')),
+      },
+      stdio: 'ignore',
     },
-    stdio: 'ignore',
-  });
+  );
   return child;
 }
 
 async function view(i: number): Promise<ClusterView> {
-  return (await (await fetch(`${urlOf(i)}/api/v1/cluster`, { signal: AbortSignal.timeout(2_000) })).json()) as ClusterView;
+  return (await (
+    await fetch(`${urlOf(i)}/api/v1/cluster`, { signal: AbortSignal.timeout(2_000) })
+  ).json()) as ClusterView;
 }
 
 /** Waits until node i's ring is `names`; resolves with how long it took from `start`. */
-async function waitForRing(nodes: number[], names: string[], start = performance.now(), timeoutMs = 20_000): Promise<number> {
+async function waitForRing(
+  nodes: number[],
+  names: string[],
+  start = performance.now(),
+  timeoutMs = 20_000,
+): Promise<number> {
   const want = names.join(',');
   for (;;) {
-    const rings = await Promise.all(nodes.map((i) => view(i).then((v) => v.ring.join(','), () => 'unreachable')));
+    const rings = await Promise.all(
+      nodes.map((i) =>
+        view(i).then(
+          (v) => v.ring.join(','),
+          () => 'unreachable',
+        ),
+      ),
+    );
     if (rings.every((ring) => ring === want)) return performance.now() - start;
     if (performance.now() - start > timeoutMs) throw new Error(`rings ${rings.join(' | ')} did not become ${want}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -125,7 +151,8 @@ async function waitForRing(nodes: number[], names: string[], start = performance
 }
 
 async function ownerOf(streamId: string, via = 0): Promise<string> {
-  return ((await (await fetch(`${urlOf(via)}/api/v1/cluster/owner?streamId=${streamId}`)).json()) as { owner: string }).owner;
+  return ((await (await fetch(`${urlOf(via)}/api/v1/cluster/owner?streamId=${streamId}`)).json()) as { owner: string })
+    .owner;
 }
 
 async function streamOwnedBy(owner: string, label: string): Promise<string> {

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScratchDatabase, testServerUrl, type ScratchDatabase } from '../apps/server/src/store/testing/scratch-database.js';
+import {
+  createScratchDatabase,
+  testServerUrl,
+  type ScratchDatabase,
+} from '../apps/server/src/store/testing/scratch-database.js';
 import { waitForGauge } from './support/api-helpers.js';
 import { TestCluster } from './support/cluster.js';
 import type { ServerProcess } from './support/server.js';
@@ -57,17 +61,22 @@ describe.runIf(serverUrl !== null)('stored streams in a cluster sharing PostgreS
 
   it('stored messages stay readable through any node after their owner crashes', async () => {
     const streamId = await cluster.streamOwnedBy('node-2', 'stored-crash');
-    for (let i = 0; i < 10; i++) await sendStored(cluster.node(i % 2 === 0 ? 'node-1' : 'node-3'), streamId, `s-${i}`, i);
+    for (let i = 0; i < 10; i++)
+      await sendStored(cluster.node(i % 2 === 0 ? 'node-1' : 'node-3'), streamId, `s-${i}`, i);
     const before = await readAll(cluster.node('node-3'), streamId);
     expect(before.map((m) => m.message)).toEqual(Array.from({ length: 10 }, (_, i) => i));
 
     await cluster.kill('node-2', 'SIGKILL');
     await cluster.waitForRing(['node-1', 'node-3']);
     for (const node of ['node-1', 'node-3']) {
-      expect((await readAll(cluster.node(node), streamId)).map((m) => m.message)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+      expect((await readAll(cluster.node(node), streamId)).map((m) => m.message)).toEqual(
+        Array.from({ length: 10 }, (_, i) => i),
+      );
     }
     // The new owner takes new stored messages, and a reader resumes with a token from before the crash.
     await sendStored(cluster.node('node-1'), streamId, 's-10', 10);
-    expect((await readAll(cluster.node('node-3'), streamId, before[9].dbResumeToken)).map((m) => m.message)).toEqual([10]);
+    expect((await readAll(cluster.node('node-3'), streamId, before[9].dbResumeToken)).map((m) => m.message)).toEqual([
+      10,
+    ]);
   });
 });

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ring } from '../apps/server/src/cluster/ring.js';
-import { createScratchDatabase, testServerUrl, type ScratchDatabase } from '../apps/server/src/store/testing/scratch-database.js';
+import {
+  createScratchDatabase,
+  testServerUrl,
+  type ScratchDatabase,
+} from '../apps/server/src/store/testing/scratch-database.js';
 import { expectError, stillPendingAfter, timed, uniqueStreamId, waitForGauge } from './support/api-helpers.js';
 import { TestCluster } from './support/cluster.js';
 import type { ServerProcess } from './support/server.js';
@@ -18,7 +22,10 @@ interface StoredMessage {
 
 /** The owner a ring of these members gives the stream (the nodes compute the same). */
 function ownerAmong(names: string[], streamId: string): string {
-  return new Ring(names.map((name) => ({ name, http: '' })), 0).owner(streamId)!.name;
+  return new Ring(
+    names.map((name) => ({ name, http: '' })),
+    0,
+  ).owner(streamId)!.name;
 }
 
 /** A new stream id owned by `before` among the first members and by `after` once `all` are members. */
@@ -77,8 +84,13 @@ describe.runIf(serverUrl !== null)('stored long polls whose stream changes owner
 
     const sentAt = performance.now();
     await sendStored(cluster.node('node-2'), streamId, 'joined-1', 'after the join');
-    const [[directRes, directMs], [forwardedRes, forwardedMs]] = await Promise.all([timed(direct, sentAt), timed(forwarded, sentAt)]);
-    console.info(`stored send after a join: readers parked at the old owner woke ${directMs.toFixed(0)} / ${forwardedMs.toFixed(0)} ms after it`);
+    const [[directRes, directMs], [forwardedRes, forwardedMs]] = await Promise.all([
+      timed(direct, sentAt),
+      timed(forwarded, sentAt),
+    ]);
+    console.info(
+      `stored send after a join: readers parked at the old owner woke ${directMs.toFixed(0)} / ${forwardedMs.toFixed(0)} ms after it`,
+    );
     await expectMessage(directRes, 'after the join');
     await expectMessage(forwardedRes, 'after the join');
     expect(Math.max(directMs, forwardedMs)).toBeLessThan(2_000);
@@ -116,7 +128,7 @@ describe.runIf(serverUrl !== null)('stored long polls whose stream changes owner
     );
     await expectMessage(forwardedRes, 'after the leave');
     expect(forwardedMs).toBeLessThan(2_000);
-    expect(sinceStop).toBeLessThan(POLL_SECONDS * 1000 / 4);
+    expect(sinceStop).toBeLessThan((POLL_SECONDS * 1000) / 4);
     // The direct reader's next poll reaches the new owner and reads what was stored meanwhile.
     await expectMessage(await poll(cluster.node('node-2'), streamId), 'after the leave');
   });
@@ -125,7 +137,10 @@ describe.runIf(serverUrl !== null)('stored long polls whose stream changes owner
     const streamId = await cluster.streamOwnedBy('node-3', 'landing');
     const seconds = 8;
     const startedAt = performance.now();
-    const forwarded = timed(cluster.node('node-2').receive({ streamId, readFromDB: true, timeoutSeconds: seconds }), startedAt);
+    const forwarded = timed(
+      cluster.node('node-2').receive({ streamId, readFromDB: true, timeoutSeconds: seconds }),
+      startedAt,
+    );
     await waitForGauge(cluster.node('node-3'), WAITING, 1);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
 
@@ -133,7 +148,9 @@ describe.runIf(serverUrl !== null)('stored long polls whose stream changes owner
     expect(await cluster.kill('node-3', 'SIGTERM')).toBe(0);
     await waitForGauge(cluster.node('node-2'), WAITING, 1);
     const [res, ms] = await forwarded;
-    console.info(`a ${seconds} s poll re-routed onto its forwarding node after its owner left answered after ${ms.toFixed(0)} ms`);
+    console.info(
+      `a ${seconds} s poll re-routed onto its forwarding node after its owner left answered after ${ms.toFixed(0)} ms`,
+    );
     await expectError(res, 424, 'NO_MESSAGE');
     // Its deadline stays the client's (to the whole second on the wire), not 8 s from the re-route.
     expect(ms).toBeGreaterThan((seconds - 1) * 1000);

@@ -47,8 +47,13 @@ describe('a three-node cluster', () => {
 
     const received = await cluster.node('node-3').receive({ streamId, timeoutSeconds: 5 });
     expect(received.status).toBe(200);
-    expect(await received.json()).toEqual({ messageUuid: 'm-1', message: { hello: 'cluster' }, timestamp: sentBody.timestamp });
-    for (const name of NAMES) expect((await cluster.node(name).receive({ streamId, timeoutSeconds: 0 })).status).toBe(424);
+    expect(await received.json()).toEqual({
+      messageUuid: 'm-1',
+      message: { hello: 'cluster' },
+      timestamp: sentBody.timestamp,
+    });
+    for (const name of NAMES)
+      expect((await cluster.node(name).receive({ streamId, timeoutSeconds: 0 })).status).toBe(424);
   });
 
   it('a long poll through a non-owner is woken by a send through another non-owner', async () => {
@@ -65,14 +70,18 @@ describe('a three-node cluster', () => {
 
   it('competing receivers spread over all nodes each get exactly one message', async () => {
     const streamId = await cluster.streamOwnedBy('node-1', 'compete');
-    const receivers = Array.from({ length: 9 }, (_, i) => cluster.node(NAMES[i % 3]).receive({ streamId, timeoutSeconds: 20 }));
+    const receivers = Array.from({ length: 9 }, (_, i) =>
+      cluster.node(NAMES[i % 3]).receive({ streamId, timeoutSeconds: 20 }),
+    );
     await waitForWaiters(cluster.node('node-1'), 9);
     for (let i = 0; i < 9; i++) await send(cluster.node(NAMES[(i + 1) % 3]), streamId, `c-${i}`, i);
     const answers = await Promise.all(receivers);
-    const got = await Promise.all(answers.map(async (res) => {
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { messageUuid: string }).messageUuid;
-    }));
+    const got = await Promise.all(
+      answers.map(async (res) => {
+        expect(res.status).toBe(200);
+        return ((await res.json()) as { messageUuid: string }).messageUuid;
+      }),
+    );
     expect(got.sort()).toEqual(Array.from({ length: 9 }, (_, i) => `c-${i}`).sort());
   });
 
@@ -96,7 +105,10 @@ describe('a three-node cluster', () => {
   it('a client hanging up aborts the forwarded long poll, and the next message is not swallowed', async () => {
     const streamId = await cluster.streamOwnedBy('node-2', 'hangup');
     const controller = new AbortController();
-    const polling = cluster.node('node-1').receive({ streamId, timeoutSeconds: 30 }, { signal: controller.signal }).catch(() => 'aborted');
+    const polling = cluster
+      .node('node-1')
+      .receive({ streamId, timeoutSeconds: 30 }, { signal: controller.signal })
+      .catch(() => 'aborted');
     await waitForWaiters(cluster.node('node-2'), 1);
     controller.abort();
     expect(await polling).toBe('aborted');
@@ -117,14 +129,21 @@ describe('a three-node cluster', () => {
 
   it('refuses a forwarded request without a valid cluster signature', async () => {
     const streamId = await cluster.streamOwnedBy('node-2', 'forged');
-    const forged = await fetch(`${cluster.node('node-2').url}/api/v1/streams/receive?streamId=${streamId}&timeoutSeconds=0`, {
-      headers: { 'x-ipubsub-hop': '1', 'x-ipubsub-auth': `${Date.now()}.AAAA` },
-    });
+    const forged = await fetch(
+      `${cluster.node('node-2').url}/api/v1/streams/receive?streamId=${streamId}&timeoutSeconds=0`,
+      {
+        headers: { 'x-ipubsub-hop': '1', 'x-ipubsub-auth': `${Date.now()}.AAAA` },
+      },
+    );
     await expectError(forged, 400, 'INVALID_REQUEST');
     const internal = await fetch(`${cluster.node('node-2').url}/internal/v1/cluster/adopt`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-ipubsub-cluster+json' },
-      body: JSON.stringify({ snapshots: [{ streamId, capacity: 10, messages: [{ messageUuid: 'x', message: 1, timestamp: 0 }], recentUuids: [] }] }),
+      body: JSON.stringify({
+        snapshots: [
+          { streamId, capacity: 10, messages: [{ messageUuid: 'x', message: 1, timestamp: 0 }], recentUuids: [] },
+        ],
+      }),
     });
     await expectError(internal, 400, 'INVALID_REQUEST');
     expect((await cluster.node('node-2').receive({ streamId, timeoutSeconds: 0 })).status).toBe(424);
@@ -149,7 +168,12 @@ describe('a three-node cluster', () => {
     const stranger = await ServerProcess.start({
       config: 'config/multi-node-1.yaml',
       waitReady: false,
-      env: { IPUBSUB_NODE_NAME: name, IPUBSUB_CLUSTER_GOSSIP_PORT: String(await freeUdpPort()), IPUBSUB_CLUSTER_SEEDS: cluster.seeds, ...env },
+      env: {
+        IPUBSUB_NODE_NAME: name,
+        IPUBSUB_CLUSTER_GOSSIP_PORT: String(await freeUdpPort()),
+        IPUBSUB_CLUSTER_SEEDS: cluster.seeds,
+        ...env,
+      },
     });
     try {
       let body: { error?: string; code?: string } = {};
@@ -158,7 +182,8 @@ describe('a three-node cluster', () => {
         body = (await (await fetch(`${stranger.url}/ready`)).json()) as { error?: string; code?: string };
       }
       expect(body.code).toBe('NOT_READY');
-      for (const node of NAMES) expect((await cluster.view(cluster.node(node))).members.map((m) => m.name)).not.toContain(name);
+      for (const node of NAMES)
+        expect((await cluster.view(cluster.node(node))).members.map((m) => m.name)).not.toContain(name);
       return body.error ?? '';
     } finally {
       await stranger.stop('SIGKILL');
@@ -192,7 +217,11 @@ describe('a single node (no seeds)', () => {
   it('owns every stream, opens no gossip socket and reports itself as the whole ring', async () => {
     const node = await ServerProcess.start({ config: 'config/single-node.yaml' });
     try {
-      const view = (await (await fetch(`${node.url}/api/v1/cluster`)).json()) as { ring: string[]; joined: boolean; members: unknown[] };
+      const view = (await (await fetch(`${node.url}/api/v1/cluster`)).json()) as {
+        ring: string[];
+        joined: boolean;
+        members: unknown[];
+      };
       expect(view.ring).toEqual(['node-1']);
       expect(view.joined).toBe(true);
       expect(view.members).toHaveLength(1);

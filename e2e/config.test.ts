@@ -51,13 +51,18 @@ describe('a bad configuration stops the process with a non-zero exit and names t
   });
 
   it('an unknown key in the YAML file', async () => {
-    const { code, stderr } = await runUntilExit(['--config', yamlFile('unknown.yaml', 'limits:\n  maxWaiters: 5\n')], {});
+    const { code, stderr } = await runUntilExit(
+      ['--config', yamlFile('unknown.yaml', 'limits:\n  maxWaiters: 5\n')],
+      {},
+    );
     expect(code).not.toBe(0);
     expect(stderr).toContain('limits.maxWaiters');
   });
 
   it('a bad value from an environment variable, naming the variable', async () => {
-    const { code, stderr, ms } = await runUntilExit(['--config', join(REPO_ROOT, 'config/single-node.yaml')], { IPUBSUB_LIMITS_MAXWAITERSPERSTREAM: 'lots' });
+    const { code, stderr, ms } = await runUntilExit(['--config', join(REPO_ROOT, 'config/single-node.yaml')], {
+      IPUBSUB_LIMITS_MAXWAITERSPERSTREAM: 'lots',
+    });
     expect(code).not.toBe(0);
     expect(stderr).toContain('limits.maxWaitersPerStream');
     expect(stderr).toContain('IPUBSUB_LIMITS_MAXWAITERSPERSTREAM');
@@ -75,7 +80,9 @@ describe('a bad configuration stops the process with a non-zero exit and names t
 describe('a good configuration', () => {
   it('YAML values apply, environment variables override them, unset keys keep their defaults', async () => {
     const file = yamlFile('good.yaml', 'limits:\n  maxTimeoutSeconds: 7\n  maxWaitersPerStream: 50\n');
-    const server = await ServerProcess.start({ env: { IPUBSUB_CONFIG: file, IPUBSUB_LIMITS_MAXWAITERSPERSTREAM: '1' } });
+    const server = await ServerProcess.start({
+      env: { IPUBSUB_CONFIG: file, IPUBSUB_LIMITS_MAXWAITERSPERSTREAM: '1' },
+    });
     try {
       // From the file (read through IPUBSUB_CONFIG): timeoutSeconds 8 is over the maximum of 7.
       expect((await server.receive({ streamId: 'c', timeoutSeconds: 8 })).status).toBe(400);

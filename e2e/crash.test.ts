@@ -28,7 +28,12 @@ async function readAll(server: ServerProcess, streamId: string): Promise<string[
   const uuids: string[] = [];
   let token: string | undefined;
   for (;;) {
-    const query: Record<string, string | number | boolean> = { streamId, readFromDB: true, timeoutSeconds: 0, maxMessages: 1000 };
+    const query: Record<string, string | number | boolean> = {
+      streamId,
+      readFromDB: true,
+      timeoutSeconds: 0,
+      maxMessages: 1000,
+    };
     if (token !== undefined) query.dbResumeToken = token;
     const res = await server.receive(query);
     if (res.status === 424) return uuids;

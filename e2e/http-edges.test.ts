@@ -85,7 +85,9 @@ describe('HEAD on the stream API', () => {
   it('is not a receive: 404, and the message stays for the next GET', async () => {
     const streamId = uniqueStreamId('head');
     await server.send({ streamId, messageUuid: 'm', message: 'kept' });
-    const head = await fetch(`${server.url}/api/v1/streams/receive?streamId=${streamId}&timeoutSeconds=0`, { method: 'HEAD' });
+    const head = await fetch(`${server.url}/api/v1/streams/receive?streamId=${streamId}&timeoutSeconds=0`, {
+      method: 'HEAD',
+    });
     expect(head.status).toBe(404);
     const res = await server.receive({ streamId, timeoutSeconds: 0 });
     expect(res.status).toBe(200);

@@ -28,11 +28,13 @@ describe('SIGTERM', () => {
     const signalledAt = performance.now();
     node.child.kill('SIGTERM');
 
-    const answeredAfter = await Promise.all(receivers.map(async (pending) => {
-      const res = await pending;
-      await expectError(res, 424, 'NO_MESSAGE');
-      return performance.now() - signalledAt;
-    }));
+    const answeredAfter = await Promise.all(
+      receivers.map(async (pending) => {
+        const res = await pending;
+        await expectError(res, 424, 'NO_MESSAGE');
+        return performance.now() - signalledAt;
+      }),
+    );
     await expectError(await blockedSend, 503, 'SHUTTING_DOWN');
 
     // New requests while draining: a JSON 503, or no connection at all once the listener is closed.
@@ -46,7 +48,9 @@ describe('SIGTERM', () => {
           await expectError(await request(), 503, 'SHUTTING_DOWN');
           late.push('503');
         } catch (err) {
-          expect((err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message).toMatch(/ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET/);
+          expect((err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message).toMatch(
+            /ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET/,
+          );
           late.push('refused');
         }
       }

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scratchKeyspace, testCassandraUrl, type ScratchKeyspace } from '../apps/server/src/store/cassandra/scratch-keyspace.js';
+import {
+  scratchKeyspace,
+  testCassandraUrl,
+  type ScratchKeyspace,
+} from '../apps/server/src/store/cassandra/scratch-keyspace.js';
 import { TestCluster } from './support/cluster.js';
 import { ServerProcess } from './support/server.js';
 
@@ -14,15 +18,25 @@ interface Batch {
 
 describe('store.type cassandra at start', () => {
   it('stops the node on a store.url it cannot use, naming what is wrong', async () => {
-    const start = ServerProcess.start({ env: { IPUBSUB_STORE_TYPE: 'cassandra', IPUBSUB_STORE_URL: 'cassandra://127.0.0.1:9042/ipubsub?consistency=QUORUM' } });
+    const start = ServerProcess.start({
+      env: {
+        IPUBSUB_STORE_TYPE: 'cassandra',
+        IPUBSUB_STORE_URL: 'cassandra://127.0.0.1:9042/ipubsub?consistency=QUORUM',
+      },
+    });
     await expect(start).rejects.toThrow(/server exited \(1\)[\s\S]*store\.url needs \?dc=<local data centre>/);
   });
 
   it('stops the node when Cassandra cannot be reached, without printing the password', async () => {
     const start = ServerProcess.start({
-      env: { IPUBSUB_STORE_TYPE: 'cassandra', IPUBSUB_STORE_URL: 'cassandra://ipubsub:hidden-password@127.0.0.1:1/ipubsub?dc=datacenter1' },
+      env: {
+        IPUBSUB_STORE_TYPE: 'cassandra',
+        IPUBSUB_STORE_URL: 'cassandra://ipubsub:hidden-password@127.0.0.1:1/ipubsub?dc=datacenter1',
+      },
     });
-    await expect(start).rejects.toThrow(/cannot open the cassandra message store at cassandra:\/\/ipubsub:\*\*\*@127\.0\.0\.1:1\/ipubsub\?dc=datacenter1: .*ECONNREFUSED/);
+    await expect(start).rejects.toThrow(
+      /cannot open the cassandra message store at cassandra:\/\/ipubsub:\*\*\*@127\.0\.0\.1:1\/ipubsub\?dc=datacenter1: .*ECONNREFUSED/,
+    );
     await expect(start).rejects.not.toThrow(/hidden-password/);
   });
 });
@@ -35,12 +49,23 @@ describe.runIf(serverUrl !== null)('a cluster sharing one Cassandra keyspace', (
 
   /** Everything stored after `token` (or from the start), read through `node` in one batch. */
   const readThrough = async (node: ServerProcess, streamId: string, token?: string): Promise<Batch> => {
-    const res = await node.receive({ streamId, readFromDB: true, timeoutSeconds: 0, maxMessages: 1000, ...(token === undefined ? {} : { dbResumeToken: token }) });
+    const res = await node.receive({
+      streamId,
+      readFromDB: true,
+      timeoutSeconds: 0,
+      maxMessages: 1000,
+      ...(token === undefined ? {} : { dbResumeToken: token }),
+    });
     if (res.status === 424) return { messages: [] };
     expect(res.status, await res.clone().text()).toBe(200);
     return (await res.json()) as Batch;
   };
-  const store = async (node: ServerProcess, streamId: string, messageUuid: string, message: unknown): Promise<{ duplicate?: boolean }> => {
+  const store = async (
+    node: ServerProcess,
+    streamId: string,
+    messageUuid: string,
+    message: unknown,
+  ): Promise<{ duplicate?: boolean }> => {
     const res = await node.send({ streamId, messageUuid, message, writeToDB: true });
     expect(res.status, await res.clone().text()).toBe(200);
     return (await res.json()) as { duplicate?: boolean };

@@ -44,7 +44,12 @@ for (const backend of storeBackends()) {
       await store?.dispose();
     });
 
-    const store200 = async (streamId: string, messageUuid: string, message: unknown, extra: Record<string, unknown> = {}) => {
+    const store200 = async (
+      streamId: string,
+      messageUuid: string,
+      message: unknown,
+      extra: Record<string, unknown> = {},
+    ) => {
       const res = await server.send({ streamId, messageUuid, message, writeToDB: true, ...extra });
       const text = await res.text();
       expect(res.status, text).toBe(200);
@@ -58,7 +63,10 @@ for (const backend of storeBackends()) {
       expectReceivedShape(body, ['messageUuid', 'message', 'timestamp', 'dbResumeToken', 'gap']);
       return body;
     };
-    const readBatch = async (streamId: string, query: Record<string, string | number | boolean> = {}): Promise<Batch> => {
+    const readBatch = async (
+      streamId: string,
+      query: Record<string, string | number | boolean> = {},
+    ): Promise<Batch> => {
       const res = await server.receive({ streamId, readFromDB: true, timeoutSeconds: 0, maxMessages: 1000, ...query });
       const text = await res.text();
       expect(res.status, text).toBe(200);
@@ -89,7 +97,11 @@ for (const backend of storeBackends()) {
         expect(received.gap).toBeUndefined();
         token = received.dbResumeToken;
       }
-      await expectError(await server.receive({ streamId, readFromDB: true, timeoutSeconds: 0, dbResumeToken: token! }), 424, 'NO_MESSAGE');
+      await expectError(
+        await server.receive({ streamId, readFromDB: true, timeoutSeconds: 0, dbResumeToken: token! }),
+        424,
+        'NO_MESSAGE',
+      );
       // Not consumed: a new reader starts again at the oldest; the in-memory queue of the same id is separate.
       expect((await read(streamId)).messageUuid).toBe('m-0');
       await expectError(await server.receive({ streamId, timeoutSeconds: 0 }), 424, 'NO_MESSAGE');
@@ -103,7 +115,10 @@ for (const backend of storeBackends()) {
       const concurrent = await Promise.all(Array.from({ length: 10 }, () => store200(streamId, 'racing', 'r')));
       expect(concurrent.filter((ack) => ack.duplicate !== true)).toHaveLength(1);
       const { messages } = await readBatch(streamId);
-      expect(messages.map((m) => [m.messageUuid, m.message])).toEqual([['once', 'original'], ['racing', 'r']]);
+      expect(messages.map((m) => [m.messageUuid, m.message])).toEqual([
+        ['once', 'original'],
+        ['racing', 'r'],
+      ]);
     });
 
     it('fans out: every reader with its own token sees every message', async () => {
@@ -133,7 +148,11 @@ for (const backend of storeBackends()) {
       expect(second.messages.map((m) => m.message)).toEqual([3, 4, 5, 6]);
       expect(second.gap).toBeUndefined();
       for (const maxMessages of [0, 1001, 'many']) {
-        await expectError(await server.receive({ streamId, readFromDB: true, timeoutSeconds: 0, maxMessages }), 400, 'INVALID_REQUEST');
+        await expectError(
+          await server.receive({ streamId, readFromDB: true, timeoutSeconds: 0, maxMessages }),
+          400,
+          'INVALID_REQUEST',
+        );
       }
     });
 
@@ -174,7 +193,8 @@ for (const backend of storeBackends()) {
       expect(all.messages.map((m) => m.messageUuid)).toEqual(['keep-1', 'keep-2']);
 
       const deadline = Date.now() + 5_000;
-      while ((await scrapeMetrics(server)).get('ipubsub_store_purged_total') === 0 && Date.now() < deadline) await sleep(100);
+      while ((await scrapeMetrics(server)).get('ipubsub_store_purged_total') === 0 && Date.now() < deadline)
+        await sleep(100);
       expect((await scrapeMetrics(server)).get('ipubsub_store_purged_total')).toBeGreaterThanOrEqual(1);
     });
 
@@ -187,13 +207,27 @@ for (const backend of storeBackends()) {
       const flipped = token.slice(0, 5) + (token[5] === 'A' ? 'B' : 'A') + token.slice(6);
       const otherStream = uniqueStreamId('tokens-other');
       await store200(otherStream, 'o-0', 0);
-      for (const [target, bad] of [[streamId, flipped], [otherStream, token], [streamId, 'not-a-token'], [streamId, `${token}==`], [streamId, token.slice(0, -2)]]) {
-        await expectError(await server.receive({ streamId: target, readFromDB: true, timeoutSeconds: 0, dbResumeToken: bad }), 400, 'INVALID_RESUME_TOKEN');
+      for (const [target, bad] of [
+        [streamId, flipped],
+        [otherStream, token],
+        [streamId, 'not-a-token'],
+        [streamId, `${token}==`],
+        [streamId, token.slice(0, -2)],
+      ]) {
+        await expectError(
+          await server.receive({ streamId: target, readFromDB: true, timeoutSeconds: 0, dbResumeToken: bad }),
+          400,
+          'INVALID_RESUME_TOKEN',
+        );
       }
       // A token alone implies a stored read.
       const res = await server.receive({ streamId, timeoutSeconds: 0, dbResumeToken: token });
       expect(((await res.json()) as Received).message).toBe(1);
-      await expectError(await server.receive({ streamId, readFromDB: true, dbResumeToken: 'x'.repeat(1025) }), 400, 'INVALID_REQUEST');
+      await expectError(
+        await server.receive({ streamId, readFromDB: true, dbResumeToken: 'x'.repeat(1025) }),
+        400,
+        'INVALID_REQUEST',
+      );
     });
 
     it('keeps in-memory streams working beside stored ones', async () => {
@@ -219,8 +253,16 @@ for (const backend of storeBackends()) {
         const streamId = uniqueStreamId('lost');
         await store200(streamId, 'before', 1);
         await store.lose!();
-        await expectError(await server.send({ streamId, messageUuid: 'after', message: 2, writeToDB: true }), 503, 'STORE_UNAVAILABLE');
-        await expectError(await server.receive({ streamId, readFromDB: true, timeoutSeconds: 0 }), 503, 'STORE_UNAVAILABLE');
+        await expectError(
+          await server.send({ streamId, messageUuid: 'after', message: 2, writeToDB: true }),
+          503,
+          'STORE_UNAVAILABLE',
+        );
+        await expectError(
+          await server.receive({ streamId, readFromDB: true, timeoutSeconds: 0 }),
+          503,
+          'STORE_UNAVAILABLE',
+        );
         const ready = await fetch(`${server.url}/ready`);
         expect(ready.status).toBe(503);
         expect(((await ready.json()) as { checks: Record<string, string> }).checks.store).not.toBe('ok');
@@ -235,9 +277,14 @@ for (const backend of storeBackends()) {
 describe('a store that cannot be reached at start', () => {
   it('stops the node with a message naming the store', async () => {
     const start = ServerProcess.start({
-      env: { IPUBSUB_STORE_TYPE: 'postgres', IPUBSUB_STORE_URL: 'postgres://ipubsub:hidden-password@127.0.0.1:1/ipubsub' },
+      env: {
+        IPUBSUB_STORE_TYPE: 'postgres',
+        IPUBSUB_STORE_URL: 'postgres://ipubsub:hidden-password@127.0.0.1:1/ipubsub',
+      },
     });
-    await expect(start).rejects.toThrow(/server exited \(1\)[\s\S]*cannot open the postgres message store at postgres:\/\/ipubsub:\*\*\*@127\.0\.0\.1:1\/ipubsub: connect ECONNREFUSED/);
+    await expect(start).rejects.toThrow(
+      /server exited \(1\)[\s\S]*cannot open the postgres message store at postgres:\/\/ipubsub:\*\*\*@127\.0\.0\.1:1\/ipubsub: connect ECONNREFUSED/,
+    );
     await expect(start).rejects.not.toThrow(/hidden-password/);
   });
 });

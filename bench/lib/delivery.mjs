@@ -12,9 +12,19 @@ const RECEIVE_TIMEOUT_SECONDS = 10;
  * long-polling back to back through `receiverPort(i)`, each on its own keep-alive connection. Counts what is
  * delivered during `seconds` after `warmupSeconds`; `during(seconds)` wraps the counted window (CPU probes).
  */
-export async function measureDelivery({ streams, senderPort, receiverPort, payload, warmupSeconds, seconds, label = 'deliver' }) {
+export async function measureDelivery({
+  streams,
+  senderPort,
+  receiverPort,
+  payload,
+  warmupSeconds,
+  seconds,
+  label = 'deliver',
+}) {
   const connections = await Promise.all(
-    Array.from({ length: streams }, (_, i) => Promise.all([RawConnection.open(senderPort(i)), RawConnection.open(receiverPort(i))])),
+    Array.from({ length: streams }, (_, i) =>
+      Promise.all([RawConnection.open(senderPort(i)), RawConnection.open(receiverPort(i))]),
+    ),
   );
   let sent = 0;
   let delivered = 0;
@@ -24,15 +34,25 @@ export async function measureDelivery({ streams, senderPort, receiverPort, paylo
       const streamId = `${label}-${i}`;
       const receiveText = receiveRequest(streamId, RECEIVE_TIMEOUT_SECONDS);
       let n = 0;
-      requestLoop(receiver, window, () => receiveText, (status) => {
-        if (status === 200) {
-          if (window.counting) delivered++;
-        } else if (status !== 424) failed++;
-      });
-      requestLoop(sender, window, () => sendRequest(`{"streamId":"${streamId}","messageUuid":"m${++n}","message":${payload}}`), (status) => {
-        if (status !== 200) failed++;
-        else if (window.counting) sent++;
-      });
+      requestLoop(
+        receiver,
+        window,
+        () => receiveText,
+        (status) => {
+          if (status === 200) {
+            if (window.counting) delivered++;
+          } else if (status !== 424) failed++;
+        },
+      );
+      requestLoop(
+        sender,
+        window,
+        () => sendRequest(`{"streamId":"${streamId}","messageUuid":"m${++n}","message":${payload}}`),
+        (status) => {
+          if (status !== 200) failed++;
+          else if (window.counting) sent++;
+        },
+      );
     });
   });
   for (const pair of connections) for (const connection of pair) connection.close();
@@ -49,11 +69,15 @@ export async function measureLatency({ streamId, senderPort, receiverPort, paylo
   const taken = [];
   let failed = 0;
   for (let i = 0; i < samples + warmup; i++) {
-    const woken = new Promise((resolve) => receiver.request(receiveText, (status) => resolve([status, performance.now()])));
+    const woken = new Promise((resolve) =>
+      receiver.request(receiveText, (status) => resolve([status, performance.now()])),
+    );
     await sleep(parkMs); // the receive is parked by now (through a forwarding node too)
     const accepted = new Promise((resolve) => {
       const startedAt = performance.now();
-      sender.request(sendRequest(`{"streamId":"${streamId}","messageUuid":"m${i}","message":${payload}}`), (status) => resolve([status, startedAt]));
+      sender.request(sendRequest(`{"streamId":"${streamId}","messageUuid":"m${i}","message":${payload}}`), (status) =>
+        resolve([status, startedAt]),
+      );
     });
     const [[receiveStatus, wokenAt], [sendStatus, sentAt]] = await Promise.all([woken, accepted]);
     if (receiveStatus !== 200 || sendStatus !== 200) failed++;

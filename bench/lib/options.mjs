@@ -40,7 +40,8 @@ function read(name) {
   if (value === undefined || value === '') return DEFAULTS[name];
   if (typeof DEFAULTS[name] === 'string') return value;
   const number = Number(value);
-  if (!Number.isFinite(number) || number < 0) throw new Error(`BENCH_${name} must be a non-negative number, got "${value}"`);
+  if (!Number.isFinite(number) || number < 0)
+    throw new Error(`BENCH_${name} must be a non-negative number, got "${value}"`);
   return number;
 }
 
@@ -48,6 +49,10 @@ export const options = Object.fromEntries(Object.keys(DEFAULTS).map((name) => [n
 
 /** Whether a figure was selected with BENCH_ONLY (all are by default). */
 export function selected(figure) {
-  return options.ONLY === '' || options.ONLY.split(',').map((s) => s.trim()).includes(figure);
+  return (
+    options.ONLY === '' ||
+    options.ONLY.split(',')
+      .map((s) => s.trim())
+      .includes(figure)
+  );
 }
-

@@ -55,18 +55,24 @@ export class ServerUnderTest {
   static async ipubsub(env = {}, root = REPO_ROOT) {
     const port = await freePort();
     const storePath = mkdtempSync(join(tmpdir(), 'ipubsub-bench-'));
-    const child = spawn(process.execPath, [join(root, 'apps/server/dist/main.js'), '--config', join(root, SERVER_CONFIG)], {
-      env: {
-        ...process.env,
-        IPUBSUB_HTTP_HOST: '127.0.0.1',
-        IPUBSUB_HTTP_PORT: String(port),
-        IPUBSUB_LOG_LEVEL: 'warn',
-        IPUBSUB_STORE_PATH: storePath,
-        ...env,
+    const child = spawn(
+      process.execPath,
+      [join(root, 'apps/server/dist/main.js'), '--config', join(root, SERVER_CONFIG)],
+      {
+        env: {
+          ...process.env,
+          IPUBSUB_HTTP_HOST: '127.0.0.1',
+          IPUBSUB_HTTP_PORT: String(port),
+          IPUBSUB_LOG_LEVEL: 'warn',
+          IPUBSUB_STORE_PATH: storePath,
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const server = new ServerUnderTest('iPubSub', child, port, () => rmSync(storePath, { recursive: true, force: true }));
+    );
+    const server = new ServerUnderTest('iPubSub', child, port, () =>
+      rmSync(storePath, { recursive: true, force: true }),
+    );
     await server.waitReady();
     return server;
   }
@@ -113,7 +119,8 @@ export class ServerUnderTest {
   async waitReady(timeoutMs = 30_000) {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`${this.name} exited (${this.child.exitCode}):\n${this.output}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`${this.name} exited (${this.child.exitCode}):\n${this.output}`);
       try {
         if ((await fetch(`${this.url}/ready`)).ok) return;
       } catch {
@@ -156,4 +163,3 @@ export async function withServer(start, body) {
     await server.stop();
   }
 }
-

@@ -38,8 +38,28 @@ export async function runSendLoad(tool, port, seconds) {
   };
   const child =
     tool === 'wrk'
-      ? spawn('wrk', ['-t1', `-c${options.CONNECTIONS}`, `-d${seconds}s`, '-s', join(REPO_ROOT, 'bench/lib/send.lua'), `http://127.0.0.1:${port}/api/v1/streams/send`], { env })
-      : spawn(process.execPath, [join(REPO_ROOT, 'bench/lib/autocannon-send.mjs'), String(port), String(options.CONNECTIONS), String(seconds)], { env });
+      ? spawn(
+          'wrk',
+          [
+            '-t1',
+            `-c${options.CONNECTIONS}`,
+            `-d${seconds}s`,
+            '-s',
+            join(REPO_ROOT, 'bench/lib/send.lua'),
+            `http://127.0.0.1:${port}/api/v1/streams/send`,
+          ],
+          { env },
+        )
+      : spawn(
+          process.execPath,
+          [
+            join(REPO_ROOT, 'bench/lib/autocannon-send.mjs'),
+            String(port),
+            String(options.CONNECTIONS),
+            String(seconds),
+          ],
+          { env },
+        );
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));

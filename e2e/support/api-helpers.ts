@@ -8,7 +8,11 @@ export function uniqueStreamId(label: string): string {
 }
 
 /** Checks a non-200 answer is `{error, code}` JSON with the given status and code, and returns the body. */
-export async function expectError(res: Response, status: number, code: string): Promise<{ error: string; code: string }> {
+export async function expectError(
+  res: Response,
+  status: number,
+  code: string,
+): Promise<{ error: string; code: string }> {
   const text = await res.text();
   expect(res.status, text).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -33,7 +37,12 @@ export async function scrapeMetrics(server: ServerProcess): Promise<Map<string, 
 }
 
 /** Waits until a gauge on /metrics shows `value`. */
-export async function waitForGauge(server: ServerProcess, name: string, value: number, timeoutMs = 5_000): Promise<void> {
+export async function waitForGauge(
+  server: ServerProcess,
+  name: string,
+  value: number,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let seen: number | undefined;
   while (Date.now() < deadline) {
@@ -52,7 +61,13 @@ export function waitForWaiters(server: ServerProcess, count: number): Promise<vo
 /** Whether a promise is still unsettled after `ms`. */
 export async function stillPendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
   const pending = Symbol('pending');
-  const winner = await Promise.race([promise.then(() => null, () => null), new Promise((r) => setTimeout(() => r(pending), ms))]);
+  const winner = await Promise.race([
+    promise.then(
+      () => null,
+      () => null,
+    ),
+    new Promise((r) => setTimeout(() => r(pending), ms)),
+  ]);
   return winner === pending;
 }
 

@@ -45,7 +45,8 @@ export class TestCluster {
    */
   static async start(size: number, env: Record<string, string> = {}, running = size): Promise<TestCluster> {
     const specs: NodeSpec[] = [];
-    for (let i = 1; i <= size; i++) specs.push({ name: `node-${i}`, httpPort: await freePort(), gossipPort: await freeUdpPort() });
+    for (let i = 1; i <= size; i++)
+      specs.push({ name: `node-${i}`, httpPort: await freePort(), gossipPort: await freeUdpPort() });
     const cluster = new TestCluster(specs, env);
     const started = specs.slice(0, running).map((spec) => spec.name);
     try {
@@ -147,13 +148,23 @@ export class TestCluster {
 }
 
 /** Sends one message; throws unless 200. */
-export async function send(node: ServerProcess, streamId: string, messageUuid: string, message: unknown, extra: object = {}): Promise<void> {
+export async function send(
+  node: ServerProcess,
+  streamId: string,
+  messageUuid: string,
+  message: unknown,
+  extra: object = {},
+): Promise<void> {
   const res = await node.send({ streamId, messageUuid, message, ...extra });
   if (res.status !== 200) throw new Error(`send to ${node.url} answered ${res.status}: ${await res.text()}`);
 }
 
 /** Receives up to `max` messages at once (timeout 0); an empty list on 424. */
-export async function drain(node: ServerProcess, streamId: string, max = 1000): Promise<{ messageUuid: string; message: unknown }[]> {
+export async function drain(
+  node: ServerProcess,
+  streamId: string,
+  max = 1000,
+): Promise<{ messageUuid: string; message: unknown }[]> {
   const res = await node.receive({ streamId, timeoutSeconds: 0, maxMessages: max });
   if (res.status === 424) return [];
   if (res.status !== 200) throw new Error(`receive at ${node.url} answered ${res.status}: ${await res.text()}`);

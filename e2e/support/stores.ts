@@ -38,7 +38,11 @@ function server(type: ServerStoreType, serverUrl: string): StoreBackend {
     type,
     async create() {
       const database = await createScratchDatabase(type, serverUrl);
-      return { env: { IPUBSUB_STORE_TYPE: type, IPUBSUB_STORE_URL: database.url }, lose: database.drop, dispose: database.drop };
+      return {
+        env: { IPUBSUB_STORE_TYPE: type, IPUBSUB_STORE_URL: database.url },
+        lose: database.drop,
+        dispose: database.drop,
+      };
     },
   };
 }
@@ -48,7 +52,11 @@ function cassandra(serverUrl: string): StoreBackend {
     type: 'cassandra',
     async create() {
       const keyspace = scratchKeyspace(serverUrl);
-      return { env: { IPUBSUB_STORE_TYPE: 'cassandra', IPUBSUB_STORE_URL: keyspace.url }, lose: keyspace.drop, dispose: keyspace.drop };
+      return {
+        env: { IPUBSUB_STORE_TYPE: 'cassandra', IPUBSUB_STORE_URL: keyspace.url },
+        lose: keyspace.drop,
+        dispose: keyspace.drop,
+      };
     },
   };
 }
@@ -57,7 +65,9 @@ function cassandra(serverUrl: string): StoreBackend {
  * SQLite always, PostgreSQL, MariaDB and Cassandra when their test URLs are set (skipped with a message locally, a
  * failing test under CI). Call at the top level of a test file.
  */
-export function storeBackends(types: readonly StoreBackend['type'][] = ['sqlite', 'postgres', 'mysql', 'cassandra']): StoreBackend[] {
+export function storeBackends(
+  types: readonly StoreBackend['type'][] = ['sqlite', 'postgres', 'mysql', 'cassandra'],
+): StoreBackend[] {
   const backends: StoreBackend[] = [];
   for (const type of types) {
     if (type === 'sqlite') {

@@ -34,12 +34,16 @@ function limits(schema) {
 function fields(schema, names) {
   const required = new Set(schema.required ?? []);
   const rows = Object.entries(schema.properties).map(([name, property]) => {
-    const meaning = property.description ?? (property.anyOf ?? []).find((option) => option.description)?.description ?? '';
+    const meaning =
+      property.description ?? (property.anyOf ?? []).find((option) => option.description)?.description ?? '';
     const fallback = property.default === undefined ? '' : `\`${JSON.stringify(property.default)}\``;
     return `| \`${name}\` | ${typeOf(property, names)} | ${required.has(name) ? 'yes' : ''} | ${fallback} | ${cell(limits(property))} | ${cell(meaning)} |`;
   });
   const closed = schema.additionalProperties === false ? '\n\nOther fields are refused (400 `INVALID_REQUEST`).' : '';
-  return ['| field | type | required | default | limits | meaning |', '|---|---|---|---|---|---|', ...rows].join('\n') + closed;
+  return (
+    ['| field | type | required | default | limits | meaning |', '|---|---|---|---|---|---|', ...rows].join('\n') +
+    closed
+  );
 }
 
 export async function renderApiReference() {

@@ -37,7 +37,8 @@ if (diagnostics.length > 0) {
 const checker = program.getTypeChecker();
 const source = program.getSourceFile(WIRE);
 const flags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope;
-const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(source))
+const exported = checker
+  .getExportsOfModule(checker.getSymbolAtLocation(source))
   .filter((symbol) => (symbol.flags & (ts.SymbolFlags.TypeAlias | ts.SymbolFlags.Interface)) !== 0);
 /** A property whose type is another exported alias (`code: ErrorCode`) prints the alias's name. */
 const aliasNames = new Map(exported.map((symbol) => [checker.getDeclaredTypeOfSymbol(symbol), symbol.name]));
@@ -60,7 +61,9 @@ const out = [
 ];
 for (const symbol of exported) {
   const declaration = symbol.declarations.find((d) => ts.isTypeAliasDeclaration(d) || ts.isInterfaceDeclaration(d));
-  const typeParameters = declaration.typeParameters ? `<${declaration.typeParameters.map((p) => p.getText()).join(', ')}>` : '';
+  const typeParameters = declaration.typeParameters
+    ? `<${declaration.typeParameters.map((p) => p.getText()).join(', ')}>`
+    : '';
   const type = checker.getDeclaredTypeOfSymbol(symbol);
   const schema = schemas[symbol.name];
   out.push(docComment(schema, '').trimEnd());
@@ -74,7 +77,9 @@ for (const symbol of exported) {
     const propertyType = checker.getTypeOfSymbol(property);
     // Optional properties carry `| undefined` added by strictNullChecks; JSON has no undefined.
     const text = typeText(optional ? checker.getNonNullableType(propertyType) : propertyType);
-    out.push(`${docComment(schema?.properties?.[property.name], '  ')}  ${property.name}${optional ? '?' : ''}: ${text};`);
+    out.push(
+      `${docComment(schema?.properties?.[property.name], '  ')}  ${property.name}${optional ? '?' : ''}: ${text};`,
+    );
   }
   out.push('}', '');
 }

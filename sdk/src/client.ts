@@ -57,11 +57,17 @@ export class IPubSub {
    */
   subscribe<T = unknown>(streamId: string, options: SubscribeOptions = {}): Subscription<T> {
     // Polls answered at once would follow one another without pause, a load on the server and nothing gained.
-    if (options.timeoutSeconds === 0) throw new RangeError('subscribe long-polls: timeoutSeconds must be at least 1 (receive() reads without waiting)');
+    if (options.timeoutSeconds === 0)
+      throw new RangeError('subscribe long-polls: timeoutSeconds must be at least 1 (receive() reads without waiting)');
     return new Subscription<T>((query, signal) => this.get(streamId, query, signal, Infinity), options);
   }
 
-  private get<R>(streamId: string, query: Omit<ReceiveQuery, 'streamId'>, signal: AbortSignal | undefined, retries: number) {
+  private get<R>(
+    streamId: string,
+    query: Omit<ReceiveQuery, 'streamId'>,
+    signal: AbortSignal | undefined,
+    retries: number,
+  ) {
     const params = new URLSearchParams({ streamId });
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
     return call<R>(this.transport, `receive?${params}`, { headers: this.transport.headers }, signal, retries, true);

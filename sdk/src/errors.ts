@@ -40,7 +40,12 @@ const named =
 export const isSendTimeoutError = named<SendTimeoutError>('SendTimeoutError');
 export const isValidationError = named<ValidationError>('ValidationError');
 export const isNetworkError = named<NetworkError>('NetworkError');
-export const isIPubSubError = named<IPubSubError>('IPubSubError', 'SendTimeoutError', 'ValidationError', 'NetworkError');
+export const isIPubSubError = named<IPubSubError>(
+  'IPubSubError',
+  'SendTimeoutError',
+  'ValidationError',
+  'NetworkError',
+);
 
 /** The error for an answer with this status and body; a 424 here is a send's. */
 export function errorFor(status: number, body: { error?: string; code?: ErrorCode }): IPubSubError {

@@ -14,7 +14,9 @@ const DONE = { done: true, value: undefined } as const;
  * failures with backoff and keeps the resume token. One reader; `break`, `return()` or the signal end it
  * at once, aborting the request in flight.
  */
-export class Subscription<T = unknown> implements AsyncIterable<SubscriptionMessage<T>>, AsyncIterator<SubscriptionMessage<T>, undefined> {
+export class Subscription<T = unknown>
+  implements AsyncIterable<SubscriptionMessage<T>>, AsyncIterator<SubscriptionMessage<T>, undefined>
+{
   /** Position after the last message delivered (or the token given); persist it to resume later. */
   resumeToken: string | undefined;
   private readonly stopper = new AbortController();

@@ -48,7 +48,8 @@ export const SendRequest = Type.Object(
       Type.Integer({
         minimum: 0,
         default: DEFAULTS.blockingSendTimeoutSeconds,
-        description: '0: circular buffer, drops the oldest; > 0: wait up to this long for space (or a receiver), then 424',
+        description:
+          '0: circular buffer, drops the oldest; > 0: wait up to this long for space (or a receiver), then 424',
       }),
     ),
     writeToDB: Type.Optional(
@@ -76,7 +77,11 @@ export const ReceiveQuery = Type.Object(
   {
     streamId: StreamId,
     timeoutSeconds: Type.Optional(
-      Type.Integer({ minimum: 0, default: DEFAULTS.timeoutSeconds, description: 'longest wait for a message (long poll); 0: answer at once' }),
+      Type.Integer({
+        minimum: 0,
+        default: DEFAULTS.timeoutSeconds,
+        description: 'longest wait for a message (long poll); 0: answer at once',
+      }),
     ),
     readFromDB: Type.Optional(
       Type.Boolean({ default: false, description: 'read the message store without consuming (replay, fan-out)' }),

@@ -100,7 +100,11 @@ afterAll(async () => {
 /** Starts the page's subscription to a new stream; resolves once its first poll waits on the server. */
 async function startCollecting(count: number): Promise<{ stream: string; collected: Promise<unknown[]> }> {
   const stream = uniqueStream('browser');
-  const collected = page.evaluate(([baseUrl, id, n]) => (window as any).collect(baseUrl, id, n), [api.url, stream, count] as const);
+  const collected = page.evaluate(([baseUrl, id, n]) => (window as any).collect(baseUrl, id, n), [
+    api.url,
+    stream,
+    count,
+  ] as const);
   expect(await eventually(() => waitingClients(api), 1)).toBe(1);
   return { stream, collected };
 }

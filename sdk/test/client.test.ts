@@ -37,7 +37,11 @@ describe('send and receive', () => {
     expect(Date.parse(sent.timestamp)).not.toBeNaN();
 
     const received = await client.receive<{ type: string; userId: number }>(stream, { timeoutSeconds: 1 });
-    expect(received).toEqual({ messageUuid: sent.messageUuid, message: { type: 'welcome', userId: 123 }, timestamp: sent.timestamp });
+    expect(received).toEqual({
+      messageUuid: sent.messageUuid,
+      message: { type: 'welcome', userId: 123 },
+      timestamp: sent.timestamp,
+    });
   });
 
   it('carries every JSON value, null included, in send order', async () => {
@@ -168,7 +172,11 @@ describe('errors', () => {
 
   it('a server that is not there is a NetworkError after every retry', async () => {
     const recorder = recordingFetch();
-    const nowhere = new IPubSub({ baseUrl: `http://127.0.0.1:${await freePort()}`, fetch: recorder.fetch, retry: FAST_RETRY });
+    const nowhere = new IPubSub({
+      baseUrl: `http://127.0.0.1:${await freePort()}`,
+      fetch: recorder.fetch,
+      retry: FAST_RETRY,
+    });
     const error = await nowhere.send(uniqueStream(), 'x').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NetworkError);
     expect(error).toMatchObject({ name: 'NetworkError', status: 0, code: 'NETWORK_ERROR' });

@@ -18,7 +18,9 @@ beforeAll(async () => {
   client = new IPubSub({ baseUrl: server.url });
   cutter = createServer((socket) => {
     socket.once('data', () => {
-      socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{"messageUuid":"cut');
+      socket.write(
+        'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{"messageUuid":"cut',
+      );
       setTimeout(() => socket.destroy(), 20);
     });
   });
@@ -46,10 +48,12 @@ function faultyFetch(...faults: Fault[]): { fetch: typeof fetch; bodies: (string
   };
 }
 
-const unavailable = (headers: Record<string, string> = {}): Fault => () =>
-  Promise.resolve(
-    Response.json({ error: 'node is shutting down; retry', code: 'SHUTTING_DOWN' }, { status: 503, headers }),
-  );
+const unavailable =
+  (headers: Record<string, string> = {}): Fault =>
+  () =>
+    Promise.resolve(
+      Response.json({ error: 'node is shutting down; retry', code: 'SHUTTING_DOWN' }, { status: 503, headers }),
+    );
 const refused: Fault = () => Promise.reject(new TypeError('fetch failed'));
 /** The request goes to the cutter: a real socket closed halfway through the body. */
 const cutMidBody: Fault = (url, init) => fetch(url.replace(server.url, cutterUrl), init);
@@ -81,7 +85,10 @@ describe('retries', () => {
   it('honours Retry-After in seconds and as an HTTP date', async () => {
     const inSeconds = faultyFetch(unavailable({ 'retry-after': '1' }));
     let started = Date.now();
-    await new IPubSub({ baseUrl: server.url, fetch: inSeconds.fetch, retry: { baseDelayMs: 1 } }).send(uniqueStream(), 1);
+    await new IPubSub({ baseUrl: server.url, fetch: inSeconds.fetch, retry: { baseDelayMs: 1 } }).send(
+      uniqueStream(),
+      1,
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
 
     // An HTTP date has whole seconds: two seconds ahead is at least one second from now.
@@ -131,7 +138,11 @@ describe('retries', () => {
     const stream = uniqueStream();
     // More failures in a row than the retry limit: a subscription retries until it is stopped.
     const faulty = faultyFetch(refused, unavailable(), cutMidBody, refused, unavailable(), cutMidBody, refused);
-    const sdk = new IPubSub({ baseUrl: server.url, fetch: faulty.fetch, retry: { limit: 1, baseDelayMs: 1, maxDelayMs: 5 } });
+    const sdk = new IPubSub({
+      baseUrl: server.url,
+      fetch: faulty.fetch,
+      retry: { limit: 1, baseDelayMs: 1, maxDelayMs: 5 },
+    });
     await client.send(stream, 'a');
     await client.send(stream, 'b');
     const seen: unknown[] = [];
@@ -150,7 +161,12 @@ describe('retries', () => {
     const sdk = new IPubSub({
       baseUrl: server.url,
       fetch: faulty.fetch,
-      retry: { limit: 0, baseDelayMs: 1, maxDelayMs: 5, onRetry: (error, retry, delayMs) => heard.push([error.name, error.status, retry, delayMs]) },
+      retry: {
+        limit: 0,
+        baseDelayMs: 1,
+        maxDelayMs: 5,
+        onRetry: (error, retry, delayMs) => heard.push([error.name, error.status, retry, delayMs]),
+      },
     });
     await client.send(stream, 'after three failures');
     for await (const msg of sdk.subscribe(stream, { timeoutSeconds: 5 })) {

@@ -58,7 +58,9 @@ describe('subscribe', () => {
     expect(seen[0].messageUuid).toBeTypeOf('string');
     expect(await waitingClients(server)).toBe(0);
     // The rest stay on the stream for the next receiver.
-    expect((await client.receive(stream, { maxMessages: 10, timeoutSeconds: 0 }))?.messages.map((m) => m.message)).toEqual([4, 5]);
+    expect(
+      (await client.receive(stream, { maxMessages: 10, timeoutSeconds: 0 }))?.messages.map((m) => m.message),
+    ).toEqual([4, 5]);
   });
 
   it('keeps polling after 424s until a message comes', async () => {

@@ -13,7 +13,14 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), ObservabilityModule, StreamsModule, StoreModule, ApiModule, ClusterModule.forRoot(logger)],
+      imports: [
+        ConfigModule.forRoot(config),
+        ObservabilityModule,
+        StreamsModule,
+        StoreModule,
+        ApiModule,
+        ClusterModule.forRoot(logger),
+      ],
       providers: [{ provide: LOGGER, useValue: logger }, GracefulShutdown],
     };
   }

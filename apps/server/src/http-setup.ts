@@ -53,13 +53,18 @@ export function serveHttp(streamApi: FastifyInstance, config: AppConfig): Fastif
 function rawErrorAnswer(code: ErrorCode, error: string): string {
   const body = JSON.stringify({ error, code });
   const status = ERROR_STATUS[code];
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n`
-    + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  );
 }
 
 /** What Node's parser could not read (its error code), answered as every other client mistake is. */
 const CLIENT_ERROR_ANSWERS: Record<string, string> = {
-  HPE_HEADER_OVERFLOW: rawErrorAnswer('REQUEST_HEADERS_TOO_LARGE', `request line and headers exceed ${maxHeaderSize} bytes`),
+  HPE_HEADER_OVERFLOW: rawErrorAnswer(
+    'REQUEST_HEADERS_TOO_LARGE',
+    `request line and headers exceed ${maxHeaderSize} bytes`,
+  ),
   HPE_CHUNK_EXTENSIONS_OVERFLOW: rawErrorAnswer('PAYLOAD_TOO_LARGE', 'chunk extensions too large'),
   ERR_HTTP_REQUEST_TIMEOUT: rawErrorAnswer('INVALID_REQUEST', 'request headers not received in time'),
 };
@@ -94,7 +99,12 @@ export function createStreamApi(config: AppConfig): FastifyInstance {
  * an onResponse hook; the stream API's route handlers record their own (see `registerStreamRoutes`), since
  * any onResponse hook makes Fastify add listeners to every response.
  */
-export function configureHttp(app: NestFastifyApplication, streamApi: FastifyInstance, logger: Logger, metrics: Metrics): void {
+export function configureHttp(
+  app: NestFastifyApplication,
+  streamApi: FastifyInstance,
+  logger: Logger,
+  metrics: Metrics,
+): void {
   const validation = new Validation();
   const durations = metrics.requestDurations;
   const recordLatency = (request: FastifyRequest, reply: FastifyReply): void =>
@@ -123,8 +133,20 @@ export function configureHttp(app: NestFastifyApplication, streamApi: FastifyIns
  * numbers and booleans are coerced. Each schema is compiled once, when its route is registered.
  */
 class Validation {
-  private readonly strict = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: false });
-  private readonly coercing = new Ajv({ coerceTypes: true, useDefaults: false, removeAdditional: false, allErrors: false, strict: false });
+  private readonly strict = new Ajv({
+    coerceTypes: false,
+    useDefaults: false,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
+  private readonly coercing = new Ajv({
+    coerceTypes: true,
+    useDefaults: false,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
 
   readonly compile: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
     (httpPart === 'querystring' ? this.coercing : this.strict).compile(schema as object);

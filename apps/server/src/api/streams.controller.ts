@@ -48,7 +48,10 @@ export class StreamsController {
     // In a cluster, a stream's requests (in memory or stored) are served by its owner; others forward them.
     if (this.cluster.active) {
       const routed = this.cluster.route(body.streamId, req, reply);
-      if (routed !== 'local') return routed === 'answered' ? undefined : routed.then((r) => (r === 'local' ? this.sendHere(body, reply) : undefined));
+      if (routed !== 'local')
+        return routed === 'answered'
+          ? undefined
+          : routed.then((r) => (r === 'local' ? this.sendHere(body, reply) : undefined));
     }
     return this.sendHere(body, reply);
   }
@@ -56,7 +59,10 @@ export class StreamsController {
   receive(query: ReceiveQuery, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
     if (this.cluster.active) {
       const routed = this.cluster.route(query.streamId, req, reply);
-      if (routed !== 'local') return routed === 'answered' ? undefined : routed.then((r) => (r === 'local' ? this.receiveHere(query, reply) : undefined));
+      if (routed !== 'local')
+        return routed === 'answered'
+          ? undefined
+          : routed.then((r) => (r === 'local' ? this.receiveHere(query, reply) : undefined));
     }
     return this.receiveHere(query, reply);
   }
@@ -66,13 +72,25 @@ export class StreamsController {
     const capacity = body.inMemoryStreamSize ?? DEFAULTS.inMemoryStreamSize;
     const blockingSeconds = body.blockingSendTimeoutSeconds ?? DEFAULTS.blockingSendTimeoutSeconds;
     if (capacity === 0 && blockingSeconds === 0) {
-      return this.reject(reply, 'INVALID_REQUEST', 'inMemoryStreamSize 0 needs blockingSendTimeoutSeconds > 0 (sync match)');
+      return this.reject(
+        reply,
+        'INVALID_REQUEST',
+        'inMemoryStreamSize 0 needs blockingSendTimeoutSeconds > 0 (sync match)',
+      );
     }
     if (capacity > this.limits.maxInMemoryStreamSize) {
-      return this.reject(reply, 'INVALID_REQUEST', `inMemoryStreamSize must be at most ${this.limits.maxInMemoryStreamSize}`);
+      return this.reject(
+        reply,
+        'INVALID_REQUEST',
+        `inMemoryStreamSize must be at most ${this.limits.maxInMemoryStreamSize}`,
+      );
     }
     if (blockingSeconds > this.limits.maxTimeoutSeconds) {
-      return this.reject(reply, 'INVALID_REQUEST', `blockingSendTimeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`);
+      return this.reject(
+        reply,
+        'INVALID_REQUEST',
+        `blockingSendTimeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`,
+      );
     }
     if (body.writeToDB === true) return this.stored.send(body, reply);
 
@@ -82,15 +100,26 @@ export class StreamsController {
       blockingTimeoutMs: blockingSeconds * 1000,
       signal: blockingSeconds > 0 ? new ClientHangUp(reply) : undefined,
     });
-    if (outcome instanceof Promise) return outcome.then((blocked) => this.answerSend(blocked, message, reply, capacity, blockingSeconds));
+    if (outcome instanceof Promise)
+      return outcome.then((blocked) => this.answerSend(blocked, message, reply, capacity, blockingSeconds));
     this.answerSend(outcome, message, reply, capacity, blockingSeconds);
   }
 
-  private answerSend(outcome: SendOutcome, message: StreamMessage, reply: FastifyReply, capacity: number, blockingSeconds: number): void {
+  private answerSend(
+    outcome: SendOutcome,
+    message: StreamMessage,
+    reply: FastifyReply,
+    capacity: number,
+    blockingSeconds: number,
+  ): void {
     if (typeof outcome === 'object') {
       // A retry gets the original's answer: its timestamp, not the retry's.
       this.metrics.sendOutcome.duplicate.inc();
-      reply.code(200).send({ messageUuid: message.messageUuid, timestamp: isoTimestamp(outcome.originalTimestamp), duplicate: true });
+      reply.code(200).send({
+        messageUuid: message.messageUuid,
+        timestamp: isoTimestamp(outcome.originalTimestamp),
+        duplicate: true,
+      });
       return;
     }
     switch (outcome) {
@@ -100,9 +129,13 @@ export class StreamsController {
         return;
       case 'timeout':
         this.metrics.sendOutcome.timeout.inc();
-        return this.reject(reply, 'SEND_TIMEOUT', capacity === 0
-          ? `no receiver took the message within ${blockingSeconds} s`
-          : `stream stayed full for ${blockingSeconds} s`);
+        return this.reject(
+          reply,
+          'SEND_TIMEOUT',
+          capacity === 0
+            ? `no receiver took the message within ${blockingSeconds} s`
+            : `stream stayed full for ${blockingSeconds} s`,
+        );
       case 'aborted':
         return; // the client has gone; nothing to answer
       case 'too_many_waiters':
@@ -120,7 +153,11 @@ export class StreamsController {
     if (this.shutdown.draining) return this.receiveFailed(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     const timeoutSeconds = query.timeoutSeconds ?? DEFAULTS.timeoutSeconds;
     if (timeoutSeconds > this.limits.maxTimeoutSeconds) {
-      return this.receiveFailed(reply, 'INVALID_REQUEST', `timeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`);
+      return this.receiveFailed(
+        reply,
+        'INVALID_REQUEST',
+        `timeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`,
+      );
     }
     if (query.readFromDB === true || query.dbResumeToken !== undefined) {
       return this.stored.receive(query, timeoutSeconds, reply, timeoutSeconds > 0 ? abortOnHangUp(reply) : undefined);
@@ -128,7 +165,11 @@ export class StreamsController {
     const receive = new InMemoryReceive(this, query, reply);
     const outcome = this.engine.receiveOrPark(
       query.streamId,
-      { timeoutMs: timeoutSeconds * 1000, maxMessages: query.maxMessages ?? 1, signal: timeoutSeconds > 0 ? receive : undefined },
+      {
+        timeoutMs: timeoutSeconds * 1000,
+        maxMessages: query.maxMessages ?? 1,
+        signal: timeoutSeconds > 0 ? receive : undefined,
+      },
       receive,
     );
     if (outcome !== PARKED) this.answerReceive(outcome, query, reply);
@@ -143,16 +184,21 @@ export class StreamsController {
         return;
       }
       this.metrics.receiveOutcome.delivered.inc();
-      const payload = query.maxMessages === undefined
-        ? serializeMessage(toWire(outcome[0]))
-        : serializeBatch({ messages: outcome.map(toWire) });
+      const payload =
+        query.maxMessages === undefined
+          ? serializeMessage(toWire(outcome[0]))
+          : serializeBatch({ messages: outcome.map(toWire) });
       reply.code(200).type('application/json; charset=utf-8').send(payload);
       return;
     }
     switch (outcome) {
       case 'timeout':
         this.metrics.receiveOutcome.timeout.inc();
-        return this.receiveFailed(reply, 'NO_MESSAGE', `no message within ${query.timeoutSeconds ?? DEFAULTS.timeoutSeconds} s`);
+        return this.receiveFailed(
+          reply,
+          'NO_MESSAGE',
+          `no message within ${query.timeoutSeconds ?? DEFAULTS.timeoutSeconds} s`,
+        );
       case 'aborted':
         return;
       case 'too_many_waiters':

@@ -16,7 +16,11 @@ const ERRORS = { '4xx': ErrorResponse, '5xx': ErrorResponse };
  * without an answer when its client has gone), so handlers return nothing for Fastify to send; each records
  * its latency once answered.
  */
-export function registerStreamRoutes(fastify: FastifyInstance, controller: StreamsController, durations: RequestDurations): void {
+export function registerStreamRoutes(
+  fastify: FastifyInstance,
+  controller: StreamsController,
+  durations: RequestDurations,
+): void {
   const route = (
     method: 'GET' | 'POST',
     url: string,
@@ -41,7 +45,11 @@ export function registerStreamRoutes(fastify: FastifyInstance, controller: Strea
  */
 function settle(handled: void | Promise<void>, reply: FastifyReply, durations: RouteDurations): void {
   if (handled === undefined) recordIfAnswered(reply, durations);
-  else handled.then(() => recordIfAnswered(reply, durations), (err: unknown) => reply.send(err));
+  else
+    handled.then(
+      () => recordIfAnswered(reply, durations),
+      (err: unknown) => reply.send(err),
+    );
 }
 
 /** Records a request's latency if it was answered (a long poll whose client had gone ends without an answer). */

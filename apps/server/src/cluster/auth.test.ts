@@ -12,7 +12,11 @@ describe('gossip datagrams', () => {
   });
 
   function transport(secret: string): UdpTransport {
-    const created = new UdpTransport(new ClusterAuth(secret), { message: () => undefined, rejected: () => undefined, rejectedBy: () => undefined });
+    const created = new UdpTransport(new ClusterAuth(secret), {
+      message: () => undefined,
+      rejected: () => undefined,
+      rejectedBy: () => undefined,
+    });
     transports.push(created);
     return created;
   }
@@ -70,10 +74,18 @@ describe('node-to-node HTTP requests', () => {
   it('accepts its own signature and refuses any change', () => {
     const header = auth.signRequest('POST', '/internal/v1/cluster/adopt', 1, '{"a":1}', 1_000_000);
     expect(auth.verifyRequest(header, 'POST', '/internal/v1/cluster/adopt', 1, '{"a":1}', 1_000_500)).toBeNull();
-    expect(auth.verifyRequest(header, 'POST', '/internal/v1/cluster/adopt', 1, '{"a":2}', 1_000_500)).toMatch(/mismatch/);
-    expect(auth.verifyRequest(header, 'POST', '/internal/v1/cluster/pull', 1, '{"a":1}', 1_000_500)).toMatch(/mismatch/);
-    expect(auth.verifyRequest(header, 'POST', '/internal/v1/cluster/adopt', 2, '{"a":1}', 1_000_500)).toMatch(/mismatch/);
-    expect(new ClusterAuth('other').verifyRequest(header, 'POST', '/internal/v1/cluster/adopt', 1, '{"a":1}', 1_000_500)).toMatch(/mismatch/);
+    expect(auth.verifyRequest(header, 'POST', '/internal/v1/cluster/adopt', 1, '{"a":2}', 1_000_500)).toMatch(
+      /mismatch/,
+    );
+    expect(auth.verifyRequest(header, 'POST', '/internal/v1/cluster/pull', 1, '{"a":1}', 1_000_500)).toMatch(
+      /mismatch/,
+    );
+    expect(auth.verifyRequest(header, 'POST', '/internal/v1/cluster/adopt', 2, '{"a":1}', 1_000_500)).toMatch(
+      /mismatch/,
+    );
+    expect(
+      new ClusterAuth('other').verifyRequest(header, 'POST', '/internal/v1/cluster/adopt', 1, '{"a":1}', 1_000_500),
+    ).toMatch(/mismatch/);
   });
 
   it('refuses a missing, malformed or stale signature', () => {

@@ -39,12 +39,20 @@ export class ClusterAuth {
   }
 
   /** Null when the request is authentic, else why not (for the error message). */
-  verifyRequest(header: string | string[] | undefined, method: string, url: string, hop: number, body = '', now = Date.now()): string | null {
+  verifyRequest(
+    header: string | string[] | undefined,
+    method: string,
+    url: string,
+    hop: number,
+    body = '',
+    now = Date.now(),
+  ): string | null {
     if (typeof header !== 'string') return `missing ${AUTH_HEADER} header`;
     const dot = header.indexOf('.');
     const time = Number(header.slice(0, dot));
     if (dot <= 0 || !Number.isSafeInteger(time)) return `malformed ${AUTH_HEADER} header`;
-    if (Math.abs(now - time) > MAX_CLOCK_SKEW_MS) return `${AUTH_HEADER} is too old or from the future (clock skew over 30 s)`;
+    if (Math.abs(now - time) > MAX_CLOCK_SKEW_MS)
+      return `${AUTH_HEADER} is too old or from the future (clock skew over 30 s)`;
     const expected = Buffer.from(this.requestMac(method, url, hop, body, time));
     const given = Buffer.from(header.slice(dot + 1));
     return given.length === expected.length && timingSafeEqual(given, expected) ? null : 'cluster secret mismatch';
@@ -52,6 +60,8 @@ export class ClusterAuth {
 
   private requestMac(method: string, url: string, hop: number, body: string, time: number): string {
     const bodyDigest = body === '' ? '' : createHash('sha256').update(body).digest('base64url');
-    return createHmac('sha256', this.secret).update(`${method}\n${url}\n${hop}\n${time}\n${bodyDigest}`).digest('base64url');
+    return createHmac('sha256', this.secret)
+      .update(`${method}\n${url}\n${hop}\n${time}\n${bodyDigest}`)
+      .digest('base64url');
   }
 }

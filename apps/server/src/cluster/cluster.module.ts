@@ -45,7 +45,11 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
       controllers: [ClusterController],
       providers: [
         { provide: CLUSTER_LOGGER, useValue: logger.child({ component: 'cluster' }) },
-        { provide: ClusterAuth, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new ClusterAuth(config.cluster.secret) },
+        {
+          provide: ClusterAuth,
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) => new ClusterAuth(config.cluster.secret),
+        },
         {
           provide: Membership,
           inject: [APP_CONFIG, ClusterAuth, CLUSTER_LOGGER],
@@ -59,20 +63,36 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
         {
           provide: HandOff,
           inject: [StreamEngine, StoredStreams, Membership, PeerClient, CLUSTER_LOGGER, Metrics],
-          useFactory: (engine: StreamEngine, stored: StoredStreams, membership: Membership, peers: PeerClient, log: Logger, metrics: Metrics) => {
+          useFactory: (
+            engine: StreamEngine,
+            stored: StoredStreams,
+            membership: Membership,
+            peers: PeerClient,
+            log: Logger,
+            metrics: Metrics,
+          ) => {
             const moved = new Counter({
               name: 'ipubsub_cluster_handoff_messages_total',
               help: 'In-memory messages moved between nodes by hand-off, by direction',
               labelNames: ['direction'] as const,
               registers: [metrics.registry],
             });
-            return new HandOff(engine, stored, membership, peers, log, (direction, messages) => moved.labels(direction).inc(messages));
+            return new HandOff(engine, stored, membership, peers, log, (direction, messages) =>
+              moved.labels(direction).inc(messages),
+            );
           },
         },
         {
           provide: ClusterRouter,
           inject: [Membership, HandOff, PeerClient, ClusterAuth, Metrics, CLUSTER_LOGGER],
-          useFactory: (membership: Membership, handOff: HandOff, peers: PeerClient, auth: ClusterAuth, metrics: Metrics, log: Logger) => {
+          useFactory: (
+            membership: Membership,
+            handOff: HandOff,
+            peers: PeerClient,
+            auth: ClusterAuth,
+            metrics: Metrics,
+            log: Logger,
+          ) => {
             const forwards = new Counter({
               name: 'ipubsub_cluster_forwarded_requests_total',
               help: 'Stream requests forwarded to their owner, by outcome (unavailable: answered 503 OWNER_UNAVAILABLE)',
@@ -81,7 +101,14 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
             });
             const ok = forwards.labels('ok');
             const unavailable = forwards.labels('unavailable');
-            return new ClusterRouter(membership, handOff, peers, auth, { forwarded: () => ok.inc(), unavailable: () => unavailable.inc() }, log);
+            return new ClusterRouter(
+              membership,
+              handOff,
+              peers,
+              auth,
+              { forwarded: () => ok.inc(), unavailable: () => unavailable.inc() },
+              log,
+            );
           },
         },
       ],
@@ -104,8 +131,10 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
   async onModuleInit(): Promise<void> {
     const membership = this.membership;
     this.readiness.register({ name: 'cluster', check: () => membership.notReadyReason });
-    this.metrics.gauge('ipubsub_cluster_members', 'Members this node counts as alive or suspect (itself included)', () =>
-      membership.members().filter((member) => isMember(member.state)).length,
+    this.metrics.gauge(
+      'ipubsub_cluster_members',
+      'Members this node counts as alive or suspect (itself included)',
+      () => membership.members().filter((member) => isMember(member.state)).length,
     );
     this.metrics.gauge('ipubsub_cluster_ring_version', 'Ring changes seen by this node', () => membership.ring.version);
     if (!membership.clustered) return;
@@ -139,8 +168,14 @@ function createMembership(config: AppConfig, auth: ClusterAuth, logger: Logger):
   if (clustered && http.advertiseUrl === undefined && (wildcard(http.host) || http.port === 0)) {
     throw new Error('http.advertiseUrl must be set when http.host is a wildcard address or http.port is 0');
   }
-  if (clustered && cluster.gossip.advertise === undefined && (wildcard(cluster.gossip.host) || cluster.gossip.port === 0)) {
-    throw new Error('cluster.gossip.advertise must be set when cluster.gossip.host is a wildcard address or its port is 0');
+  if (
+    clustered &&
+    cluster.gossip.advertise === undefined &&
+    (wildcard(cluster.gossip.host) || cluster.gossip.port === 0)
+  ) {
+    throw new Error(
+      'cluster.gossip.advertise must be set when cluster.gossip.host is a wildcard address or its port is 0',
+    );
   }
   const urlHost = http.host.includes(':') ? `[${http.host}]` : http.host;
   return new Membership(

@@ -6,7 +6,11 @@ function snapshot(streamId: string, count: number, bytes: number): StreamSnapsho
   return {
     streamId,
     capacity: 1000,
-    messages: Array.from({ length: count }, (_, i) => ({ messageUuid: `${streamId}-${i}`, message: 'x'.repeat(bytes), timestamp: i })),
+    messages: Array.from({ length: count }, (_, i) => ({
+      messageUuid: `${streamId}-${i}`,
+      message: 'x'.repeat(bytes),
+      timestamp: i,
+    })),
     recentUuids: [`${streamId}-old`],
     recentTimestamps: [-5],
   };

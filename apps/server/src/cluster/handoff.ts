@@ -195,7 +195,10 @@ export class HandOff implements MembershipListener {
     const ring = this.membership.ring;
     if (ring.size === 0) {
       // The last member: nobody to hand to. The drain answers its waiters; its buffers end with it.
-      this.logger.warn({ messages: this.engine.stats().bufferedMessages }, 'last member leaving: in-memory messages are not handed off');
+      this.logger.warn(
+        { messages: this.engine.stats().bufferedMessages },
+        'last member leaving: in-memory messages are not handed off',
+      );
       await this.membership.leave();
       return;
     }
@@ -204,12 +207,17 @@ export class HandOff implements MembershipListener {
     const self = { ...this.membership.selfUpdate(), state: 'left' as const };
     const transfers = ring.names.map((name) => {
       // Settles only once the entry is gone, so a request waiting on it finds the way clear when it retries.
-      const transfer = this.push(ring.member(name)!, byOwner.get(name) ?? [], self, ring).finally(() => this.outgoing.delete(name));
+      const transfer = this.push(ring.member(name)!, byOwner.get(name) ?? [], self, ring).finally(() =>
+        this.outgoing.delete(name),
+      );
       this.outgoing.set(name, transfer);
       return transfer;
     });
     await Promise.all(transfers);
-    this.logger.info({ streams: snapshots.length, messages: countMessages(snapshots), to: ring.names }, 'handed off in-memory streams');
+    this.logger.info(
+      { streams: snapshots.length, messages: countMessages(snapshots), to: ring.names },
+      'handed off in-memory streams',
+    );
     // Every member now knows this node left, so one that forwarded a stored long poll here re-routes it.
     this.releaseStoredReaders();
     await this.membership.leave();
@@ -228,7 +236,8 @@ export class HandOff implements MembershipListener {
         (answer) => {
           if (answer.streams > 0) this.logger.info({ from: member, ...answer }, 'took over streams');
         },
-        (err: unknown) => this.logger.warn({ from: member, err: (err as Error).message }, 'pull failed; serving without it'),
+        (err: unknown) =>
+          this.logger.warn({ from: member, err: (err as Error).message }, 'pull failed; serving without it'),
       )
       .finally(() => {
         this.pendingPulls--;
@@ -248,14 +257,20 @@ export class HandOff implements MembershipListener {
    * transfer never drops a message on purpose: a leaving node (`ring` given) sends what is left to the next
    * owners without that member; any other node keeps the streams and retries at a later rebalance.
    */
-  private async push(member: RingMember, snapshots: StreamSnapshot[], leaving: MemberUpdate | undefined, ring?: Ring): Promise<boolean> {
+  private async push(
+    member: RingMember,
+    snapshots: StreamSnapshot[],
+    leaving: MemberUpdate | undefined,
+    ring?: Ring,
+  ): Promise<boolean> {
     if (snapshots.length === 0 && leaving === undefined) return true;
     const chunks = chunkSnapshots(snapshots);
     let sent = 0;
     try {
       for (; sent < chunks.length; sent++) {
         const last = sent === chunks.length - 1;
-        const request: AdoptRequest = last && leaving !== undefined ? { snapshots: chunks[sent], leaving } : { snapshots: chunks[sent] };
+        const request: AdoptRequest =
+          last && leaving !== undefined ? { snapshots: chunks[sent], leaving } : { snapshots: chunks[sent] };
         await this.peers.call(member.http, ADOPT_PATH, request, HANDOFF_TIMEOUT_MS);
       }
       this.onMoved('out', countMessages(snapshots));
@@ -269,8 +284,11 @@ export class HandOff implements MembershipListener {
       } else {
         const fallback = ring.without(member.name);
         const groups = groupByOwner(fallback, unsent);
-        if (groups.size === 0) this.logger.error({ messages: countMessages(unsent) }, 'no member left to take them: lost');
-        await Promise.all([...groups].map(([name, group]) => this.push(fallback.member(name)!, group, undefined, fallback)));
+        if (groups.size === 0)
+          this.logger.error({ messages: countMessages(unsent) }, 'no member left to take them: lost');
+        await Promise.all(
+          [...groups].map(([name, group]) => this.push(fallback.member(name)!, group, undefined, fallback)),
+        );
       }
       return false;
     }

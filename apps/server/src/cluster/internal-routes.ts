@@ -3,7 +3,15 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
 import { sendError } from '../api/errors.js';
 import { AUTH_HEADER, type ClusterAuth } from './auth.js';
-import { ADOPT_PATH, AdoptRequest, PULL_PATH, PullRequest, RETURN_PATH, ReturnRequest, type HandOff } from './handoff.js';
+import {
+  ADOPT_PATH,
+  AdoptRequest,
+  PULL_PATH,
+  PullRequest,
+  RETURN_PATH,
+  ReturnRequest,
+  type HandOff,
+} from './handoff.js';
 import { INTERNAL_CONTENT_TYPE } from './peer-client.js';
 
 /**
@@ -11,14 +19,24 @@ import { INTERNAL_CONTENT_TYPE } from './peer-client.js';
  * for two reasons: the body is read as text so that its HMAC can be checked over the exact bytes sent, and
  * a hand-off may be far larger than a client request (`bodyLimit`).
  */
-export function registerInternalRoutes(fastify: FastifyInstance, handOff: HandOff, auth: ClusterAuth, bodyLimit: number): void {
+export function registerInternalRoutes(
+  fastify: FastifyInstance,
+  handOff: HandOff,
+  auth: ClusterAuth,
+  bodyLimit: number,
+): void {
   void fastify.register(async (scope) => {
-    scope.addContentTypeParser(INTERNAL_CONTENT_TYPE, { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser(INTERNAL_CONTENT_TYPE, { parseAs: 'string', bodyLimit }, (_req, body, done) =>
+      done(null, body),
+    );
     const route = <T>(path: string, schema: TSchema, serve: (payload: T) => unknown): void => {
       const check = TypeCompiler.Compile(schema);
       scope.post(path, { bodyLimit }, async (req, reply) => {
-        if (typeof req.body !== 'string') return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', `send ${INTERNAL_CONTENT_TYPE}`);
-        const problem = auth.enabled ? auth.verifyRequest(req.headers[AUTH_HEADER], 'POST', req.url, 0, req.body) : null;
+        if (typeof req.body !== 'string')
+          return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', `send ${INTERNAL_CONTENT_TYPE}`);
+        const problem = auth.enabled
+          ? auth.verifyRequest(req.headers[AUTH_HEADER], 'POST', req.url, 0, req.body)
+          : null;
         if (problem !== null) return sendError(reply, 'INVALID_REQUEST', `internal call refused: ${problem}`);
         let payload: unknown;
         try {

@@ -15,7 +15,9 @@ describe('PeerClient', () => {
   });
 
   /** A peer on a free loopback port; `connections` counts the TCP connections it accepted. */
-  async function startPeer(serve: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ base: string; connections: () => number }> {
+  async function startPeer(
+    serve: (req: IncomingMessage, res: ServerResponse) => void,
+  ): Promise<{ base: string; connections: () => number }> {
     let connections = 0;
     server = createServer(serve).listen(0, '127.0.0.1');
     server.on('connection', () => connections++);
@@ -35,7 +37,12 @@ describe('PeerClient', () => {
     await Promise.all(
       Array.from({ length: workers }, async (_, worker) => {
         for (let i = 0; i < callsEach; i++) {
-          const response = await client.request(peer.base, { method: 'GET', path: `/w${worker}/${i}`, hop: 1, timeoutMs: 5_000 });
+          const response = await client.request(peer.base, {
+            method: 'GET',
+            path: `/w${worker}/${i}`,
+            hop: 1,
+            timeoutMs: 5_000,
+          });
           expect(response.status).toBe(200);
           expect(response.contentType).toBe('application/json');
           expect(JSON.parse(response.body.toString())).toEqual({ path: `/w${worker}/${i}`, hop: '1' });
@@ -52,23 +59,37 @@ describe('PeerClient', () => {
       else res.end('ok');
     });
     peers = await PeerClient.create(new ClusterAuth(''), true);
-    const waiting = [1, 2, 3].map(() => peers!.request(peer.base, { method: 'GET', path: '/park', hop: 1, timeoutMs: 30_000 }));
+    const waiting = [1, 2, 3].map(() =>
+      peers!.request(peer.base, { method: 'GET', path: '/park', hop: 1, timeoutMs: 30_000 }),
+    );
     while (parked.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
 
     peers.abortAll();
     for (const call of waiting) {
-      const err = await call.then(() => undefined, (e: unknown) => e);
+      const err = await call.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(PeerUnreachable);
       expect((err as PeerUnreachable).code).toBe('shutting-down');
     }
-    const after = await peers.request(peer.base, { method: 'POST', path: '/next', hop: 0, body: '{}', timeoutMs: 5_000 });
+    const after = await peers.request(peer.base, {
+      method: 'POST',
+      path: '/next',
+      hop: 0,
+      body: '{}',
+      timeoutMs: 5_000,
+    });
     expect([after.status, after.body.toString()]).toEqual([200, 'ok']);
   });
 
   it('a peer that answers nothing in time: the call ends with its timeout code', async () => {
     const peer = await startPeer(() => undefined);
     peers = await PeerClient.create(new ClusterAuth(''), true);
-    const err = await peers.request(peer.base, { method: 'GET', path: '/', hop: 1, timeoutMs: 200 }).then(() => undefined, (e: unknown) => e);
+    const err = await peers.request(peer.base, { method: 'GET', path: '/', hop: 1, timeoutMs: 200 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as PeerUnreachable).code).toBe('UND_ERR_HEADERS_TIMEOUT');
   });
 });

@@ -98,7 +98,8 @@ export class PeerClient {
       timeoutMs,
     });
     const body = response.body.toString();
-    if (response.status !== 200) throw new Error(`${path} at ${base} answered ${response.status}: ${body.slice(0, 200)}`);
+    if (response.status !== 200)
+      throw new Error(`${path} at ${base} answered ${response.status}: ${body.slice(0, 200)}`);
     return JSON.parse(body) as T;
   }
 
@@ -195,7 +196,11 @@ class PeerCall implements Dispatcher.DispatchHandler {
     if (this.abandoned !== undefined) controller.abort(new Error(this.abandoned));
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     this.status = statusCode;
     const contentType = headers['content-type'];
     this.contentType = typeof contentType === 'string' ? contentType : undefined;
@@ -240,7 +245,12 @@ class PeerCall implements Dispatcher.DispatchHandler {
     this.settled = true;
     this.answering?.removeListener('close', this.onClientClose);
     if (err === undefined) this.resolve(response!);
-    else this.reject(new PeerUnreachable(this.peer.base, this.abandoned ?? (err as { code?: string }).code ?? 'error', { cause: err }));
+    else
+      this.reject(
+        new PeerUnreachable(this.peer.base, this.abandoned ?? (err as { code?: string }).code ?? 'error', {
+          cause: err,
+        }),
+      );
   }
 }
 
@@ -248,5 +258,5 @@ const EMPTY = Buffer.alloc(0);
 
 /** Internal calls sign their body; forwarded client requests do not (a client could send that body itself). */
 function internalBody(request: PeerRequest): string {
-  return request.contentType === INTERNAL_CONTENT_TYPE ? request.body ?? '' : '';
+  return request.contentType === INTERNAL_CONTENT_TYPE ? (request.body ?? '') : '';
 }

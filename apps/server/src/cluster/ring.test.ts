@@ -16,7 +16,10 @@ function shares(ring: Ring): Map<string, number> {
 describe('Ring (rendezvous hashing)', () => {
   it('spreads streams evenly', () => {
     for (const size of [2, 3, 5, 10]) {
-      const ring = new Ring(Array.from({ length: size }, (_, i) => member(`node-${i + 1}`)), 1);
+      const ring = new Ring(
+        Array.from({ length: size }, (_, i) => member(`node-${i + 1}`)),
+        1,
+      );
       const counts = shares(ring);
       expect(counts.size).toBe(size);
       for (const count of counts.values()) expect(Math.abs(count / KEYS.length - 1 / size)).toBeLessThan(0.02);
@@ -56,7 +59,10 @@ describe('Ring (rendezvous hashing)', () => {
   it('looks an owner up in well under a microsecond (no cache needed)', () => {
     const ids = Array.from({ length: 200_000 }, (_, i) => `user-notifications-${i}-${(i * 2654435761) % 1_000_003}`);
     for (const size of [3, 50]) {
-      const ring = new Ring(Array.from({ length: size }, (_, i) => member(`node-${i + 1}`)), 1);
+      const ring = new Ring(
+        Array.from({ length: size }, (_, i) => member(`node-${i + 1}`)),
+        1,
+      );
       let sink = 0;
       for (const id of ids) sink += ring.owner(id)!.name.length; // warm-up
       const started = performance.now();

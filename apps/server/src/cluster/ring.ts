@@ -42,7 +42,10 @@ export class Ring {
 
   /** The same ring less one member (same version: a view for choosing fallbacks, not a new membership). */
   without(name: string): Ring {
-    return new Ring(this.members.filter((member) => member.name !== name), this.version);
+    return new Ring(
+      this.members.filter((member) => member.name !== name),
+      this.version,
+    );
   }
 
   /** The owner of a stream; undefined only for an empty ring. */

@@ -108,7 +108,11 @@ export class ClusterRouter {
     }
     if (routing.hop >= MAX_HOPS) {
       this.counters.unavailable();
-      void sendError(reply, 'OWNER_UNAVAILABLE', `the owner of stream ${streamId} moved while the request was forwarded; retry`);
+      void sendError(
+        reply,
+        'OWNER_UNAVAILABLE',
+        `the owner of stream ${streamId} moved while the request was forwarded; retry`,
+      );
       return 'answered';
     }
     const handing = this.handOff.handingTo(owner.name);
@@ -153,8 +157,10 @@ export class ClusterRouter {
       // A 424 long before the deadline, from a node that no longer owns the stream: it let the poll go because
       // the stream moved (a hand-off, the owner leaving). The new owner takes it, once, with the time left.
       // (A 424 for a poll that ran its course arrives within half a second of the deadline.)
-      const movedAway = response.status === 424 && receive && !routing.retried && deadline - performance.now() >= MOVED_REROUTE_MIN_MS;
-      if (movedAway && this.membership.ring.owner(streamId)?.name !== owner.name) return this.reroute(routing, deadline);
+      const movedAway =
+        response.status === 424 && receive && !routing.retried && deadline - performance.now() >= MOVED_REROUTE_MIN_MS;
+      if (movedAway && this.membership.ring.owner(streamId)?.name !== owner.name)
+        return this.reroute(routing, deadline);
       if (response.contentType !== undefined) reply.header('content-type', response.contentType);
       await reply.code(response.status).send(response.body);
     } catch (err) {
@@ -164,9 +170,14 @@ export class ClusterRouter {
       // The owner left the ring while the request waited on it (a long poll behind a partition), or refused the
       // connection because it is gone: the stream's new owner takes the request, once.
       const ownerGone = code === ('peer-left' satisfies Abandoned) || code === 'ECONNREFUSED';
-      if (!routing.retried && ownerGone && this.membership.ring.owner(streamId)?.name !== owner.name) return this.reroute(routing, deadline);
+      if (!routing.retried && ownerGone && this.membership.ring.owner(streamId)?.name !== owner.name)
+        return this.reroute(routing, deadline);
       this.counters.unavailable();
-      void sendError(reply, 'OWNER_UNAVAILABLE', `the owner of stream ${streamId} (${owner.name}) did not answer (${code}); retry`);
+      void sendError(
+        reply,
+        'OWNER_UNAVAILABLE',
+        `the owner of stream ${streamId} (${owner.name}) did not answer (${code}); retry`,
+      );
     }
     return 'answered';
   }
@@ -204,7 +215,10 @@ export class ClusterRouter {
     }));
     const request: ReturnRequest = { streamId, messages };
     void this.peers.call(owner.http, RETURN_PATH, request, FORWARD_SLACK_MS).catch((err: unknown) => {
-      this.logger.error({ streamId, owner: owner.name, messages: messages.length, err: (err as Error).message }, 'could not give back messages of a client that hung up');
+      this.logger.error(
+        { streamId, owner: owner.name, messages: messages.length, err: (err as Error).message },
+        'could not give back messages of a client that hung up',
+      );
     });
   }
 }

@@ -95,7 +95,9 @@ describe('loadConfig', () => {
 
   it('names the key for a value out of range', () => {
     expect(configError(yamlFile('http:\n  port: 70000\n')).message).toContain('"http.port"');
-    expect(configError(yamlFile('limits:\n  maxWaitersPerStream: 0\n')).message).toContain('"limits.maxWaitersPerStream"');
+    expect(configError(yamlFile('limits:\n  maxWaitersPerStream: 0\n')).message).toContain(
+      '"limits.maxWaitersPerStream"',
+    );
     expect(configError(yamlFile('streams:\n  dedupWindow: -1\n')).message).toContain('"streams.dedupWindow"');
   });
 

@@ -29,7 +29,9 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   if (firstError !== undefined) {
     const key = firstError.path.split('/').filter(Boolean).join('.') || '(root)';
     const from = sources.get(key) ?? (file === undefined ? 'defaults' : file);
-    throw new ConfigError(`invalid configuration key "${key}" (from ${from}): ${describeError(firstError.schema, firstError.message)}`);
+    throw new ConfigError(
+      `invalid configuration key "${key}" (from ${from}): ${describeError(firstError.schema, firstError.message)}`,
+    );
   }
   return config as AppConfig;
 }
@@ -55,7 +57,8 @@ function readYaml(file: string): Record<string, unknown> {
     throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`);
   }
   if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a mapping`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ConfigError(`config file ${file} must hold a mapping`);
   return parsed as Record<string, unknown>;
 }
 
@@ -73,7 +76,8 @@ function applyEnv(
       const existing = target[key];
       // A scalar or list where a section belongs is left for validation to report; an empty YAML section
       // (`http:` with nothing under it) reads as null and counts as an empty one.
-      if (existing !== undefined && existing !== null && (typeof existing !== 'object' || Array.isArray(existing))) continue;
+      if (existing !== undefined && existing !== null && (typeof existing !== 'object' || Array.isArray(existing)))
+        continue;
       const nested = (existing ?? {}) as Record<string, unknown>;
       applyEnv(child, nested, childPath, env, sources);
       if (Object.keys(nested).length > 0 || existing !== undefined) target[key] = nested;

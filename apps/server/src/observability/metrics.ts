@@ -14,8 +14,16 @@ class OutcomeCount {
  * A counter by outcome whose hot-path increments cost one addition: prom-client's own `inc()` hashes the
  * labels each time, and a send or receive counts one outcome.
  */
-function outcomeCounter<K extends string>(registry: Registry, name: string, help: string, outcomes: readonly K[]): Record<K, OutcomeCount> {
-  const counts = Object.fromEntries(outcomes.map((outcome) => [outcome, new OutcomeCount()])) as Record<K, OutcomeCount>;
+function outcomeCounter<K extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  outcomes: readonly K[],
+): Record<K, OutcomeCount> {
+  const counts = Object.fromEntries(outcomes.map((outcome) => [outcome, new OutcomeCount()])) as Record<
+    K,
+    OutcomeCount
+  >;
   const counter = new Counter({
     name,
     help,

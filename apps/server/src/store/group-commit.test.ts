@@ -58,7 +58,10 @@ describe('GroupCommit on SQLite', () => {
 
   it('answers a retry in the same batch as a duplicate with the original timestamp', async () => {
     const commits = committer();
-    const [first, retry] = await Promise.all([commits.append(message('s', 'm')), commits.append({ ...message('s', 'm'), timestamp: 1 })]);
+    const [first, retry] = await Promise.all([
+      commits.append(message('s', 'm')),
+      commits.append({ ...message('s', 'm'), timestamp: 1 }),
+    ]);
     expect(first.duplicate).toBe(false);
     expect(retry).toEqual({ duplicate: true, timestamp: first.timestamp });
     expect(batches).toEqual([1]);
@@ -75,11 +78,15 @@ describe('GroupCommit on SQLite', () => {
     expect(batches).toEqual([1, 1, 1]);
   });
 
-  it('runs batches of different streams side by side, and a stream\'s batches one after another', async () => {
+  it("runs batches of different streams side by side, and a stream's batches one after another", async () => {
     const commits = committer(GROUP_COMMIT_LIMITS, 2);
     const first = commits.append(message('a', 'a1'));
     await new Promise((resolve) => setImmediate(resolve)); // [a1] is in flight
-    const rest = [commits.append(message('a', 'a2')), commits.append(message('b', 'b1')), commits.append(message('a', 'a3'))];
+    const rest = [
+      commits.append(message('a', 'a2')),
+      commits.append(message('b', 'b1')),
+      commits.append(message('a', 'a3')),
+    ];
     await Promise.all([first, ...rest]);
     expect(batchStreams).toEqual([['a'], ['b'], ['a', 'a']]);
     expect(await stored('a')).toEqual(['a1', 'a2', 'a3']);

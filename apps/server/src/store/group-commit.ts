@@ -89,7 +89,9 @@ export class GroupCommit {
     for (const pending of this.pending) {
       const { streamId, messageJson } = pending.message;
       if (!full && !this.busyStreams.has(streamId)) {
-        full = batch.length === this.limits.maxBatchMessages || (batch.length > 0 && bytes + messageJson.length > this.limits.maxBatchBytes);
+        full =
+          batch.length === this.limits.maxBatchMessages ||
+          (batch.length > 0 && bytes + messageJson.length > this.limits.maxBatchBytes);
       }
       if (full || this.busyStreams.has(streamId)) {
         left.push(pending);

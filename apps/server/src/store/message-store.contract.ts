@@ -53,7 +53,9 @@ export function messageStoreContract(name: string, fixture: () => Promise<StoreF
       const results = await store.append(batch);
       expect(results).toEqual(batch.map((m) => ({ duplicate: false, timestamp: m.timestamp })));
       const { messages, gap, position } = await store.readAfter(s, null, 100, t0);
-      expect(messages).toEqual(batch.map((m) => ({ messageUuid: m.messageUuid, messageJson: m.messageJson, timestamp: m.timestamp })));
+      expect(messages).toEqual(
+        batch.map((m) => ({ messageUuid: m.messageUuid, messageJson: m.messageJson, timestamp: m.timestamp })),
+      );
       expect(messages.map((m) => JSON.parse(m.messageJson))).toEqual(bodies);
       expect(gap).toBe(false);
       expect(Buffer.isBuffer(position)).toBe(true);
@@ -116,8 +118,20 @@ export function messageStoreContract(name: string, fixture: () => Promise<StoreF
     it('compares ids and stream ids exactly: case, trailing spaces, NUL, lone surrogates, escapes', async () => {
       const upper = stream('Case');
       const lower = upper.toLowerCase();
-      const ids = ['id', 'ID', 'id ', 'a\u0000b', 'lone \ud800 surrogate', 'back\\slash "quoted"', '日本語 🎉', 'x'.repeat(128)];
-      const results = await store.append([...ids.map((id) => message(upper, id, { messageUuid: id })), message(lower, 'id', { messageUuid: 'id' })]);
+      const ids = [
+        'id',
+        'ID',
+        'id ',
+        'a\u0000b',
+        'lone \ud800 surrogate',
+        'back\\slash "quoted"',
+        '日本語 🎉',
+        'x'.repeat(128),
+      ];
+      const results = await store.append([
+        ...ids.map((id) => message(upper, id, { messageUuid: id })),
+        message(lower, 'id', { messageUuid: 'id' }),
+      ]);
       expect(results.every((r) => !r.duplicate)).toBe(true);
       expect(await readAll(upper)).toEqual(ids);
       expect(await readAll(lower)).toEqual(['id']);
@@ -169,7 +183,9 @@ export function messageStoreContract(name: string, fixture: () => Promise<StoreF
       const s = stream('purge');
       // Far in the future, so other tests' messages are not expired at `now`.
       const base = t0 + 1000 * DAY;
-      await store.append(Array.from({ length: 25 }, (_, i) => message(s, i, { timestamp: base, expiresAt: base + (i < 20 ? 10 : DAY) })));
+      await store.append(
+        Array.from({ length: 25 }, (_, i) => message(s, i, { timestamp: base, expiresAt: base + (i < 20 ? 10 : DAY) })),
+      );
       const now = base + 1000;
       let total = 0;
       for (let n = await store.purgeExpired(now, 8); n > 0; n = await store.purgeExpired(now, 8)) {
@@ -218,7 +234,10 @@ export function messageStoreContract(name: string, fixture: () => Promise<StoreF
       expect(await readAll(s, Date.now())).toEqual([]);
 
       // The purged ids are free again: the store no longer knows them.
-      const results = await store.append([message(s, 3, { timestamp: Date.now() }), message(s, 4, { timestamp: Date.now() })]);
+      const results = await store.append([
+        message(s, 3, { timestamp: Date.now() }),
+        message(s, 4, { timestamp: Date.now() }),
+      ]);
       expect(results.map((r) => r.duplicate)).toEqual([false, false]);
       const afterFirst = await store.readAfter(s, sawFirst, 10, Date.now());
       expect(afterFirst.messages.map((m) => m.messageUuid)).toEqual(['m-3', 'm-4']);
@@ -238,7 +257,11 @@ export function messageStoreContract(name: string, fixture: () => Promise<StoreF
       const next = await store.readAfter(s, position, 10, t0);
       expect(next.messages.map((m) => m.messageUuid)).toEqual(['m-2']);
       expect(next.gap).toBe(false);
-      expect(await store.readAfter(stream('never-written'), null, 10, t0)).toEqual({ messages: [], position: null, gap: false });
+      expect(await store.readAfter(stream('never-written'), null, 10, t0)).toEqual({
+        messages: [],
+        position: null,
+        gap: false,
+      });
     });
 
     it('keeps every message, each writer in order and no gap, when two nodes append to one stream at once', async () => {
@@ -249,7 +272,8 @@ export function messageStoreContract(name: string, fixture: () => Promise<StoreF
       const uuids = (writer: string) => Array.from({ length: 100 }, (_, i) => `${writer}-${i}`);
       const write = async (target: MessageStore, writer: string) => {
         const all = uuids(writer);
-        for (let b = 0; b < all.length; b += 10) await target.append(all.slice(b, b + 10).map((id) => message(s, id, { messageUuid: id })));
+        for (let b = 0; b < all.length; b += 10)
+          await target.append(all.slice(b, b + 10).map((id) => message(s, id, { messageUuid: id })));
       };
       try {
         await Promise.all([write(store, 'a'), write(other, 'b')]);

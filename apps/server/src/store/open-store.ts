@@ -22,7 +22,8 @@ export async function openMessageStore(config: AppConfig): Promise<MessageStore>
       if (url === undefined) throw new StoreUnavailableError(`store.type ${type} needs store.url (IPUBSUB_STORE_URL)`);
       return SqlMessageStore.open({ type, url });
     case 'cassandra':
-      if (url === undefined) throw new StoreUnavailableError('store.type cassandra needs store.url (IPUBSUB_STORE_URL)');
+      if (url === undefined)
+        throw new StoreUnavailableError('store.type cassandra needs store.url (IPUBSUB_STORE_URL)');
       // Loaded only here: cassandra-driver costs every other node memory for nothing.
       return (await import('./cassandra/cassandra-message-store.js')).CassandraMessageStore.open(url);
   }

@@ -39,7 +39,20 @@ describe('ResumeTokens', () => {
 
   it('refuses truncated, extended, padded and non-token strings', () => {
     const token = tokens.issue('orders', position);
-    for (const bad of [token.slice(0, -1), token.slice(1), `${token}A`, `${token}=`, ` ${token}`, `${token}\n`, 'x', 'AQ', '', '!!!!', '😀'.repeat(8), 'A'.repeat(1024)]) {
+    for (const bad of [
+      token.slice(0, -1),
+      token.slice(1),
+      `${token}A`,
+      `${token}=`,
+      ` ${token}`,
+      `${token}\n`,
+      'x',
+      'AQ',
+      '',
+      '!!!!',
+      '😀'.repeat(8),
+      'A'.repeat(1024),
+    ]) {
       expect(tokens.open('orders', bad), JSON.stringify(bad)).toBeNull();
     }
   });

@@ -62,13 +62,21 @@ export class StoreModule implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     this.readiness.register({ name: 'store', check: () => this.store.health() });
-    this.metrics.gauge('ipubsub_store_waiting_readers', 'Readers waiting for the next stored message', () => this.stored.waitingReaders);
+    this.metrics.gauge(
+      'ipubsub_store_waiting_readers',
+      'Readers waiting for the next stored message',
+      () => this.stored.waitingReaders,
+    );
     this.purge.start();
     if (this.config.store.type !== 'sqlite' && this.config.store.tokenSecret === DEFAULT_TOKEN_SECRET) {
-      this.logger.warn('store.tokenSecret is the built-in default: anyone can forge resume tokens; set IPUBSUB_STORE_TOKENSECRET');
+      this.logger.warn(
+        'store.tokenSecret is the built-in default: anyone can forge resume tokens; set IPUBSUB_STORE_TOKENSECRET',
+      );
     }
     if (this.config.store.type === 'sqlite' && this.config.cluster.seeds.length > 0) {
-      this.logger.warn('store.type sqlite keeps stored messages on this node only: a stream changing owner loses its history; use a shared database in a cluster');
+      this.logger.warn(
+        'store.type sqlite keeps stored messages on this node only: a stream changing owner loses its history; use a shared database in a cluster',
+      );
     }
   }
 

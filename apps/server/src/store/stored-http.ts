@@ -37,7 +37,13 @@ export class StoredStreamsHttp {
     const receivedAt = Date.now();
     let result;
     try {
-      result = await this.stored.send(body.streamId, body.messageUuid, body.message, body.dbTTLSeconds ?? DEFAULTS.dbTTLSeconds, receivedAt);
+      result = await this.stored.send(
+        body.streamId,
+        body.messageUuid,
+        body.message,
+        body.dbTTLSeconds ?? DEFAULTS.dbTTLSeconds,
+        receivedAt,
+      );
     } catch (err) {
       this.metrics.sendOutcome.rejected.inc();
       return this.unavailable(reply, err);
@@ -51,11 +57,22 @@ export class StoredStreamsHttp {
     });
   }
 
-  async receive(query: ReceiveQuery, timeoutSeconds: number, reply: FastifyReply, signal: AbortSignal | undefined): Promise<void> {
+  async receive(
+    query: ReceiveQuery,
+    timeoutSeconds: number,
+    reply: FastifyReply,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const startedAt = performance.now();
     let outcome;
     try {
-      outcome = await this.stored.read(query.streamId, query.dbResumeToken, query.maxMessages ?? 1, timeoutSeconds * 1000, signal);
+      outcome = await this.stored.read(
+        query.streamId,
+        query.dbResumeToken,
+        query.maxMessages ?? 1,
+        timeoutSeconds * 1000,
+        signal,
+      );
     } catch (err) {
       this.metrics.receiveOutcome.rejected.inc();
       return this.unavailable(reply, err);
@@ -81,7 +98,11 @@ export class StoredStreamsHttp {
         return;
       case 'invalid_token':
         this.metrics.receiveOutcome.rejected.inc();
-        return this.fail(reply, 'INVALID_RESUME_TOKEN', 'dbResumeToken is malformed, tampered with, or belongs to another stream');
+        return this.fail(
+          reply,
+          'INVALID_RESUME_TOKEN',
+          'dbResumeToken is malformed, tampered with, or belongs to another stream',
+        );
       case 'too_many_waiters':
         this.metrics.receiveOutcome.rejected.inc();
         return this.fail(reply, 'TOO_MANY_WAITERS', 'too many receivers waiting');

@@ -16,7 +16,11 @@ describe('StoredStreams on SQLite', () => {
   beforeEach(async () => {
     directory = mkdtempSync(join(tmpdir(), 'ipubsub-stored-'));
     store = await SqlMessageStore.open({ type: 'sqlite', directory });
-    stored = new StoredStreams(store, tokens, new StoredReadWaiters({ maxWaitersPerStream: 10, maxWaitersPerNode: 100 }));
+    stored = new StoredStreams(
+      store,
+      tokens,
+      new StoredReadWaiters({ maxWaitersPerStream: 10, maxWaitersPerNode: 100 }),
+    );
   });
 
   afterEach(async () => {
@@ -25,7 +29,8 @@ describe('StoredStreams on SQLite', () => {
     rmSync(directory, { recursive: true, force: true });
   });
 
-  const send = (streamId: string, uuid: string, ttlSeconds = 60) => stored.send(streamId, uuid, { uuid }, ttlSeconds, Date.now());
+  const send = (streamId: string, uuid: string, ttlSeconds = 60) =>
+    stored.send(streamId, uuid, { uuid }, ttlSeconds, Date.now());
   const delivered = (outcome: StoredReadOutcome): StoredRead => {
     if (typeof outcome !== 'object') throw new Error(`expected messages, got ${outcome}`);
     return outcome;
@@ -34,7 +39,10 @@ describe('StoredStreams on SQLite', () => {
   it('reads from the oldest, then from each token, without consuming', async () => {
     for (const uuid of ['a', 'b', 'c']) await send('s', uuid);
     const first = delivered(await stored.read('s', undefined, 2, 0));
-    expect(first.messages.map((m) => [m.messageUuid, JSON.parse(m.messageJson)])).toEqual([['a', { uuid: 'a' }], ['b', { uuid: 'b' }]]);
+    expect(first.messages.map((m) => [m.messageUuid, JSON.parse(m.messageJson)])).toEqual([
+      ['a', { uuid: 'a' }],
+      ['b', { uuid: 'b' }],
+    ]);
     const rest = delivered(await stored.read('s', first.token, 10, 0));
     expect(rest.messages.map((m) => m.messageUuid)).toEqual(['c']);
     expect(await stored.read('s', rest.token, 10, 0)).toBe('timeout');
@@ -67,8 +75,12 @@ describe('StoredStreams on SQLite', () => {
     await send('s', 'a');
     const { token } = delivered(await stored.read('s', undefined, 1, 0));
     expect(await stored.read('other', token, 1, 0)).toBe('invalid_token');
-    expect(await stored.read('s', `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`, 1, 0)).toBe('invalid_token');
-    expect(await stored.read('s', tokens.issue('s', Buffer.from('cassandra-position')), 1, 10_000)).toBe('invalid_token');
+    expect(await stored.read('s', `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`, 1, 0)).toBe(
+      'invalid_token',
+    );
+    expect(await stored.read('s', tokens.issue('s', Buffer.from('cassandra-position')), 1, 10_000)).toBe(
+      'invalid_token',
+    );
   });
 
   it('says when the messages after a token expired', async () => {

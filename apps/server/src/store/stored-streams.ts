@@ -34,11 +34,22 @@ export class StoredStreams {
     private readonly tokens: ResumeTokens,
     private readonly waiters: StoredReadWaiters,
   ) {
-    this.commits = new GroupCommit(store, (stored) => this.wakeReaders(stored), GROUP_COMMIT_LIMITS, store.appendConcurrency);
+    this.commits = new GroupCommit(
+      store,
+      (stored) => this.wakeReaders(stored),
+      GROUP_COMMIT_LIMITS,
+      store.appendConcurrency,
+    );
   }
 
   /** Resolves once the message is durable (or known already). `message` is any JSON value. */
-  send(streamId: string, messageUuid: string, message: unknown, ttlSeconds: number, receivedAt: number): Promise<AppendResult> {
+  send(
+    streamId: string,
+    messageUuid: string,
+    message: unknown,
+    ttlSeconds: number,
+    receivedAt: number,
+  ): Promise<AppendResult> {
     return this.commits.append({
       streamId,
       messageUuid,
@@ -114,7 +125,11 @@ export class StoredStreams {
     return this.commits.idle();
   }
 
-  private async readAfter(streamId: string, after: StorePosition | null, limit: number): Promise<ReadResult | 'invalid_token'> {
+  private async readAfter(
+    streamId: string,
+    after: StorePosition | null,
+    limit: number,
+  ): Promise<ReadResult | 'invalid_token'> {
     try {
       return await this.store.readAfter(streamId, after, limit, Date.now());
     } catch (err) {

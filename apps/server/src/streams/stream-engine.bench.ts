@@ -9,13 +9,22 @@ const STREAMS = 1_000;
 const SEND = { capacity: 100, blockingTimeoutMs: 0 } as const;
 
 function sender(dedupWindow: number): () => void {
-  const engine = new StreamEngine({ maxStreams: 1e7, maxWaitersPerStream: 1e4, maxWaitersPerNode: 1e6, dedupWindow, idleEvictionMs: 60_000 });
+  const engine = new StreamEngine({
+    maxStreams: 1e7,
+    maxWaitersPerStream: 1e4,
+    maxWaitersPerNode: 1e6,
+    dedupWindow,
+    idleEvictionMs: 60_000,
+  });
   const payload = 'x'.repeat(98);
   let n = 0;
   return () => {
     n++;
     // Parsed, as the server gets them: fresh strings whose hashes nobody has computed yet.
-    const body = JSON.parse(`{"streamId":"send-${n % STREAMS}","messageUuid":"r1t0-${n}"}`) as { streamId: string; messageUuid: string };
+    const body = JSON.parse(`{"streamId":"send-${n % STREAMS}","messageUuid":"r1t0-${n}"}`) as {
+      streamId: string;
+      messageUuid: string;
+    };
     engine.send(body.streamId, { messageUuid: body.messageUuid, message: payload, timestamp: n }, SEND);
   };
 }

@@ -18,9 +18,18 @@ interface StreamMode {
 
 const MODES: StreamMode[] = [
   { id: 'circular', dropsAt: 3, options: () => ({ capacity: 3, blockingTimeoutMs: 0 }) },
-  { id: 'queue', options: (random, signal) => ({ capacity: 2, blockingTimeoutMs: 1 + Math.floor(random() * 400), signal }) },
-  { id: 'sync', options: (random, signal) => ({ capacity: 0, blockingTimeoutMs: 1 + Math.floor(random() * 400), signal }) },
-  { id: 'roomy', options: (random, signal) => ({ capacity: 8, blockingTimeoutMs: 1 + Math.floor(random() * 400), signal }) },
+  {
+    id: 'queue',
+    options: (random, signal) => ({ capacity: 2, blockingTimeoutMs: 1 + Math.floor(random() * 400), signal }),
+  },
+  {
+    id: 'sync',
+    options: (random, signal) => ({ capacity: 0, blockingTimeoutMs: 1 + Math.floor(random() * 400), signal }),
+  },
+  {
+    id: 'roomy',
+    options: (random, signal) => ({ capacity: 8, blockingTimeoutMs: 1 + Math.floor(random() * 400), signal }),
+  },
 ];
 
 type ModelEvent =

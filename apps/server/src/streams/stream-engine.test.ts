@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StreamEngine } from './stream-engine.js';
-import { PARKED, type DuplicateSend, type EngineLimits, type ReceiveOutcome, type SendOptions, type StreamMessage, type WaitListener } from './types.js';
+import {
+  PARKED,
+  type DuplicateSend,
+  type EngineLimits,
+  type ReceiveOutcome,
+  type SendOptions,
+  type StreamMessage,
+  type WaitListener,
+} from './types.js';
 
 const LIMITS: EngineLimits = {
   maxStreams: 10_000,
@@ -119,7 +127,9 @@ describe('circular buffer', () => {
 
   it('keeps message bodies and timestamps as sent, including null', () => {
     const bodies = [null, 0, 'text', false, [1, [2]], { nested: { a: null } }];
-    bodies.forEach((body, i) => engine.send('s', { messageUuid: `m${i}`, message: body, timestamp: 1000 + i }, circular()));
+    bodies.forEach((body, i) =>
+      engine.send('s', { messageUuid: `m${i}`, message: body, timestamp: 1000 + i }, circular()),
+    );
     const received = engine.receive('s', { timeoutMs: 0, maxMessages: 10 }) as StreamMessage[];
     expect(received.map((m) => m.message)).toEqual(bodies);
     expect(received.map((m) => m.timestamp)).toEqual(bodies.map((_, i) => 1000 + i));
@@ -358,7 +368,8 @@ describe('dedup window', () => {
     createEngine({ dedupWindow: 40 });
     for (let i = 0; i < 50; i++) engine.send('s', msg(`u${i}`), circular(1000));
     for (let i = 0; i < 10; i++) expect(engine.send('t', msg(`u${i}`), circular())).toBe('accepted'); // other stream
-    for (let i = 10; i < 50; i++) expect(engine.send('s', msg(`u${i}`), circular(1000)), `u${i}`).toEqual(duplicateOf());
+    for (let i = 10; i < 50; i++)
+      expect(engine.send('s', msg(`u${i}`), circular(1000)), `u${i}`).toEqual(duplicateOf());
     expect(engine.send('s', msg('u0'), circular(1000))).toBe('accepted'); // forgotten; takes u10's slot
     expect(engine.send('s', msg('u0'), circular(1000))).toEqual(duplicateOf());
     expect(engine.send('s', msg('u10'), circular(1000))).toBe('accepted');
@@ -410,7 +421,9 @@ describe('dedup window', () => {
       const sends = window + 10;
       for (let i = 0; i < sends; i++) engine.send('s', msg(`u${i}`, i, SENT_AT + i), circular(1000));
       for (let i = sends - window; i < sends; i++) {
-        expect(engine.send('s', msg(`u${i}`, i, SENT_AT + 99_999), circular(1000)), `window ${window} u${i}`).toEqual(duplicateOf(SENT_AT + i));
+        expect(engine.send('s', msg(`u${i}`, i, SENT_AT + 99_999), circular(1000)), `window ${window} u${i}`).toEqual(
+          duplicateOf(SENT_AT + i),
+        );
       }
     }
   });
@@ -496,7 +509,9 @@ describe('returnToHead', () => {
 
 describe('receiveOrPark (a listener instead of a promise)', () => {
   /** A listener that notes each outcome it hears, and may act on it from inside the engine's call. */
-  function listener(onSettled?: (outcome: ReceiveOutcome) => void): WaitListener<ReceiveOutcome> & { heard: ReceiveOutcome[] } {
+  function listener(
+    onSettled?: (outcome: ReceiveOutcome) => void,
+  ): WaitListener<ReceiveOutcome> & { heard: ReceiveOutcome[] } {
     const heard: ReceiveOutcome[] = [];
     return {
       heard,
@@ -566,7 +581,10 @@ describe('waiter limits', () => {
     await flush();
     expect(blocked.map((b) => b.value)).toEqual(['accepted', 'accepted']);
 
-    const waiting = [track(engine.receive('s', { timeoutMs: 5_000 })), track(engine.receive('s', { timeoutMs: 5_000 }))];
+    const waiting = [
+      track(engine.receive('s', { timeoutMs: 5_000 })),
+      track(engine.receive('s', { timeoutMs: 5_000 })),
+    ];
     expect(engine.receive('s', { timeoutMs: 5_000 })).toBe('too_many_waiters');
     const other = track(engine.receive('other', { timeoutMs: 5_000 }));
     await flush();
@@ -797,7 +815,10 @@ describe('close (SIGTERM)', () => {
   it('answers every waiting receiver and blocked sender shutting_down', async () => {
     const receivers = ['a', 'a', 'b'].map((id) => track(engine.receive(id, { timeoutMs: 60_000 })));
     engine.send('q', msg('m1'), blocking(1, 60_000));
-    const senders = [track(engine.send('q', msg('m2'), blocking(1, 60_000))), track(engine.send('sync', msg('m3'), syncMatch(60_000)))];
+    const senders = [
+      track(engine.send('q', msg('m2'), blocking(1, 60_000))),
+      track(engine.send('sync', msg('m3'), syncMatch(60_000))),
+    ];
     engine.close();
     await flush();
     expect([...receivers, ...senders].map((w) => w.value)).toEqual(Array(5).fill('shutting_down'));
@@ -829,4 +850,3 @@ describe('memory', () => {
     expect(engine.stats()).toEqual({ streams, waiters: 0, bufferedMessages: streams });
   });
 });
-

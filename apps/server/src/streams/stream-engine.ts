@@ -65,7 +65,11 @@ export class StreamEngine implements StreamHost {
    * Takes up to `maxMessages` buffered messages, or parks the receive and answers `listener` once it ends (a
    * message, its timeout, its signal, a hand-off or shutdown) — never from inside this call.
    */
-  receiveOrPark(streamId: string, options: ReceiveOptions, listener: WaitListener<ReceiveOutcome>): ReceiveOutcome | typeof PARKED {
+  receiveOrPark(
+    streamId: string,
+    options: ReceiveOptions,
+    listener: WaitListener<ReceiveOutcome>,
+  ): ReceiveOutcome | typeof PARKED {
     let stream = this.streams.get(streamId);
     const waits = options.timeoutMs > 0 && !this.closed;
     if (stream === undefined) {
@@ -122,7 +126,13 @@ export class StreamEngine implements StreamHost {
       const messages = stream.snapshotMessages();
       if (messages.length === 0) continue;
       const recent = stream.recentList();
-      snapshots.push({ streamId, capacity: stream.capacity, messages, recentUuids: recent.uuids, recentTimestamps: recent.timestamps });
+      snapshots.push({
+        streamId,
+        capacity: stream.capacity,
+        messages,
+        recentUuids: recent.uuids,
+        recentTimestamps: recent.timestamps,
+      });
     }
     return snapshots;
   }

@@ -1,5 +1,14 @@
 import { Deque } from './deque.js';
-import { PARKED, type DuplicateSend, type HangUpSignal, type ReceiveFailure, type ReceiveOutcome, type SendOutcome, type StreamMessage, type WaitListener } from './types.js';
+import {
+  PARKED,
+  type DuplicateSend,
+  type HangUpSignal,
+  type ReceiveFailure,
+  type ReceiveOutcome,
+  type SendOutcome,
+  type StreamMessage,
+  type WaitListener,
+} from './types.js';
 
 /** What a stream needs from the engine that holds it: node-wide waiter accounting and idleness. */
 export interface StreamHost {
@@ -92,7 +101,12 @@ export class Stream {
     return this.bufferedCount === 0 && this.waiterCount === 0;
   }
 
-  send(message: StreamMessage, capacity: number, blockingTimeoutMs: number, signal?: HangUpSignal): SendOutcome | Promise<SendOutcome> {
+  send(
+    message: StreamMessage,
+    capacity: number,
+    blockingTimeoutMs: number,
+    signal?: HangUpSignal,
+  ): SendOutcome | Promise<SendOutcome> {
     if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
     const seen = this.recentIndex(message.messageUuid);
     if (seen >= 0) return this.duplicateOf(seen, message);
@@ -189,7 +203,8 @@ export class Stream {
     // A receiver may have created the stream here first; the previous owner's capacity is the one set by a send.
     if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
     for (let i = 0; i < recentUuids.length; i++) {
-      if (this.recentIndex(recentUuids[i]) < 0) this.remember(recentUuids[i], recentTimestamps?.[i] ?? TIMESTAMP_UNKNOWN);
+      if (this.recentIndex(recentUuids[i]) < 0)
+        this.remember(recentUuids[i], recentTimestamps?.[i] ?? TIMESTAMP_UNKNOWN);
     }
     // A buffered message brings its own time, also where its uuid came without one.
     for (const message of messages) {

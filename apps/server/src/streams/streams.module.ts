@@ -29,6 +29,10 @@ export class StreamsModule implements OnModuleInit {
 
   onModuleInit(): void {
     this.metrics.gauge('ipubsub_active_streams', 'Streams held in memory', () => this.engine.streamCount);
-    this.metrics.gauge('ipubsub_waiting_clients', 'Receivers and blocked senders waiting', () => this.engine.waiterCount);
+    this.metrics.gauge(
+      'ipubsub_waiting_clients',
+      'Receivers and blocked senders waiting',
+      () => this.engine.waiterCount,
+    );
   }
 }

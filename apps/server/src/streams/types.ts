@@ -29,7 +29,13 @@ export interface DuplicateSend {
 }
 
 /** `moved` (also for sends): the stream was handed to another node while the request waited; ask again. */
-export type ReceiveFailure = 'timeout' | 'aborted' | 'too_many_waiters' | 'too_many_streams' | 'shutting_down' | 'moved';
+export type ReceiveFailure =
+  | 'timeout'
+  | 'aborted'
+  | 'too_many_waiters'
+  | 'too_many_streams'
+  | 'shutting_down'
+  | 'moved';
 
 /** The messages taken (one or more, oldest first) or why none were. */
 export type ReceiveOutcome = StreamMessage[] | ReceiveFailure;

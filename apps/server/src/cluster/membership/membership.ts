@@ -58,7 +58,12 @@ export class Membership {
       message: (from, message) => this.swim?.receive(performance.now(), from, message),
       rejected: (from, reason) => this.logRejection(from, reason),
       rejectedBy: (from, reason) =>
-        this.swim?.receive(performance.now(), from, { type: 'refuse', cluster: '', from: '', reason: `our gossip was refused: ${reason}` }),
+        this.swim?.receive(performance.now(), from, {
+          type: 'refuse',
+          cluster: '',
+          from: '',
+          reason: `our gossip was refused: ${reason}`,
+        }),
     });
   }
 
@@ -98,7 +103,12 @@ export class Membership {
   start(): void {
     if (!this.clustered || this.swim !== undefined) return;
     const swim = new Swim(
-      { cluster: this.options.cluster, self: this.options.self, seeds: this.options.seeds, timing: this.options.timing },
+      {
+        cluster: this.options.cluster,
+        self: this.options.self,
+        seeds: this.options.seeds,
+        timing: this.options.timing,
+      },
       {
         send: (address, message) => this.transport.send(address, message),
         event: (event) => this.onEvent(event),
@@ -162,7 +172,12 @@ export class Membership {
         return;
       case 'member': {
         const { member, previous } = event;
-        this.logger.info({ member: member.name, state: member.state, previous, incarnation: member.incarnation }, 'member %s is %s', member.name, member.state);
+        this.logger.info(
+          { member: member.name, state: member.state, previous, incarnation: member.incarnation },
+          'member %s is %s',
+          member.name,
+          member.state,
+        );
         this.rebuildRing();
         const appeared = isMember(member.state) && (previous === undefined || !isMember(previous));
         if (appeared && this.joined) this.listener?.appeared(member);
@@ -175,7 +190,8 @@ export class Membership {
       (member) => isMember(member.state) && !(this.leaving && member.name === this.options.self.name),
     );
     const current = this.currentRing;
-    if (members.length === current.size && members.every((member) => current.member(member.name)?.http === member.http)) return;
+    if (members.length === current.size && members.every((member) => current.member(member.name)?.http === member.http))
+      return;
     this.currentRing = new Ring(members, current.version + 1);
     this.listener?.ringChanged(this.currentRing);
   }

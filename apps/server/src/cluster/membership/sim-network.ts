@@ -100,10 +100,11 @@ export class SimNetwork {
 
   /** Cuts every link between the two groups until `heal()`. */
   partition(groupA: readonly string[], groupB: readonly string[]): void {
-    for (const a of groupA) for (const b of groupB) {
-      this.cuts.add(`sim:${a}|sim:${b}`);
-      this.cuts.add(`sim:${b}|sim:${a}`);
-    }
+    for (const a of groupA)
+      for (const b of groupB) {
+        this.cuts.add(`sim:${a}|sim:${b}`);
+        this.cuts.add(`sim:${b}|sim:${a}`);
+      }
   }
 
   heal(): void {
@@ -132,7 +133,9 @@ export class SimNetwork {
 
   /** What `observer` believes about `subject` (undefined: unknown to it). */
   stateOf(observer: string, subject: string): MemberState | undefined {
-    return this.node(observer).swim.members().find((member) => member.name === subject)?.state;
+    return this.node(observer)
+      .swim.members()
+      .find((member) => member.name === subject)?.state;
   }
 
   /** Every live node sees exactly `expected` (by name) as members (alive or suspect). */
@@ -141,7 +144,10 @@ export class SimNetwork {
     for (const name of expected) {
       const node = this.node(name);
       if (!node.up) continue;
-      const seen = node.swim.members().filter((member) => isMember(member.state)).map((member) => member.name);
+      const seen = node.swim
+        .members()
+        .filter((member) => isMember(member.state))
+        .map((member) => member.name);
       if (seen.sort().join(',') !== want) return false;
     }
     return true;

@@ -12,7 +12,9 @@ function cluster(seed: number, names: readonly string[] = FIVE): SimNetwork {
 }
 
 function memberEvents(events: readonly MembershipEvent[], subject: string): string[] {
-  return events.flatMap((event) => (event.kind === 'member' && event.member.name === subject ? [event.member.state] : []));
+  return events.flatMap((event) =>
+    event.kind === 'member' && event.member.name === subject ? [event.member.state] : [],
+  );
 }
 
 function everyone(net: SimNetwork, names: readonly string[], subject: string): (string | undefined)[] {
@@ -53,7 +55,8 @@ describe('SWIM membership (simulated clock and network)', () => {
     const took = net.runUntil(() => everyone(net, survivors, 'n3').every((state) => state === 'dead'), 10_000);
     // At most ~2 periods to be probed, one to fail, then the 1.5 s suspicion.
     expect(took).toBeLessThan(4_000);
-    for (const observer of survivors) for (const subject of survivors) expect(net.stateOf(observer, subject)).toBe('alive');
+    for (const observer of survivors)
+      for (const subject of survivors) expect(net.stateOf(observer, subject)).toBe('alive');
   });
 
   it('gets through a broken direct link by indirect probes, without suspecting anyone', () => {
@@ -150,12 +153,18 @@ describe('SWIM membership (simulated clock and network)', () => {
 
   it('a restart faster than failure detection is taken up at once', () => {
     const net = cluster(12);
-    const before = net.node('n1').swim.members().find((member) => member.name === 'n3')!;
+    const before = net
+      .node('n1')
+      .swim.members()
+      .find((member) => member.name === 'n3')!;
     net.crash('n3');
     net.restart('n3', { seeds: ['sim:n1'] });
     net.run(3_000);
     expect(net.converged(FIVE)).toBe(true);
-    const after = net.node('n1').swim.members().find((member) => member.name === 'n3')!;
+    const after = net
+      .node('n1')
+      .swim.members()
+      .find((member) => member.name === 'n3')!;
     expect(after.incarnation).toBeGreaterThanOrEqual(before.incarnation);
   });
 
@@ -174,7 +183,10 @@ describe('SWIM membership (simulated clock and network)', () => {
     const net = cluster(14, ['n1', 'n2', 'n3']);
     net.crash('n3');
     net.runUntil(() => net.stateOf('n1', 'n3') === 'dead', 10_000);
-    const dead = net.node('n1').swim.members().find((member) => member.name === 'n3')!;
+    const dead = net
+      .node('n1')
+      .swim.members()
+      .find((member) => member.name === 'n3')!;
     net.node('n1').swim.learn(net.now, { ...dead, state: 'alive', incarnation: dead.incarnation + 1 });
     expect(net.stateOf('n1', 'n3')).toBe('alive');
   });

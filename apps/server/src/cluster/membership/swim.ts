@@ -148,7 +148,10 @@ export class Swim {
     for (const member of this.others.values()) {
       if (member.state === 'suspect' && now >= member.suspectDeadline) {
         this.apply(now, { ...toUpdate(member), state: 'dead' });
-      } else if ((member.state === 'dead' || member.state === 'left') && now - member.since >= this.timing.deadRetentionMs) {
+      } else if (
+        (member.state === 'dead' || member.state === 'left') &&
+        now - member.since >= this.timing.deadRetentionMs
+      ) {
         this.others.delete(member.name);
       }
     }
@@ -192,7 +195,12 @@ export class Swim {
     switch (message.type) {
       case 'ping':
         this.applyAll(now, message.updates);
-        this.io.send(from, { type: 'ack', ...this.envelope, seq: message.seq, updates: this.piggyback(this.others.get(message.from)) });
+        this.io.send(from, {
+          type: 'ack',
+          ...this.envelope,
+          seq: message.seq,
+          updates: this.piggyback(this.others.get(message.from)),
+        });
         return;
       case 'ack': {
         this.applyAll(now, message.updates);
@@ -239,7 +247,8 @@ export class Swim {
   private announce(update: MemberUpdate): void {
     this.broadcasts.enqueue(update);
     for (const member of this.others.values()) {
-      if (isMember(member.state)) this.io.send(member.gossip, { type: 'ping', ...this.envelope, seq: ++this.seq, updates: [update] });
+      if (isMember(member.state))
+        this.io.send(member.gossip, { type: 'ping', ...this.envelope, seq: ++this.seq, updates: [update] });
     }
   }
 
@@ -253,7 +262,12 @@ export class Swim {
 
   private endPeriod(now: number): void {
     const probe = this.probe;
-    if (probe !== null && !probe.acked && probe.target.state === 'alive' && this.others.get(probe.target.name) === probe.target) {
+    if (
+      probe !== null &&
+      !probe.acked &&
+      probe.target.state === 'alive' &&
+      this.others.get(probe.target.name) === probe.target
+    ) {
       const suspicion: MemberUpdate = { ...toUpdate(probe.target), state: 'suspect' };
       this.apply(now, suspicion);
       // Tell the suspect itself straight away: if it is only slow, it refutes long before the timeout.
@@ -364,7 +378,9 @@ export class Swim {
     const stale =
       update.state === 'alive'
         ? update.incarnation < this.self.incarnation ||
-          (update.incarnation === this.self.incarnation && update.gossip === this.self.gossip && update.http === this.self.http)
+          (update.incarnation === this.self.incarnation &&
+            update.gossip === this.self.gossip &&
+            update.http === this.self.http)
         : update.incarnation < this.self.incarnation;
     if (stale) return;
     this.self.incarnation = update.incarnation + 1;
@@ -417,14 +433,26 @@ function supersedes(update: MemberUpdate, current: MemberRecord): boolean {
     case 'alive':
       return update.incarnation > current.incarnation;
     case 'suspect':
-      return current.state === 'alive' ? update.incarnation >= current.incarnation : update.incarnation > current.incarnation;
+      return current.state === 'alive'
+        ? update.incarnation >= current.incarnation
+        : update.incarnation > current.incarnation;
     case 'dead':
-      return isMember(current.state) ? update.incarnation >= current.incarnation : update.incarnation > current.incarnation;
+      return isMember(current.state)
+        ? update.incarnation >= current.incarnation
+        : update.incarnation > current.incarnation;
     case 'left':
-      return current.state !== 'left' ? update.incarnation >= current.incarnation : update.incarnation > current.incarnation;
+      return current.state !== 'left'
+        ? update.incarnation >= current.incarnation
+        : update.incarnation > current.incarnation;
   }
 }
 
 function toUpdate(record: MemberRecord): MemberUpdate {
-  return { name: record.name, gossip: record.gossip, http: record.http, state: record.state, incarnation: record.incarnation };
+  return {
+    name: record.name,
+    gossip: record.gossip,
+    http: record.http,
+    state: record.state,
+    incarnation: record.incarnation,
+  };
 }

@@ -57,7 +57,10 @@ export class UdpTransport {
     if (target === undefined) return;
     const datagram = this.encode(message);
     if (datagram.length > MAX_DATAGRAM_BYTES) {
-      this.handlers.rejected(address, `outgoing ${message.type} of ${datagram.length} bytes exceeds one datagram; not sent`);
+      this.handlers.rejected(
+        address,
+        `outgoing ${message.type} of ${datagram.length} bytes exceeds one datagram; not sent`,
+      );
       return;
     }
     socket.send(datagram, target.port, target.host);
@@ -82,14 +85,17 @@ export class UdpTransport {
       if (format !== SIGNED) return 'unsigned gossip, but this node requires cluster.secret';
       const macEnd = 1 + this.auth.datagramMacBytes;
       payload = datagram.subarray(macEnd);
-      if (!this.auth.verifyDatagram(payload, datagram.subarray(1, macEnd))) return 'gossip signed with another cluster.secret';
+      if (!this.auth.verifyDatagram(payload, datagram.subarray(1, macEnd)))
+        return 'gossip signed with another cluster.secret';
     } else {
       if (format !== UNSIGNED) return 'signed gossip, but this node has no cluster.secret';
       payload = datagram.subarray(1);
     }
     try {
       const message = JSON.parse(payload.toString()) as SwimMessage;
-      return typeof message === 'object' && message !== null && typeof message.type === 'string' ? message : 'not a gossip message';
+      return typeof message === 'object' && message !== null && typeof message.type === 'string'
+        ? message
+        : 'not a gossip message';
     } catch {
       return 'malformed gossip datagram';
     }
@@ -115,7 +121,8 @@ export class UdpTransport {
     if (this.noticesSent.size > 1000) this.noticesSent.clear();
     this.noticesSent.set(to, now);
     const target = this.resolve(to);
-    if (target !== undefined) this.socket?.send(Buffer.concat([Buffer.of(REJECTED), Buffer.from(reason)]), target.port, target.host);
+    if (target !== undefined)
+      this.socket?.send(Buffer.concat([Buffer.of(REJECTED), Buffer.from(reason)]), target.port, target.host);
   }
 
   private resolve(address: string): { host: string; port: number } | undefined {

@@ -47,11 +47,17 @@ if (serverUrl !== null) {
         message(s, { timestamp: t0 + 120_000 }),
       ];
       await store.append(batch);
-      const partitions = await cql((c) => c.execute(`SELECT bucket, bucket_messages FROM ${ks()}.streams WHERE stream_id = ?`, [s], { prepare: true }));
+      const partitions = await cql((c) =>
+        c.execute(`SELECT bucket, bucket_messages FROM ${ks()}.streams WHERE stream_id = ?`, [s], { prepare: true }),
+      );
       expect(partitions.rows.map((row) => row.bucket_messages)).toEqual([3, 3, 1, 1]);
       const seen: string[] = [];
       let position = null;
-      for (let page = await store.readAfter(s, null, 2, t0); page.messages.length > 0; page = await store.readAfter(s, position, 2, t0)) {
+      for (
+        let page = await store.readAfter(s, null, 2, t0);
+        page.messages.length > 0;
+        page = await store.readAfter(s, position, 2, t0)
+      ) {
         expect(page.gap).toBe(false);
         seen.push(...page.messages.map((m) => m.messageUuid));
         position = page.position;
@@ -61,8 +67,15 @@ if (serverUrl !== null) {
 
     it('writes each message with a TTL matching its expiry, so Cassandra drops it itself', async () => {
       const s = 'ttl';
-      await store.append([message(s, { expiresAt: Date.now() + 3_600_000 }), message(s, { expiresAt: Date.now() + 10_000 })]);
-      const rows = await cql((c) => c.execute(`SELECT TTL(payload) AS ttl FROM ${ks()}.messages WHERE stream_id = ? ALLOW FILTERING`, [s], { prepare: true }));
+      await store.append([
+        message(s, { expiresAt: Date.now() + 3_600_000 }),
+        message(s, { expiresAt: Date.now() + 10_000 }),
+      ]);
+      const rows = await cql((c) =>
+        c.execute(`SELECT TTL(payload) AS ttl FROM ${ks()}.messages WHERE stream_id = ? ALLOW FILTERING`, [s], {
+          prepare: true,
+        }),
+      );
       const ttls = rows.rows.map((row) => row.ttl as number).sort((a, b) => b - a);
       expect(ttls[0]).toBeGreaterThan(3_590);
       expect(ttls[0]).toBeLessThanOrEqual(3_600);
@@ -103,7 +116,11 @@ if (serverUrl !== null) {
       const s = 'orphan-id';
       await store.append([message(s, { messageUuid: 'lost' })]);
       // As if the batch had failed after writing the id record but before the message.
-      await cql((c) => c.execute(`DELETE FROM ${ks()}.messages WHERE stream_id = ? AND bucket = ?`, [s, BigInt(t0 - (t0 % 60_000))], { prepare: true }));
+      await cql((c) =>
+        c.execute(`DELETE FROM ${ks()}.messages WHERE stream_id = ? AND bucket = ?`, [s, BigInt(t0 - (t0 % 60_000))], {
+          prepare: true,
+        }),
+      );
       const [retry] = await store.append([message(s, { messageUuid: 'lost' })]);
       expect(retry.duplicate).toBe(false);
       const { messages } = await store.readAfter(s, null, 10, t0);
@@ -115,8 +132,15 @@ if (serverUrl !== null) {
       const other = await CassandraMessageStore.open(replicated.url);
       try {
         const name = new URL(replicated.url.replace('cassandra:', 'http:')).pathname.slice(1);
-        const row = await cql((c) => c.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [name], { prepare: true }));
-        expect(row.first().replication).toMatchObject({ class: 'org.apache.cassandra.locator.SimpleStrategy', replication_factor: '1' });
+        const row = await cql((c) =>
+          c.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [name], {
+            prepare: true,
+          }),
+        );
+        expect(row.first().replication).toMatchObject({
+          class: 'org.apache.cassandra.locator.SimpleStrategy',
+          replication_factor: '1',
+        });
       } finally {
         await other.close();
         await replicated.drop();

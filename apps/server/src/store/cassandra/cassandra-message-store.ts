@@ -42,28 +42,21 @@ function statements(ks: string) {
   return {
     readHead: `SELECT last_seq, bucket, bucket_messages, bucket_expires_at, expires_at FROM ${ks}.streams WHERE stream_id = ? ORDER BY bucket DESC LIMIT 1`,
     writeHead: `UPDATE ${ks}.streams USING TTL ? AND TIMESTAMP ? SET last_seq = ?, expires_at = ? WHERE stream_id = ?`,
-    writeBucket:
-      `INSERT INTO ${ks}.streams (stream_id, bucket, bucket_messages, bucket_expires_at) VALUES (?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
+    writeBucket: `INSERT INTO ${ks}.streams (stream_id, bucket, bucket_messages, bucket_expires_at) VALUES (?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
     bucketsFrom: `SELECT bucket, bucket_expires_at FROM ${ks}.streams WHERE stream_id = ? AND bucket > ? LIMIT ?`,
     readId: `SELECT bucket, seq, writer, created_at FROM ${ks}.message_ids WHERE stream_id = ? AND message_uuid = ?`,
     readUuidAt: `SELECT message_uuid FROM ${ks}.messages WHERE stream_id = ? AND bucket = ? AND seq = ? AND writer = ?`,
-    writeMessage:
-      `INSERT INTO ${ks}.messages (stream_id, bucket, seq, writer, message_uuid, created_at, expires_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
-    writeId:
-      `INSERT INTO ${ks}.message_ids (stream_id, message_uuid, bucket, seq, writer, created_at) VALUES (?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
-    writeExpiration:
-      `INSERT INTO ${ks}.expirations (slot, shard, expires_at, stream_id, bucket, seq, writer, message_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
+    writeMessage: `INSERT INTO ${ks}.messages (stream_id, bucket, seq, writer, message_uuid, created_at, expires_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
+    writeId: `INSERT INTO ${ks}.message_ids (stream_id, message_uuid, bucket, seq, writer, created_at) VALUES (?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
+    writeExpiration: `INSERT INTO ${ks}.expirations (slot, shard, expires_at, stream_id, bucket, seq, writer, message_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
     writeSlot: `INSERT INTO ${ks}.expiration_slots (part, slot) VALUES (0, ?) USING TTL ?`,
-    readFrom:
-      `SELECT seq, writer, message_uuid, created_at, expires_at, payload FROM ${ks}.messages WHERE stream_id = ? AND bucket = ? AND (seq, writer) > (?, ?) LIMIT ?`,
+    readFrom: `SELECT seq, writer, message_uuid, created_at, expires_at, payload FROM ${ks}.messages WHERE stream_id = ? AND bucket = ? AND (seq, writer) > (?, ?) LIMIT ?`,
     readAll: `SELECT seq, writer, message_uuid, created_at, expires_at, payload FROM ${ks}.messages WHERE stream_id = ? AND bucket = ? LIMIT ?`,
     slotsBetween: `SELECT slot FROM ${ks}.expiration_slots WHERE part = 0 AND slot >= ? AND slot <= ?`,
-    dueExpirations:
-      `SELECT expires_at, stream_id, bucket, seq, writer, message_uuid, WRITETIME(message_uuid) AS written FROM ${ks}.expirations WHERE slot = ? AND shard = ? AND expires_at > ? AND expires_at <= ? LIMIT ?`,
+    dueExpirations: `SELECT expires_at, stream_id, bucket, seq, writer, message_uuid, WRITETIME(message_uuid) AS written FROM ${ks}.expirations WHERE slot = ? AND shard = ? AND expires_at > ? AND expires_at <= ? LIMIT ?`,
     deleteMessage: `DELETE FROM ${ks}.messages USING TIMESTAMP ? WHERE stream_id = ? AND bucket = ? AND seq = ? AND writer = ?`,
     deleteId: `DELETE FROM ${ks}.message_ids USING TIMESTAMP ? WHERE stream_id = ? AND message_uuid = ?`,
-    deleteExpiration:
-      `DELETE FROM ${ks}.expirations USING TIMESTAMP ? WHERE slot = ? AND shard = ? AND expires_at = ? AND stream_id = ? AND bucket = ? AND seq = ? AND writer = ?`,
+    deleteExpiration: `DELETE FROM ${ks}.expirations USING TIMESTAMP ? WHERE slot = ? AND shard = ? AND expires_at = ? AND stream_id = ? AND bucket = ? AND seq = ? AND writer = ?`,
     readStreamExpiry: `SELECT expires_at, WRITETIME(expires_at) AS written FROM ${ks}.streams WHERE stream_id = ? LIMIT 1`,
     deleteStream: `DELETE FROM ${ks}.streams USING TIMESTAMP ? WHERE stream_id = ?`,
     // A point read of our own table (a key no stream has: ids cannot hold spaces), so it fails when the keyspace
@@ -200,7 +193,9 @@ export class CassandraMessageStore implements MessageStore {
       await client.shutdown().catch(() => undefined);
       // The driver's first line says which hosts failed and why; a stack trace follows it.
       const reason = (err as Error).message.split('\n')[0];
-      throw new StoreUnavailableError(`cannot open the cassandra message store at ${redactCassandraUrl(url)}: ${reason}`);
+      throw new StoreUnavailableError(
+        `cannot open the cassandra message store at ${redactCassandraUrl(url)}: ${reason}`,
+      );
     }
     return new CassandraMessageStore(client, settings);
   }
@@ -235,7 +230,8 @@ export class CassandraMessageStore implements MessageStore {
     const writeTime = this.nextWriteTime();
     // Heads first: once a sequence is claimed it is never handed out again, whatever happens to the rest.
     const claims = new PartitionWrites();
-    for (const [streamId, stream] of streams) if (stream.buckets.size > 0) this.writeHead(claims, streamId, stream, writeTime);
+    for (const [streamId, stream] of streams)
+      if (stream.buckets.size > 0) this.writeHead(claims, streamId, stream, writeTime);
     await this.send(claims);
     // A stream's later bucket is written only once its earlier one is: a reader never sees a message before
     // the ones it follows (a batch crosses a bucket boundary once an hour or every bucketMessages at most).
@@ -332,17 +328,40 @@ export class CassandraMessageStore implements MessageStore {
 
   private writeHead(writes: PartitionWrites, streamId: string, stream: StreamAppend, writeTime: bigint): void {
     const partition = `streams ${streamId}`;
-    writes.add(partition, this.cql.writeHead, [ttlSeconds(stream.expiresAt), writeTime, BigInt(stream.lastSeq), BigInt(stream.expiresAt), streamId]);
+    writes.add(partition, this.cql.writeHead, [
+      ttlSeconds(stream.expiresAt),
+      writeTime,
+      BigInt(stream.lastSeq),
+      BigInt(stream.expiresAt),
+      streamId,
+    ]);
     for (const [bucket, [messages, expiresAt]] of stream.buckets) {
-      writes.add(partition, this.cql.writeBucket, [streamId, BigInt(bucket), messages, BigInt(expiresAt), ttlSeconds(expiresAt), writeTime]);
+      writes.add(partition, this.cql.writeBucket, [
+        streamId,
+        BigInt(bucket),
+        messages,
+        BigInt(expiresAt),
+        ttlSeconds(expiresAt),
+        writeTime,
+      ]);
     }
   }
 
   /** The message goes to `messages`, its id record and index entry to `records`. */
-  private writeMessage(records: PartitionWrites, messages: PartitionWrites, { message, uuid, bucket, seq }: Placed, writeTime: bigint): void {
+  private writeMessage(
+    records: PartitionWrites,
+    messages: PartitionWrites,
+    { message, uuid, bucket, seq }: Placed,
+    writeTime: bigint,
+  ): void {
     const ttl = ttlSeconds(message.expiresAt);
     const streamId = message.streamId;
-    const [bucketKey, seqKey, createdAt, expiresAt] = [BigInt(bucket), BigInt(seq), BigInt(message.timestamp), BigInt(message.expiresAt)];
+    const [bucketKey, seqKey, createdAt, expiresAt] = [
+      BigInt(bucket),
+      BigInt(seq),
+      BigInt(message.timestamp),
+      BigInt(message.expiresAt),
+    ];
     messages.add(`messages ${streamId} ${bucket}`, this.cql.writeMessage, [
       streamId,
       bucketKey,
@@ -392,7 +411,12 @@ export class CassandraMessageStore implements MessageStore {
   }
 
   /** Appends to `read` the unexpired messages of one bucket, after `from` when given, until it is full. */
-  private async readBucket(streamId: string, bucket: number, from: CassandraPosition | null, read: PageCollector): Promise<void> {
+  private async readBucket(
+    streamId: string,
+    bucket: number,
+    from: CassandraPosition | null,
+    read: PageCollector,
+  ): Promise<void> {
     let seq = from === null ? null : BigInt(from.seq);
     let writer = from?.writer ?? 0;
     for (;;) {
@@ -415,8 +439,9 @@ export class CassandraMessageStore implements MessageStore {
     const due: DueExpiration[] = [];
     for (const { slot } of slots) {
       const wanted = batchSize - due.length;
-      const shards = await mapAll(Array.from({ length: SHARDS }, (_, shard) => shard), (shard) =>
-        this.execute(this.cql.dueExpirations, [slot, shard, BigInt(from), BigInt(now), wanted], wanted),
+      const shards = await mapAll(
+        Array.from({ length: SHARDS }, (_, shard) => shard),
+        (shard) => this.execute(this.cql.dueExpirations, [slot, shard, BigInt(from), BigInt(now), wanted], wanted),
       );
       const entries = shards.flatMap((result, shard) =>
         result.rows.map((row) => ({
@@ -444,7 +469,16 @@ export class CassandraMessageStore implements MessageStore {
     return Promise.all([
       this.execute(this.cql.deleteMessage, [written, streamId, bucket, seq, writer]),
       this.execute(this.cql.deleteId, [written, streamId, entry.uuid]),
-      this.execute(this.cql.deleteExpiration, [written, BigInt(entry.slot), entry.shard, entry.expiresAt, streamId, bucket, seq, writer]),
+      this.execute(this.cql.deleteExpiration, [
+        written,
+        BigInt(entry.slot),
+        entry.shard,
+        entry.expiresAt,
+        streamId,
+        bucket,
+        seq,
+        writer,
+      ]),
     ]);
   }
 
@@ -459,7 +493,9 @@ export class CassandraMessageStore implements MessageStore {
   }
 
   private execute(query: string, params: unknown[], fetchSize?: number): Promise<types.ResultSet> {
-    return this.limit.run(() => this.client.execute(query, params, fetchSize === undefined ? undefined : { fetchSize, autoPage: false }));
+    return this.limit.run(() =>
+      this.client.execute(query, params, fetchSize === undefined ? undefined : { fetchSize, autoPage: false }),
+    );
   }
 
   /** Write timestamp (microseconds) of one batch: every row of it carries the same one, rising batch to batch. */

@@ -24,6 +24,7 @@ export function decodePosition(bytes: StorePosition): CassandraPosition {
   if (bytes.length !== LENGTH || bytes[0] !== FORMAT) throw new InvalidPositionError('not a Cassandra store position');
   const bucket = Number(bytes.readBigInt64BE(1));
   const seq = Number(bytes.readBigInt64BE(9));
-  if (!Number.isSafeInteger(bucket) || !Number.isSafeInteger(seq)) throw new InvalidPositionError('not a Cassandra store position');
+  if (!Number.isSafeInteger(bucket) || !Number.isSafeInteger(seq))
+    throw new InvalidPositionError('not a Cassandra store position');
   return { bucket, seq, writer: bytes.readInt32BE(17) };
 }

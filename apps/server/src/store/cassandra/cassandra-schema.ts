@@ -70,7 +70,10 @@ export async function createSchema(client: Client, settings: CassandraSettings):
 /** NetworkTopologyStrategy in the local DC with as many replicas as it has nodes, up to three. */
 function defaultReplication(client: Client, dataCenter: string): Replication {
   const nodes = client.hosts.values().filter((host) => host.datacenter === dataCenter).length;
-  return { class: 'NetworkTopologyStrategy', dataCenters: { [dataCenter]: Math.max(1, Math.min(DEFAULT_REPLICAS, nodes)) } };
+  return {
+    class: 'NetworkTopologyStrategy',
+    dataCenters: { [dataCenter]: Math.max(1, Math.min(DEFAULT_REPLICAS, nodes)) },
+  };
 }
 
 export function replicationCql(replication: Replication): string {

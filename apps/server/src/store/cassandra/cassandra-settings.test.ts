@@ -42,7 +42,10 @@ describe('parseCassandraUrl', () => {
     ['cassandra://db/ks?dc=dc1&consistancy=ONE', /unknown parameter "consistancy"/],
     ['cassandra://db/ks?dc=dc1&consistency=SERIAL', /consistency "SERIAL" is not one of/],
     ['cassandra://db/ks?dc=dc1&replication=SimpleStrategy:0', /replication "SimpleStrategy:0"/],
-    ['cassandra://db/ks?dc=dc1&replication=NetworkTopologyStrategy:dc1=3,dc2', /replication "NetworkTopologyStrategy:dc1=3,dc2"/],
+    [
+      'cassandra://db/ks?dc=dc1&replication=NetworkTopologyStrategy:dc1=3,dc2',
+      /replication "NetworkTopologyStrategy:dc1=3,dc2"/,
+    ],
     ['cassandra://db/ks?dc=dc1&replication=LocalStrategy', /replication "LocalStrategy"/],
     ['cassandra://db:99999/ks?dc=dc1', /host "db:99999"/],
     ['cassandra://db/ks?dc=dc1&bucketSeconds=0', /bucketSeconds must be a positive integer/],
@@ -53,14 +56,18 @@ describe('parseCassandraUrl', () => {
   });
 
   it('hides the password in messages', () => {
-    expect(redactCassandraUrl('cassandra://app:secret@db:9042/ks?dc=dc1')).toBe('cassandra://app:***@db:9042/ks?dc=dc1');
+    expect(redactCassandraUrl('cassandra://app:secret@db:9042/ks?dc=dc1')).toBe(
+      'cassandra://app:***@db:9042/ks?dc=dc1',
+    );
     expect(redactCassandraUrl('cassandra://db:9042/ks?dc=dc1')).toBe('cassandra://db:9042/ks?dc=dc1');
   });
 });
 
 describe('replicationCql', () => {
   it('writes the keyspace replication map', () => {
-    expect(replicationCql({ class: 'SimpleStrategy', replicationFactor: 1 })).toBe("{'class': 'SimpleStrategy', 'replication_factor': 1}");
+    expect(replicationCql({ class: 'SimpleStrategy', replicationFactor: 1 })).toBe(
+      "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+    );
     expect(replicationCql({ class: 'NetworkTopologyStrategy', dataCenters: { dc1: 3, dc2: 2 } })).toBe(
       "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}",
     );

@@ -54,14 +54,18 @@ export class CassandraUrlError extends Error {
  */
 export function parseCassandraUrl(url: string): CassandraSettings {
   const match = /^cassandra:\/\/(?:([^@/]*)@)?([^/?#@]+)\/([^/?#]*)(?:\?([^#]*))?$/.exec(url);
-  if (match === null) throw new CassandraUrlError('store.url must look like cassandra://host:9042[,host2:9042]/keyspace?dc=datacenter1');
+  if (match === null)
+    throw new CassandraUrlError('store.url must look like cassandra://host:9042[,host2:9042]/keyspace?dc=datacenter1');
   const [, userInfo, hostList, keyspace, query = ''] = match;
   if (!/^[a-z][a-z0-9_]{0,47}$/.test(keyspace)) {
-    throw new CassandraUrlError(`store.url keyspace "${keyspace}" must be 1-48 lower-case letters, digits or _, starting with a letter`);
+    throw new CassandraUrlError(
+      `store.url keyspace "${keyspace}" must be 1-48 lower-case letters, digits or _, starting with a letter`,
+    );
   }
   const params = new URLSearchParams(query);
   for (const name of params.keys()) {
-    if (!PARAMETERS.includes(name)) throw new CassandraUrlError(`store.url has an unknown parameter "${name}"; known: ${PARAMETERS.join(', ')}`);
+    if (!PARAMETERS.includes(name))
+      throw new CassandraUrlError(`store.url has an unknown parameter "${name}"; known: ${PARAMETERS.join(', ')}`);
   }
   const localDataCenter = params.get('dc');
   if (localDataCenter === null || localDataCenter === '') {
@@ -87,7 +91,8 @@ export function consistencyName(code: number): string {
 function contactPoint(hostPort: string): string {
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(hostPort);
   const port = Number(match?.[2] ?? DEFAULT_PORT);
-  if (match === null || port < 1 || port > 65_535) throw new CassandraUrlError(`store.url host "${hostPort}" is not host[:port]`);
+  if (match === null || port < 1 || port > 65_535)
+    throw new CassandraUrlError(`store.url host "${hostPort}" is not host[:port]`);
   return `${match[1]}:${port}`;
 }
 
@@ -95,7 +100,9 @@ function consistency(value: string | null): number {
   if (value === null) return types.consistencies.localQuorum;
   const code = CONSISTENCIES[value.toUpperCase()];
   if (code === undefined) {
-    throw new CassandraUrlError(`store.url consistency "${value}" is not one of ${Object.keys(CONSISTENCIES).join(', ')}`);
+    throw new CassandraUrlError(
+      `store.url consistency "${value}" is not one of ${Object.keys(CONSISTENCIES).join(', ')}`,
+    );
   }
   return code;
 }
@@ -113,7 +120,8 @@ function replication(value: string | null): Replication | null {
       if (factor === null || Number(factor[2]) < 1) break;
       dataCenters[factor[1]] = Number(factor[2]);
     }
-    if (Object.keys(dataCenters).length === factors.split(',').length) return { class: 'NetworkTopologyStrategy', dataCenters };
+    if (Object.keys(dataCenters).length === factors.split(',').length)
+      return { class: 'NetworkTopologyStrategy', dataCenters };
   }
   throw new CassandraUrlError(
     `store.url replication "${value}" must be SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>[,<dc>=<factor>...]`,

@@ -151,7 +151,18 @@ export const SQLITE_APPEND: AtomicAppend = (columns, freshBase) => {
   for (let i = 0; i < streamIds.length; i++) {
     const streamId = streamIds[i];
     find[i] = [streamId, uuidKeys[i]];
-    insert[i] = [streamId, streamId, streamId, freshBase, uuidKeys[i], columns.createdAt[i], columns.expiresAt[i], columns.payloads[i], streamId, uuidKeys[i]];
+    insert[i] = [
+      streamId,
+      streamId,
+      streamId,
+      freshBase,
+      uuidKeys[i],
+      columns.createdAt[i],
+      columns.expiresAt[i],
+      columns.payloads[i],
+      streamId,
+      uuidKeys[i],
+    ];
   }
   return [
     { sql: SQLITE_FIND_STORED, paramRows: find },

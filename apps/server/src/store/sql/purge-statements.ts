@@ -42,7 +42,8 @@ const questionMark = (): string => '?';
 const dollar = (index: number): string => `$${index + 1}`;
 
 /** Pairs of a batch as one JSON parameter, read with json_each: the statement's text is the same for any size. */
-const jsonPairs = (streamIds: readonly string[], seqs: readonly number[]): string => JSON.stringify(streamIds.map((id, i) => [id, seqs[i]]));
+const jsonPairs = (streamIds: readonly string[], seqs: readonly number[]): string =>
+  JSON.stringify(streamIds.map((id, i) => [id, seqs[i]]));
 
 export const SQLITE_PURGE: PurgeStatements = {
   expired: (now, limit) => ({ sql: expiredSql(questionMark), params: [now, limit] }),

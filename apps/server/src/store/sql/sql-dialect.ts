@@ -1,4 +1,10 @@
-import { MYSQL_APPEND, POSTGRES_APPEND, SQLITE_APPEND, type AtomicAppend, type SteppedAppend } from './append-statements.js';
+import {
+  MYSQL_APPEND,
+  POSTGRES_APPEND,
+  SQLITE_APPEND,
+  type AtomicAppend,
+  type SteppedAppend,
+} from './append-statements.js';
 import { MYSQL_PURGE, POSTGRES_PURGE, SQLITE_PURGE, type PurgeStatements } from './purge-statements.js';
 import { HIGH_WATER_TABLE, MESSAGES_TABLE } from './table.js';
 
@@ -73,15 +79,9 @@ export const SQLITE: SqlDialect = {
   name: 'sqlite',
   param: questionMark,
   append: SQLITE_APPEND,
-  createSchema: [
-    messagesTable(SQLITE_COLUMNS),
-    ...INDEXES,
-  ],
+  createSchema: [messagesTable(SQLITE_COLUMNS), ...INDEXES],
   dropSchema: DROP_SCHEMA,
-  createHighWater: [
-    highWaterTable(SQLITE_COLUMNS),
-    HIGH_WATER_INDEX,
-  ],
+  createHighWater: [highWaterTable(SQLITE_COLUMNS), HIGH_WATER_INDEX],
   dropHighWater: DROP_HIGH_WATER,
   purge: SQLITE_PURGE,
   isUniqueViolation: (err) => String(driverError(err).code).startsWith('SQLITE_CONSTRAINT'),
@@ -91,17 +91,9 @@ export const POSTGRES: SqlDialect = {
   name: 'postgres',
   param: (index) => `$${index + 1}`,
   append: POSTGRES_APPEND,
-  createSchema: [
-    POSTGRES_MIGRATION_LOCK,
-    messagesTable(POSTGRES_COLUMNS),
-    ...INDEXES,
-  ],
+  createSchema: [POSTGRES_MIGRATION_LOCK, messagesTable(POSTGRES_COLUMNS), ...INDEXES],
   dropSchema: DROP_SCHEMA,
-  createHighWater: [
-    POSTGRES_MIGRATION_LOCK,
-    highWaterTable(POSTGRES_COLUMNS),
-    HIGH_WATER_INDEX,
-  ],
+  createHighWater: [POSTGRES_MIGRATION_LOCK, highWaterTable(POSTGRES_COLUMNS), HIGH_WATER_INDEX],
   dropHighWater: DROP_HIGH_WATER,
   purge: POSTGRES_PURGE,
   isUniqueViolation: (err) => driverError(err).code === '23505',

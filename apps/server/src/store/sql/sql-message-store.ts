@@ -15,7 +15,14 @@ import type { AtomicAppend, MessageColumns, SteppedAppend } from './append-state
 import { MIGRATIONS } from './migrations.js';
 import { MYSQL, POSTGRES, SQLITE, type SqlDialect } from './sql-dialect.js';
 import { HIGH_WATER_TABLE, MESSAGES_TABLE } from './table.js';
-import { MYSQL_QUERY, POSTGRES_QUERY, SqliteWorkerWriter, TypeOrmWriter, type Row, type SqlWriter } from './sql-writers.js';
+import {
+  MYSQL_QUERY,
+  POSTGRES_QUERY,
+  SqliteWorkerWriter,
+  TypeOrmWriter,
+  type Row,
+  type SqlWriter,
+} from './sql-writers.js';
 import { SqliteWriter } from './sqlite-writer.js';
 
 export interface SqlStoreOptions {
@@ -203,7 +210,14 @@ export class SqlMessageStore implements MessageStore {
         lastSeq.set(distinctStreams[Number(row.i)], Math.max(Number(row.last_seq ?? -1), Number(row.marked ?? -1)));
       }
     }
-    const columns: MessageColumns & { seqs: number[] } = { streamIds: [], seqs: [], uuidKeys: [], createdAt: [], expiresAt: [], payloads: [] };
+    const columns: MessageColumns & { seqs: number[] } = {
+      streamIds: [],
+      seqs: [],
+      uuidKeys: [],
+      createdAt: [],
+      expiresAt: [],
+      payloads: [],
+    };
     const freshBase = freshStreamBase();
     const results = resolveBatch(batch, uuidKeys, storedRows, (message, uuidKey) => {
       const seq = (lastSeq.get(message.streamId) ?? freshBase - 1) + 1;
@@ -235,7 +249,9 @@ export class SqlMessageStore implements MessageStore {
     // A single statement is atomic by itself (autocommit); several need a transaction, sent in one go.
     const [first] = statements;
     const storedRows =
-      statements.length === 1 && 'params' in first ? (await this.writer.run(first)).rows : (await this.writer.atomically(statements))[0];
+      statements.length === 1 && 'params' in first
+        ? (await this.writer.run(first)).rows
+        : (await this.writer.atomically(statements))[0];
     return resolveBatch(batch, uuidKeys, storedRows, () => undefined);
   }
 }

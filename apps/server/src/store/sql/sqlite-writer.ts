@@ -108,13 +108,17 @@ export class SqliteWriter {
   private start(): Worker {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file: this.file } });
-    worker.on('message', (message: { id: number; results: StatementResult[]; error?: { message: string; code?: string } }) => {
-      const pending = this.pending.get(message.id);
-      if (pending === undefined) return;
-      this.pending.delete(message.id);
-      if (message.error !== undefined) pending.reject(new SqliteWorkerError(message.error.message, message.error.code));
-      else pending.resolve(message.results);
-    });
+    worker.on(
+      'message',
+      (message: { id: number; results: StatementResult[]; error?: { message: string; code?: string } }) => {
+        const pending = this.pending.get(message.id);
+        if (pending === undefined) return;
+        this.pending.delete(message.id);
+        if (message.error !== undefined)
+          pending.reject(new SqliteWorkerError(message.error.message, message.error.code));
+        else pending.resolve(message.results);
+      },
+    );
     worker.on('error', (err) => this.fail(err));
     this.exited = once(worker, 'exit').then(() => this.fail(new Error('SQLite writer stopped')));
     return worker;

@@ -41,10 +41,19 @@ export async function createScratchDatabase(type: ServerStoreType, serverUrl: st
   const name = `ipubsub_t_${randomBytes(6).toString('hex')}`;
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  await administer(type, serverUrl, type === 'postgres' ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} CHARACTER SET utf8mb4`);
+  await administer(
+    type,
+    serverUrl,
+    type === 'postgres' ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} CHARACTER SET utf8mb4`,
+  );
   return {
     url: url.toString(),
-    drop: () => administer(type, serverUrl, type === 'postgres' ? `DROP DATABASE IF EXISTS ${name} WITH (FORCE)` : `DROP DATABASE IF EXISTS ${name}`),
+    drop: () =>
+      administer(
+        type,
+        serverUrl,
+        type === 'postgres' ? `DROP DATABASE IF EXISTS ${name} WITH (FORCE)` : `DROP DATABASE IF EXISTS ${name}`,
+      ),
   };
 }
 
