@@ -1,13 +1,15 @@
 // The send load with autocannon, for machines without wrk: run as its own process (so the load generator has
 // a core to itself rather than sharing the benchmark's event loop) and prints the same BENCH_RESULT line as
 // bench/lib/send.lua.
-//   node bench/lib/autocannon-send.mjs <port> <connections> <seconds>   (BENCH_SEND_STREAMS, BENCH_PAYLOAD, BENCH_RUN_ID)
+//   node bench/lib/autocannon-send.mjs <port> <connections> <seconds>   (BENCH_SEND_STREAMS, BENCH_STREAM_PREFIX,
+//   BENCH_PAYLOAD, BENCH_RUN_ID)
 import autocannon from 'autocannon';
 
 const [port, connections, seconds] = process.argv.slice(2).map(Number);
 const streams = Number(process.env.BENCH_SEND_STREAMS);
 const payload = process.env.BENCH_PAYLOAD;
 const prefix = process.env.BENCH_RUN_ID;
+const streamPrefix = process.env.BENCH_STREAM_PREFIX ?? 'send-';
 let counter = 0;
 
 const result = await autocannon({
@@ -21,7 +23,7 @@ const result = await autocannon({
       headers: { 'content-type': 'application/json' },
       setupRequest(request) {
         counter++;
-        request.body = `{"streamId":"send-${counter % streams}","messageUuid":"${prefix}a-${counter}","message":${payload}}`;
+        request.body = `{"streamId":"${streamPrefix}${counter % streams}","messageUuid":"${prefix}a-${counter}","message":${payload}}`;
         return request;
       },
     },

@@ -21,6 +21,16 @@ const DEFAULTS = {
   MESSAGE_BYTES: 100,
   /** Send→wake samples for the latency figure, one at a time. */
   LATENCY_SAMPLES: 2000,
+  /** The pair (bench/pair.mjs): sends and long-poll receives at once over this many streams, */
+  PAIR_STREAMS: 10_000,
+  /** with this many send connections and this many receive connections (wrk, one thread each), */
+  PAIR_SEND_CONNECTIONS: 64,
+  PAIR_RECEIVE_CONNECTIONS: 256,
+  /** measured this many seconds per round after one warm-up of BENCH_PAIR_WARMUP seconds per server, */
+  PAIR_DURATION: 8,
+  PAIR_WARMUP: 3,
+  /** for this many rounds, the servers' order rotating each round; medians reported. */
+  PAIR_ROUNDS: 3,
   IDLE_STREAMS: 1_000_000,
   /** Connections and pipelined requests per connection that fill the idle streams. */
   FILL_CONNECTIONS: 8,
@@ -28,7 +38,7 @@ const DEFAULTS = {
   WAITERS: 20_000,
   /** wrk, autocannon, or auto (wrk when installed). */
   LOADGEN: 'auto',
-  /** Comma-separated figures to run: send,deliver,latency (http, and deliver,latency,forward for cluster),
+  /** Comma-separated figures to run: send,deliver,latency (http, and deliver,latency,forward for cluster), pair,sends (pair),
    * idle-streams,waiters (memory); empty: all. */
   ONLY: '',
   /** Also fill the floor with the idle streams (1), which doubles the time of that figure; the waiters figure always has it. */

@@ -28,36 +28,56 @@ export function sendLoadGenerator() {
  * Runs the send load against `port` for `seconds` and returns requests/s, latency and the load generator's CPU
  * (fraction of one core).
  */
-export async function runSendLoad(tool, port, seconds) {
+export function runSendLoad(tool, port, seconds) {
+  return runLoad({ tool, port, seconds });
+}
+
+/**
+ * Runs one load generator against `port` for `seconds`: sends (`bench/lib/send.lua`, or autocannon) or, with
+ * `receive`, long-poll receives (`bench/lib/receive.lua`, wrk only) over `streams` streams named
+ * `<streamPrefix><n>`. Returns requests/s, the answers that were not 2xx (for receives: 424, nothing delivered),
+ * latency and the load generator's CPU (fraction of one core).
+ */
+export async function runLoad({
+  tool,
+  port,
+  seconds,
+  connections = options.CONNECTIONS,
+  streams = options.SEND_STREAMS,
+  streamPrefix = 'send-',
+  receive = false,
+  receiveTimeoutSeconds = 5,
+}) {
+  if (receive && tool !== 'wrk') throw new Error('the receive load needs wrk (Debian package wrk)');
   const env = {
     ...process.env,
-    BENCH_SEND_STREAMS: String(options.SEND_STREAMS),
+    BENCH_SEND_STREAMS: String(streams),
+    BENCH_STREAM_PREFIX: streamPrefix,
+    BENCH_RECEIVE_TIMEOUT_SECONDS: String(receiveTimeoutSeconds),
     BENCH_PAYLOAD: payloadOf(options.MESSAGE_BYTES),
     // Every run sends new messageUuids, so no send is answered from the dedup window.
     BENCH_RUN_ID: `r${process.pid}x${runs++}`,
   };
+  const path = receive ? '/api/v1/streams/receive' : '/api/v1/streams/send';
   const child =
     tool === 'wrk'
       ? spawn(
           'wrk',
           [
             '-t1',
-            `-c${options.CONNECTIONS}`,
+            `-c${connections}`,
             `-d${seconds}s`,
+            // wrk counts an answer slower than this as a timeout; a long poll may wait its whole timeoutSeconds.
+            `--timeout=${receiveTimeoutSeconds + 5}s`,
             '-s',
-            join(REPO_ROOT, 'bench/lib/send.lua'),
-            `http://127.0.0.1:${port}/api/v1/streams/send`,
+            join(REPO_ROOT, `bench/lib/${receive ? 'receive' : 'send'}.lua`),
+            `http://127.0.0.1:${port}${path}`,
           ],
           { env },
         )
       : spawn(
           process.execPath,
-          [
-            join(REPO_ROOT, 'bench/lib/autocannon-send.mjs'),
-            String(port),
-            String(options.CONNECTIONS),
-            String(seconds),
-          ],
+          [join(REPO_ROOT, 'bench/lib/autocannon-send.mjs'), String(port), String(connections), String(seconds)],
           { env },
         );
   let output = '';
@@ -74,10 +94,14 @@ export async function runSendLoad(tool, port, seconds) {
   const line = /BENCH_RESULT (.*)/.exec(output);
   if (code !== 0 || line === null) throw new Error(`${tool} failed (exit ${code}):\n${output}`);
   const result = JSON.parse(line[1]);
+  const measured = result.durationUs / 1e6;
   return {
     requests: result.requests,
-    requestsPerSecond: result.requests / (result.durationUs / 1e6),
+    requestsPerSecond: result.requests / measured,
+    okPerSecond: (result.requests - result.non2xx) / measured,
+    non2xx: result.non2xx,
     failed: result.non2xx + result.socketErrors,
+    socketErrors: result.socketErrors,
     p50Ms: result.p50Us / 1000,
     p99Ms: result.p99Us / 1000,
     loadgenCpu: cpu / ((performance.now() - started) / 1000),

@@ -3,6 +3,7 @@
 local streams = tonumber(os.getenv("BENCH_SEND_STREAMS"))
 local payload = os.getenv("BENCH_PAYLOAD")
 local prefix = os.getenv("BENCH_RUN_ID")
+local streamPrefix = os.getenv("BENCH_STREAM_PREFIX") or "send-"
 local counter = 0
 local threads = 0
 
@@ -18,7 +19,7 @@ wrk.headers["Content-Type"] = "application/json"
 
 function request()
   counter = counter + 1
-  local body = '{"streamId":"send-' .. (counter % streams) .. '","messageUuid":"' .. prefix .. tag .. '-' .. counter ..
+  local body = '{"streamId":"' .. streamPrefix .. (counter % streams) .. '","messageUuid":"' .. prefix .. tag .. '-' .. counter ..
     '","message":' .. payload .. '}'
   return wrk.format(nil, nil, nil, body)
 end

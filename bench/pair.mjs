@@ -1,0 +1,156 @@
+// What users do at once, against the bare node:http floor in the same run (issue 15):
+//   pair     sends (wrk, BENCH_PAIR_SEND_CONNECTIONS) and long-poll receives (wrk, BENCH_PAIR_RECEIVE_CONNECTIONS)
+//            at the same time over the same BENCH_PAIR_STREAMS streams: sends/s, messages delivered/s, and
+//            whether deliveries keep up with sends (receivers that run ahead park and are woken by a send)
+//   sends    sends alone (BENCH_CONNECTIONS) over the same number of streams
+// Rounds alternate the servers, the order rotating each round, and every round writes to new streams; each
+// round's figures, its ratios to the floor, and the medians are printed.
+import { options, selected } from './lib/options.mjs';
+import { ServerUnderTest } from './lib/processes.mjs';
+import { count, heading, line, percent, summary, target } from './lib/report.mjs';
+import { runLoad, sendLoadGenerator } from './lib/send-load.mjs';
+
+const SERVERS = [['iPubSub', () => ServerUnderTest.ipubsub()]];
+if (options.BASELINE !== '') SERVERS.push(['baseline', () => ServerUnderTest.ipubsub({}, options.BASELINE)]);
+SERVERS.push(['floor', () => ServerUnderTest.floor()]);
+const tool = sendLoadGenerator().tool;
+if (tool !== 'wrk') throw new Error('bench/pair.mjs needs wrk for its receive load (Debian package wrk)');
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * Runs `measure()` and adds the server's CPU meanwhile: as a fraction of one core, and in µs per request
+ * answered with a message or accepting one (`sent` + `delivered` per second over `seconds`). On a machine
+ * shared with other work the second is the steadier comparison: neither server may get a whole core.
+ */
+async function withServerCpu(server, measure, seconds) {
+  const before = server.cpuSeconds();
+  const started = performance.now();
+  const result = await measure();
+  const cpuSeconds = server.cpuSeconds() - before;
+  const messages = (result.sent + (result.delivered ?? 0)) * seconds;
+  return {
+    ...result,
+    serverCpu: cpuSeconds / ((performance.now() - started) / 1000),
+    cpuPerMessageUs: (cpuSeconds * 1e6) / messages,
+  };
+}
+
+/** Sends and receives at once for `seconds` on streams `<prefix><n>`. */
+async function runPair(server, prefix, seconds) {
+  const common = { tool, port: server.port, seconds, streams: options.PAIR_STREAMS, streamPrefix: prefix };
+  const [sends, receives] = await Promise.all([
+    runLoad({ ...common, connections: options.PAIR_SEND_CONNECTIONS }),
+    runLoad({ ...common, connections: options.PAIR_RECEIVE_CONNECTIONS, receive: true }),
+  ]);
+  return {
+    sent: sends.okPerSecond,
+    delivered: receives.okPerSecond,
+    emptyPolls: receives.non2xx / (receives.requests / receives.requestsPerSecond),
+    failed: sends.failed + receives.socketErrors,
+    loadgenCpu: sends.loadgenCpu + receives.loadgenCpu,
+  };
+}
+
+/**
+ * Starts the servers, warms each up with `warmup(server)`, then runs `measure(server, round)` on each for
+ * the rounds (order rotating), printing every result with `describe`; stops them and returns name → results.
+ */
+async function alternate({ warmup, measure, describe }) {
+  const servers = [];
+  try {
+    for (const [name, start] of SERVERS) servers.push([name, await start()]);
+    for (const [, server] of servers) await warmup(server);
+    const runs = new Map(servers.map(([name]) => [name, []]));
+    for (let round = 0; round < options.PAIR_ROUNDS; round++) {
+      for (let k = 0; k < servers.length; k++) {
+        const [name, server] = servers[(round + k) % servers.length];
+        const result = await withServerCpu(server, () => measure(server, round), options.PAIR_DURATION);
+        runs.get(name).push(result);
+        line(name, `round ${round + 1}: ${describe(result)}`);
+      }
+    }
+    return runs;
+  } finally {
+    await Promise.all(servers.map(([, server]) => server.stop()));
+  }
+}
+
+/**
+ * Per-round ratios to the floor and the ratio of the medians, for `key` (higher is better; `inverse` for
+ * costs, lower is better, so that a ratio above 1 always favours iPubSub); returns the latter for iPubSub.
+ */
+function ratios(runs, key, label, inverse = false) {
+  const floor = runs.get('floor');
+  const of = (a, b) => (inverse ? b / a : a / b);
+  let ratio;
+  for (const [name, results] of runs) {
+    if (name === 'floor') continue;
+    const perRound = results.map((r, i) => of(r[key], floor[i][key]).toFixed(2)).join(', ');
+    const ofMedians = of(median(results.map((r) => r[key])), median(floor.map((r) => r[key])));
+    if (name === 'iPubSub') ratio = ofMedians;
+    line('ratio', `${name}/floor ${label}: per round ${perRound}; of the medians ${ofMedians.toFixed(2)}`);
+  }
+  return ratio;
+}
+
+async function pairFigure() {
+  heading(
+    'Pair: sends and long-poll receives at once',
+    `wrk, 1 thread each: ${options.PAIR_SEND_CONNECTIONS} connections sending and ${options.PAIR_RECEIVE_CONNECTIONS} ` +
+      `long-polling, in the same order over ${count(options.PAIR_STREAMS)} streams, ${options.MESSAGE_BYTES}-byte ` +
+      `messages; ${options.PAIR_DURATION} s per round after a ${options.PAIR_WARMUP} s warm-up per server; ` +
+      `${options.PAIR_ROUNDS} rounds, order rotating`,
+  );
+  const runs = await alternate({
+    warmup: (server) => runPair(server, 'pair-warm-', options.PAIR_WARMUP),
+    measure: (server, round) => runPair(server, `pair${round}-`, options.PAIR_DURATION),
+    describe: (r) =>
+      `${count(r.sent).padStart(7)} sends/s ${count(r.delivered).padStart(7)} delivered/s ` +
+      `(${percent(r.delivered / r.sent)} of sends)  ${count(r.emptyPolls)} empty polls/s  ${r.failed} failed   ` +
+      `CPU: server ${percent(r.serverCpu)} (${r.cpuPerMessageUs.toFixed(1)} µs per send or delivery), wrk ${percent(r.loadgenCpu)}`,
+  });
+  for (const [name, results] of runs) {
+    const sent = median(results.map((r) => r.sent));
+    const delivered = median(results.map((r) => r.delivered));
+    line(name, `median: ${count(sent)} sends/s, ${count(delivered)} delivered/s`);
+  }
+  ratios(runs, 'sent', 'sends');
+  const ratio = ratios(runs, 'delivered', 'delivered');
+  ratios(runs, 'cpuPerMessageUs', 'by CPU per send or delivery', true);
+  const ours = runs.get('iPubSub');
+  const keptUp = median(ours.map((r) => r.delivered / r.sent));
+  return [
+    target('pair: delivered ≥ 0.9× floor (ratio of the medians)', ratio >= 0.9),
+    target(`pair: deliveries within 5% of sends (median ${percent(keptUp)})`, keptUp >= 0.95),
+  ];
+}
+
+async function sendsFigure() {
+  heading(
+    'Sends alone',
+    `wrk, 1 thread, ${options.CONNECTIONS} connections over ${count(options.PAIR_STREAMS)} streams; ` +
+      `${options.PAIR_DURATION} s per round after a ${options.PAIR_WARMUP} s warm-up per server; ${options.PAIR_ROUNDS} rounds`,
+  );
+  const common = { tool, seconds: options.PAIR_DURATION, streams: options.PAIR_STREAMS };
+  const runs = await alternate({
+    warmup: (server) =>
+      runLoad({ ...common, port: server.port, seconds: options.PAIR_WARMUP, streamPrefix: 'sends-warm-' }),
+    measure: async (server, round) => {
+      const r = await runLoad({ ...common, port: server.port, streamPrefix: `sends${round}-` });
+      return { ...r, sent: r.okPerSecond };
+    },
+    describe: (r) =>
+      `${count(r.sent).padStart(7)} sends/s   ${r.failed} failed   ` +
+      `CPU: server ${percent(r.serverCpu)} (${r.cpuPerMessageUs.toFixed(1)} µs per send), wrk ${percent(r.loadgenCpu)}`,
+  });
+  for (const [name, results] of runs) line(name, `median: ${count(median(results.map((r) => r.sent)))} sends/s`);
+  const ratio = ratios(runs, 'sent', 'sends');
+  ratios(runs, 'cpuPerMessageUs', 'by CPU per send', true);
+  return target('sends alone ≥ 0.9× floor (ratio of the medians)', ratio >= 0.9);
+}
+
+const verdicts = [];
+if (selected('pair')) verdicts.push(...(await pairFigure()));
+if (selected('sends')) verdicts.push(await sendsFigure());
+summary('Targets (pair)', verdicts);
