@@ -153,7 +153,7 @@ describe('a three-node cluster', () => {
     // A request that already made two hops (signed as a peer would) reaches a node that does not own it.
     const streamId = await cluster.streamOwnedBy('node-1', 'hops');
     const path = `/api/v1/streams/receive?streamId=${streamId}&timeoutSeconds=0`;
-    const auth = new ClusterAuth('dev-cluster-secret');
+    const auth = new ClusterAuth('dev-cluster-secret-change-me-in-production');
     const res = await fetch(cluster.node('node-3').url + path, {
       headers: { 'x-ipubsub-hop': '2', 'x-ipubsub-auth': auth.signRequest('GET', path, 2) },
     });

@@ -37,17 +37,24 @@ export class TestCluster {
   private constructor(
     readonly specs: NodeSpec[],
     private readonly env: Record<string, string>,
+    /** Headers of the harness's own calls to the cluster API (a token, with `auth.mode: jwt`). */
+    private readonly apiHeaders: Record<string, string>,
   ) {}
 
   /**
    * Plans `size` nodes (node-1 … node-n, all of them seeds) and starts the first `running` of them at once;
    * resolves when those are ready and agree on the ring.
    */
-  static async start(size: number, env: Record<string, string> = {}, running = size): Promise<TestCluster> {
+  static async start(
+    size: number,
+    env: Record<string, string> = {},
+    running = size,
+    apiHeaders: Record<string, string> = {},
+  ): Promise<TestCluster> {
     const specs: NodeSpec[] = [];
     for (let i = 1; i <= size; i++)
       specs.push({ name: `node-${i}`, httpPort: await freePort(), gossipPort: await freeUdpPort() });
-    const cluster = new TestCluster(specs, env);
+    const cluster = new TestCluster(specs, env, apiHeaders);
     const started = specs.slice(0, running).map((spec) => spec.name);
     try {
       // allSettled, not all: a node that fails must not leave the others starting unseen by stop() below.
@@ -105,14 +112,16 @@ export class TestCluster {
   }
 
   async view(node: ServerProcess): Promise<ClusterView> {
-    const res = await fetch(`${node.url}/api/v1/cluster`);
+    const res = await fetch(`${node.url}/api/v1/cluster`, { headers: this.apiHeaders });
     if (res.status !== 200) throw new Error(`GET /api/v1/cluster answered ${res.status}`);
     return (await res.json()) as ClusterView;
   }
 
   /** The owner of a stream according to `via` (default: any running node). */
   async ownerOf(streamId: string, via = this.others()[0]): Promise<string> {
-    const res = await fetch(`${via.url}/api/v1/cluster/owner?streamId=${encodeURIComponent(streamId)}`);
+    const res = await fetch(`${via.url}/api/v1/cluster/owner?streamId=${encodeURIComponent(streamId)}`, {
+      headers: this.apiHeaders,
+    });
     return ((await res.json()) as { owner: string }).owner;
   }
 

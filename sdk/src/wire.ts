@@ -134,6 +134,8 @@ export type ReceivedBatch<T = unknown> = Omit<Static<typeof ReceivedBatch>, 'mes
 export const ERROR_STATUS = {
   INVALID_REQUEST: 400,
   INVALID_RESUME_TOKEN: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
@@ -147,6 +149,7 @@ export const ERROR_STATUS = {
   STORE_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
   OWNER_UNAVAILABLE: 503,
+  AUTH_UNAVAILABLE: 503,
   NOT_READY: 503,
 } as const;
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { ApiModule } from './api/index.js';
+import { AuthModule } from './auth/index.js';
 import { ClusterModule } from './cluster/index.js';
 import { ConfigModule, type AppConfig } from './config/index.js';
 import { GracefulShutdown, LOGGER } from './lifecycle.js';
@@ -16,6 +17,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         ObservabilityModule,
+        AuthModule,
         StreamsModule,
         StoreModule,
         ApiModule,

@@ -3,8 +3,9 @@ import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { LogController } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ApiExceptionFilter, registerStreamRoutes, StreamsController } from './api/index.js';
+import { ApiExceptionFilter, registerStreamRoutes, registerTokenGuard, StreamsController } from './api/index.js';
 import { AppModule } from './app.module.js';
+import { AUTHENTICATOR, type Authenticator } from './auth/index.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
 import { GracefulShutdown } from './lifecycle.js';
 import { createLogger, Metrics, PinoNestLogger } from './observability/index.js';
@@ -40,6 +41,9 @@ async function main(): Promise<void> {
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   const metrics = app.get(Metrics);
   configureHttp(app, streamApi, logger, metrics);
+  const authenticator = app.get<symbol, Authenticator | null>(AUTHENTICATOR);
+  if (authenticator !== null)
+    registerTokenGuard(app.getHttpAdapter().getInstance(), authenticator, config.auth.protectMetrics);
   registerStreamRoutes(streamApi, app.get(StreamsController), metrics.requestDurations);
   await streamApi.ready();
   await app.listen(config.http.port, config.http.host);

@@ -2,10 +2,17 @@ import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nest
 import { ERROR_STATUS, type ErrorCode } from '@ipubsub/sdk/wire';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import type { Denial } from '../auth/index.js';
 
 /** Sends `{error, code}` with the status the code is registered with; the only way the API answers an error. */
 export function sendError(reply: FastifyReply, code: ErrorCode, error: string): FastifyReply {
   return reply.code(ERROR_STATUS[code]).send({ error, code });
+}
+
+/** A refused token or scope: `{error, code}` with the WWW-Authenticate challenge of RFC 6750. */
+export function sendDenial(reply: FastifyReply, denial: Denial): FastifyReply {
+  if (denial.challenge !== undefined) reply.header('www-authenticate', denial.challenge);
+  return sendError(reply, denial.code, denial.message);
 }
 
 /** A long poll let go because its stream moved to another node (cluster hand-off): the next poll reaches the new owner. */

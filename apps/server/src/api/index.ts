@@ -3,3 +3,4 @@ export { ApiExceptionFilter, RequestError, sendError } from './errors.js';
 export { StreamsController } from './streams.controller.js';
 export { registerStreamRoutes } from './streams.routes.js';
 export { ShutdownState } from './shutdown-state.js';
+export { registerTokenGuard } from './token-guard.js';

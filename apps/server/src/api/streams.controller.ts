@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULTS, type ReceiveQuery, type ReceivedMessage, type SendRequest } from '@ipubsub/sdk/wire';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ClusterRouter } from '../cluster/index.js';
+import { AUTHENTICATOR, Denial, type Authenticator, type StreamAction } from '../auth/index.js';
+import { ClusterRouter, isForwarded } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics, type RouteDurations } from '../observability/index.js';
 import { StoredStreamsHttp } from '../store/index.js';
@@ -14,7 +15,7 @@ import {
   type StreamMessage,
   type WaitListener,
 } from '../streams/index.js';
-import { sendError, STREAM_MOVED } from './errors.js';
+import { sendDenial, sendError, STREAM_MOVED } from './errors.js';
 import { isoTimestamp } from './iso-time.js';
 import { ShutdownState } from './shutdown-state.js';
 import { serializeBatch, serializeMessage } from './serializers.js';
@@ -33,6 +34,7 @@ export class StreamsController {
     @Inject(ShutdownState) private readonly shutdown: ShutdownState,
     @Inject(ClusterRouter) private readonly cluster: ClusterRouter,
     @Inject(StoredStreamsHttp) private readonly stored: StoredStreamsHttp,
+    @Inject(AUTHENTICATOR) private readonly auth: Authenticator | null,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.limits = config.limits;
@@ -45,6 +47,44 @@ export class StreamsController {
    * send, a stored message and a forwarded request return a promise that settles once answered.
    */
   send(body: SendRequest, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
+    if (this.auth !== null) {
+      const denied = this.authorize(req, 'send', body.streamId);
+      if (denied !== undefined) return this.afterAuthorizing(denied, reply, () => this.routeSend(body, req, reply));
+    }
+    return this.routeSend(body, req, reply);
+  }
+
+  receive(query: ReceiveQuery, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
+    if (this.auth !== null) {
+      const denied = this.authorize(req, 'receive', query.streamId);
+      if (denied !== undefined) return this.afterAuthorizing(denied, reply, () => this.routeReceive(query, req, reply));
+    }
+    return this.routeReceive(query, req, reply);
+  }
+
+  /**
+   * The token's decision: undefined (allowed) at once for a known token. A request forwarded by another member
+   * was decided there; the router checks the member's signature over that decision instead.
+   */
+  private authorize(
+    req: FastifyRequest,
+    action: StreamAction,
+    streamId: string,
+  ): Denial | undefined | Promise<Denial | undefined> {
+    if (this.cluster.active && isForwarded(req)) return undefined;
+    return this.auth!.authorize(req.headers.authorization, action, streamId);
+  }
+
+  private afterAuthorizing(
+    decision: Denial | Promise<Denial | undefined>,
+    reply: FastifyReply,
+    serve: () => void | Promise<void>,
+  ): void | Promise<void> {
+    if (decision instanceof Denial) return void sendDenial(reply, decision);
+    return decision.then((denied) => (denied === undefined ? serve() : void sendDenial(reply, denied)));
+  }
+
+  private routeSend(body: SendRequest, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
     // In a cluster, a stream's requests (in memory or stored) are served by its owner; others forward them.
     if (this.cluster.active) {
       const routed = this.cluster.route(body.streamId, req, reply);
@@ -56,7 +96,7 @@ export class StreamsController {
     return this.sendHere(body, reply);
   }
 
-  receive(query: ReceiveQuery, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
+  private routeReceive(query: ReceiveQuery, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
     if (this.cluster.active) {
       const routed = this.cluster.route(query.streamId, req, reply);
       if (routed !== 'local')

@@ -84,7 +84,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
         },
         {
           provide: ClusterRouter,
-          inject: [Membership, HandOff, PeerClient, ClusterAuth, Metrics, CLUSTER_LOGGER],
+          inject: [Membership, HandOff, PeerClient, ClusterAuth, Metrics, CLUSTER_LOGGER, APP_CONFIG],
           useFactory: (
             membership: Membership,
             handOff: HandOff,
@@ -92,6 +92,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
             auth: ClusterAuth,
             metrics: Metrics,
             log: Logger,
+            config: AppConfig,
           ) => {
             const forwards = new Counter({
               name: 'ipubsub_cluster_forwarded_requests_total',
@@ -108,6 +109,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
               auth,
               { forwarded: () => ok.inc(), unavailable: () => unavailable.inc() },
               log,
+              config.auth.mode === 'jwt',
             );
           },
         },

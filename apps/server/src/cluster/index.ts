@@ -1,3 +1,3 @@
 export { ClusterModule } from './cluster.module.js';
-export { ClusterRouter, type Route } from './router.js';
+export { ClusterRouter, isForwarded, type Route } from './router.js';
 export { HandOff } from './handoff.js';

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Client, Dispatcher } from 'undici';
-import { AUTH_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
+import { AUTH_HEADER, GRANT_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
 
 /** Content type of node-to-node calls (hand-off, pulls); their routes parse it themselves, with their own limit. */
 export const INTERNAL_CONTENT_TYPE = 'application/x-ipubsub-cluster+json';
@@ -12,6 +12,8 @@ export interface PeerRequest {
   readonly hop: number;
   readonly body?: string;
   readonly contentType?: string;
+  /** A forwarded stream request's access decision (GRANT_HEADER), signed with the rest. */
+  readonly grant?: string;
   /** The client's answer this call waits for: if the client hangs up first, the call is abandoned (`client-hung-up`). */
   readonly answering?: ServerResponse;
   /** No answer by then: the peer is unreachable. */
@@ -66,8 +68,10 @@ export class PeerClient {
   request(base: string, request: PeerRequest): Promise<PeerResponse> {
     const headers: Record<string, string> = { [HOP_HEADER]: String(request.hop) };
     if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
+    if (request.grant !== undefined) headers[GRANT_HEADER] = request.grant;
     if (this.auth.enabled) {
-      headers[AUTH_HEADER] = this.auth.signRequest(request.method, request.path, request.hop, internalBody(request));
+      const { method, path, hop, grant } = request;
+      headers[AUTH_HEADER] = this.auth.signRequest(method, path, hop, internalBody(request), Date.now(), grant);
     }
     const peer = this.connectionsTo(base);
     const client = peer.idle.pop() ?? peer.open();

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { sendError, STREAM_MOVED } from '../api/errors.js';
 import type { StreamMessage } from '../streams/index.js';
-import { AUTH_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
+import { AUTH_HEADER, forwardedGrant, GRANT_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
 import { RETURN_PATH, type HandOff, type ReturnRequest } from './handoff.js';
 import type { Membership } from './membership/membership.js';
 import { PeerUnreachable, type Abandoned, type PeerClient } from './peer-client.js';
@@ -56,6 +56,11 @@ export class ClusterRouter {
     private readonly auth: ClusterAuth,
     private readonly counters: ForwardCounters,
     private readonly logger: Logger,
+    /**
+     * `auth.mode: jwt`: this node checked the token of a request it forwards, and the owner serves a forwarded
+     * request only if its signed GRANT_HEADER names the request's own action and stream.
+     */
+    private readonly grants: boolean,
   ) {
     this.active = membership.clustered;
     this.self = membership.self.name;
@@ -64,7 +69,7 @@ export class ClusterRouter {
   route(streamId: string, req: FastifyRequest, reply: FastifyReply): Route | Promise<Route> {
     const hop = hopCount(req);
     if (hop !== 0) {
-      const problem = !Number.isInteger(hop) || hop < 0 ? `bad ${HOP_HEADER} header` : this.verify(req, hop);
+      const problem = !Number.isInteger(hop) || hop < 0 ? `bad ${HOP_HEADER} header` : this.verify(req, hop, streamId);
       if (problem !== null) {
         void sendError(reply, 'INVALID_REQUEST', `forwarded request refused: ${problem}`);
         return 'answered';
@@ -90,8 +95,13 @@ export class ClusterRouter {
     void sendError(reply, 'NO_MESSAGE', STREAM_MOVED);
   }
 
-  private verify(req: FastifyRequest, hop: number): string | null {
-    return this.auth.enabled ? this.auth.verifyRequest(req.headers[AUTH_HEADER], req.method, req.url, hop) : null;
+  private verify(req: FastifyRequest, hop: number, streamId: string): string | null {
+    const grant = req.headers[GRANT_HEADER];
+    if (this.grants && grant !== forwardedGrant(req.method, streamId))
+      return `${GRANT_HEADER} does not name this request's action and stream`;
+    if (!this.auth.enabled) return null;
+    const signedGrant = typeof grant === 'string' ? grant : '';
+    return this.auth.verifyRequest(req.headers[AUTH_HEADER], req.method, req.url, hop, '', Date.now(), signedGrant);
   }
 
   private dispatch(routing: Routing): Route | Promise<Route> {
@@ -143,6 +153,7 @@ export class ClusterRouter {
         path,
         hop: routing.hop + 1,
         body: receive ? undefined : JSON.stringify(req.body),
+        grant: this.grants ? forwardedGrant(req.method, streamId) : undefined,
         // Only a call that may wait is worth abandoning when its client hangs up; the owner answers others at once.
         answering: waitMs > 0 ? reply.raw : undefined,
         timeoutMs: waitMs + FORWARD_SLACK_MS,
@@ -221,6 +232,14 @@ export class ClusterRouter {
       );
     });
   }
+}
+
+/**
+ * Whether a request claims to come from another member: `route` then checks its signature (and grant), so the
+ * token check of a client's request is not repeated on the owner.
+ */
+export function isForwarded(req: FastifyRequest): boolean {
+  return hopCount(req) !== 0;
 }
 
 /** Nodes a request passed before this one (0: straight from a client); `route` refuses malformed counts. */

@@ -19,14 +19,32 @@ export const ConfigSchema = Type.Object(
         bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
         /** Origins allowed by CORS: `*` for any, or exact origins. Empty: CORS off. */
         corsOrigins: Type.Array(Type.String(), { default: [] }),
+        /** HTTPS on the node's port: PEM certificate (chain) and key, both or neither; re-read on SIGHUP. */
+        tls: Type.Object(
+          {
+            certFile: Type.Optional(Type.String({ minLength: 1 })),
+            keyFile: Type.Optional(Type.String({ minLength: 1 })),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),
     cluster: Type.Object(
       {
         name: Type.String({ minLength: 1, default: 'ipubsub' }),
-        /** Shared secret that authenticates gossip and forwarded requests; empty: none. */
+        /**
+         * Shared secret that authenticates gossip and forwarded requests; empty: none. A cluster with
+         * `auth.mode: jwt` needs one of at least 32 characters (forwarded requests carry the entry node's decision).
+         */
         secret: Type.String({ default: '' }),
+        tls: Type.Object(
+          {
+            /** PEM certificates of a private CA trusted for members' https:// URLs (besides the system's). */
+            caFile: Type.Optional(Type.String({ minLength: 1 })),
+          },
+          { default: {}, additionalProperties: false },
+        ),
         gossip: Type.Object(
           {
             host: Type.String({ default: '127.0.0.1' }),
@@ -43,6 +61,39 @@ export const ConfigSchema = Type.Object(
         ),
         /** Gossip addresses (host:port) of nodes to join through; empty: a single node. */
         seeds: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    auth: Type.Object(
+      {
+        /**
+         * `none`: whoever reaches the port may send and receive on every stream (refused on a non-loopback
+         * `http.host` unless `allowAnonymous`). `jwt`: a bearer token whose `ipubsub` claim lists the streams.
+         */
+        mode: Type.Union([Type.Literal('none'), Type.Literal('jwt')], { default: 'none' }),
+        /** Lets `auth.mode: none` listen on a non-loopback address (a trusted network, or auth in a proxy). */
+        allowAnonymous: Type.Boolean({ default: false }),
+        /** With `auth.mode: jwt`, `/ready` and `/metrics` need a valid token too (`/health` stays open). */
+        protectMetrics: Type.Boolean({ default: false }),
+        jwt: Type.Object(
+          {
+            /** HMAC key (HS256/384/512), at least 32 characters; or use publicKeyFile or jwksUrl. */
+            secret: Type.String({ default: '' }),
+            /** PEM public key (RS*, PS*, ES*, EdDSA; the algorithms follow the key's type). */
+            publicKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+            /** JSON Web Key Set URL; fetched when a token names a `kid` not seen yet, at most every 30 s. */
+            jwksUrl: Type.Optional(Type.String({ minLength: 1 })),
+            /** Required `iss` of every token, when set. */
+            issuer: Type.Optional(Type.String({ minLength: 1 })),
+            /** Required `aud` of every token, when set. */
+            audience: Type.Optional(Type.String({ minLength: 1 })),
+            /** Leeway for `exp` and `nbf` against clock differences with the token's issuer. */
+            clockToleranceSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 5 }),
+            /** Verified tokens remembered (until their `exp`) so that a request with a known token costs a lookup. */
+            cacheSize: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10_000 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

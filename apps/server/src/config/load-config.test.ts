@@ -142,3 +142,40 @@ describe('envName', () => {
     expect(envName(['limits', 'maxWaitersPerStream'])).toBe('IPUBSUB_LIMITS_MAXWAITERSPERSTREAM');
   });
 });
+
+describe('safe defaults', () => {
+  const SECRET = 'x'.repeat(32);
+
+  it('refuses anonymous access on a non-loopback host unless auth.allowAnonymous says so', () => {
+    const error = configError(undefined, { IPUBSUB_HTTP_HOST: '0.0.0.0' });
+    expect(error.message).toMatch(/auth\.mode/);
+    expect(error.message).toMatch(/auth\.allowAnonymous/);
+    expect(loadConfig(undefined, { IPUBSUB_HTTP_HOST: '0.0.0.0', IPUBSUB_AUTH_ALLOWANONYMOUS: 'true' }).http.host).toBe(
+      '0.0.0.0',
+    );
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost'])
+      expect(loadConfig(undefined, { IPUBSUB_HTTP_HOST: host }).http.host).toBe(host);
+    const jwt = { IPUBSUB_HTTP_HOST: '0.0.0.0', IPUBSUB_AUTH_MODE: 'jwt', IPUBSUB_AUTH_JWT_SECRET: SECRET };
+    expect(loadConfig(undefined, jwt).auth.mode).toBe('jwt');
+  });
+
+  it('needs one key of at least 32 characters, and a cluster secret of 32 in a cluster with auth', () => {
+    expect(configError(undefined, { IPUBSUB_AUTH_MODE: 'jwt' }).message).toMatch(/none is set/);
+    expect(configError(undefined, { IPUBSUB_AUTH_MODE: 'jwt', IPUBSUB_AUTH_JWT_SECRET: 'short' }).message).toMatch(
+      /auth\.jwt\.secret must be at least 32/,
+    );
+    const both = { IPUBSUB_AUTH_MODE: 'jwt', IPUBSUB_AUTH_JWT_SECRET: SECRET, IPUBSUB_AUTH_JWT_JWKSURL: 'http://x/' };
+    expect(configError(undefined, both).message).toMatch(/exactly one/);
+    const cluster = {
+      IPUBSUB_AUTH_MODE: 'jwt',
+      IPUBSUB_AUTH_JWT_SECRET: SECRET,
+      IPUBSUB_CLUSTER_SEEDS: '127.0.0.1:7901',
+    };
+    expect(configError(undefined, cluster).message).toMatch(/cluster\.secret must be at least 32/);
+    expect(loadConfig(undefined, { ...cluster, IPUBSUB_CLUSTER_SECRET: SECRET }).cluster.secret).toBe(SECRET);
+  });
+
+  it('needs the TLS certificate and key together', () => {
+    expect(configError(undefined, { IPUBSUB_HTTP_TLS_CERTFILE: '/x.pem' }).message).toMatch(/together/);
+  });
+});

@@ -3,13 +3,10 @@ import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type AppConfig } from './config.schema.js';
+import { ConfigError } from './config-error.js';
+import { checkSafeDefaults } from './safe-defaults.js';
 
 export const ENV_PREFIX = 'IPUBSUB_';
-
-/** A configuration problem, worded for the operator; the process prints it and exits. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
 
 /** Environment variable that overrides a key path: `['http', 'port']` → `IPUBSUB_HTTP_PORT`. */
 export function envName(path: readonly string[]): string {
@@ -18,7 +15,7 @@ export function envName(path: readonly string[]): string {
 
 /**
  * Loads the YAML file (if any), applies `IPUBSUB_*` overrides and defaults, and validates the result.
- * Throws ConfigError naming the offending key.
+ * Throws ConfigError naming the offending key, or the keys of an unsafe combination (`checkSafeDefaults`).
  */
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): AppConfig {
   const raw = file === undefined ? {} : readYaml(file);
@@ -33,6 +30,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       `invalid configuration key "${key}" (from ${from}): ${describeError(firstError.schema, firstError.message)}`,
     );
   }
+  checkSafeDefaults(config as AppConfig);
   return config as AppConfig;
 }
 

@@ -59,6 +59,14 @@ export class Metrics {
     ['delivered', 'timeout', 'rejected'] as const,
   );
 
+  readonly authOutcome = outcomeCounter(
+    this.registry,
+    'ipubsub_auth_checks_total',
+    'Bearer tokens checked (auth.mode: jwt), by outcome: cached (a known token), verified (by its signature), ' +
+      'unauthorized (401), forbidden (403)',
+    ['cached', 'verified', 'unauthorized', 'forbidden'] as const,
+  );
+
   readonly requestDurations = new RequestDurations();
 
   constructor() {
