@@ -2,7 +2,7 @@
 // a core to itself rather than sharing the benchmark's event loop) and prints the same BENCH_RESULT line as
 // bench/lib/send.lua.
 //   node bench/lib/autocannon-send.mjs <port> <connections> <seconds>   (BENCH_SEND_STREAMS, BENCH_STREAM_PREFIX,
-//   BENCH_PAYLOAD, BENCH_RUN_ID)
+//   BENCH_PAYLOAD, BENCH_RUN_ID, BENCH_AUTHORIZATION)
 import autocannon from 'autocannon';
 
 const [port, connections, seconds] = process.argv.slice(2).map(Number);
@@ -20,7 +20,10 @@ const result = await autocannon({
     {
       method: 'POST',
       path: '/api/v1/streams/send',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(process.env.BENCH_AUTHORIZATION ? { authorization: process.env.BENCH_AUTHORIZATION } : {}),
+      },
       setupRequest(request) {
         counter++;
         request.body = `{"streamId":"${streamPrefix}${counter % streams}","messageUuid":"${prefix}a-${counter}","message":${payload}}`;

@@ -28,8 +28,8 @@ export function sendLoadGenerator() {
  * Runs the send load against `port` for `seconds` and returns requests/s, latency and the load generator's CPU
  * (fraction of one core).
  */
-export function runSendLoad(tool, port, seconds) {
-  return runLoad({ tool, port, seconds });
+export function runSendLoad(tool, port, seconds, authorization = '') {
+  return runLoad({ tool, port, seconds, authorization });
 }
 
 /**
@@ -47,6 +47,8 @@ export async function runLoad({
   streamPrefix = 'send-',
   receive = false,
   receiveTimeoutSeconds = 5,
+  /** `Authorization` header of every send (a node with auth.mode jwt). */
+  authorization = '',
 }) {
   if (receive && tool !== 'wrk') throw new Error('the receive load needs wrk (Debian package wrk)');
   const env = {
@@ -55,6 +57,7 @@ export async function runLoad({
     BENCH_STREAM_PREFIX: streamPrefix,
     BENCH_RECEIVE_TIMEOUT_SECONDS: String(receiveTimeoutSeconds),
     BENCH_PAYLOAD: payloadOf(options.MESSAGE_BYTES),
+    BENCH_AUTHORIZATION: authorization,
     // Every run sends new messageUuids, so no send is answered from the dedup window.
     BENCH_RUN_ID: `r${process.pid}x${runs++}`,
   };

@@ -16,6 +16,9 @@ end
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+-- A bearer token for a node with auth.mode jwt (bench/auth.mjs).
+local authorization = os.getenv("BENCH_AUTHORIZATION")
+if authorization ~= nil and authorization ~= "" then wrk.headers["Authorization"] = authorization end
 
 function request()
   counter = counter + 1
