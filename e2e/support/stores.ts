@@ -7,17 +7,18 @@ import {
   type ServerStoreType,
 } from '../../apps/server/src/store/testing/scratch-database.js';
 import { scratchKeyspace, testCassandraUrl } from '../../apps/server/src/store/cassandra/scratch-keyspace.js';
+import { scratchMongoDatabase, testMongoUrl } from '../../apps/server/src/store/mongodb/scratch-database.js';
 
 /** A message store for one test file: the IPUBSUB_STORE_* variables that point a node at it. */
 export interface StoreUnderTest {
   readonly env: Record<string, string>;
-  /** Makes the store unreachable for a node using it (drops the database); null for SQLite. */
+  /** Makes the store unreachable for a node using it (drops the database); null where that cannot be done. */
   readonly lose: (() => Promise<void>) | null;
   dispose(): Promise<void>;
 }
 
 export interface StoreBackend {
-  readonly type: 'sqlite' | ServerStoreType | 'cassandra';
+  readonly type: 'sqlite' | ServerStoreType | 'cassandra' | 'mongodb';
   create(): Promise<StoreUnderTest>;
 }
 
@@ -61,12 +62,27 @@ function cassandra(serverUrl: string): StoreBackend {
   };
 }
 
+function mongodb(serverUrl: string): StoreBackend {
+  return {
+    type: 'mongodb',
+    async create() {
+      const database = scratchMongoDatabase(serverUrl);
+      return {
+        env: { IPUBSUB_STORE_TYPE: 'mongodb', IPUBSUB_STORE_URL: database.url },
+        // A dropped database comes back on the next write.
+        lose: null,
+        dispose: database.drop,
+      };
+    },
+  };
+}
+
 /**
- * SQLite always, PostgreSQL, MariaDB and Cassandra when their test URLs are set (skipped with a message locally, a
+ * SQLite always, PostgreSQL, MariaDB, Cassandra and MongoDB when their test URLs are set (skipped with a message locally, a
  * failing test under CI). Call at the top level of a test file.
  */
 export function storeBackends(
-  types: readonly StoreBackend['type'][] = ['sqlite', 'postgres', 'mysql', 'cassandra'],
+  types: readonly StoreBackend['type'][] = ['sqlite', 'postgres', 'mysql', 'cassandra', 'mongodb'],
 ): StoreBackend[] {
   const backends: StoreBackend[] = [];
   for (const type of types) {
@@ -77,6 +93,11 @@ export function storeBackends(
     if (type === 'cassandra') {
       const url = testCassandraUrl();
       if (url !== null) backends.push(cassandra(url));
+      continue;
+    }
+    if (type === 'mongodb') {
+      const url = testMongoUrl();
+      if (url !== null) backends.push(mongodb(url));
       continue;
     }
     const url = testServerUrl(type);

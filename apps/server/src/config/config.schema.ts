@@ -119,10 +119,16 @@ export const ConfigSchema = Type.Object(
     store: Type.Object(
       {
         type: Type.Union(
-          [Type.Literal('sqlite'), Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('cassandra')],
+          [
+            Type.Literal('sqlite'),
+            Type.Literal('postgres'),
+            Type.Literal('mysql'),
+            Type.Literal('cassandra'),
+            Type.Literal('mongodb'),
+          ],
           { default: 'sqlite' },
         ),
-        /** Connection URL of a database server (postgres, mysql, cassandra). */
+        /** Connection URL of a database server (postgres, mysql, cassandra, mongodb). */
         url: Type.Optional(Type.String({ minLength: 1 })),
         /** Directory of the embedded database; defaults to ./data/<node.name>. */
         path: Type.Optional(Type.String({ minLength: 1 })),

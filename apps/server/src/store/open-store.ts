@@ -26,5 +26,9 @@ export async function openMessageStore(config: AppConfig): Promise<MessageStore>
         throw new StoreUnavailableError('store.type cassandra needs store.url (IPUBSUB_STORE_URL)');
       // Loaded only here: cassandra-driver costs every other node memory for nothing.
       return (await import('./cassandra/cassandra-message-store.js')).CassandraMessageStore.open(url);
+    case 'mongodb':
+      if (url === undefined) throw new StoreUnavailableError('store.type mongodb needs store.url (IPUBSUB_STORE_URL)');
+      // Loaded only here, as cassandra-driver is.
+      return (await import('./mongodb/mongodb-message-store.js')).MongoMessageStore.open(url);
   }
 }

@@ -12,6 +12,7 @@ import {
   type StorePosition,
 } from '../message-store.js';
 import type { AtomicAppend, MessageColumns, SteppedAppend } from './append-statements.js';
+import { decodeUuid, encodeUuid } from '../message-uuid-key.js';
 import { MIGRATIONS } from './migrations.js';
 import { MYSQL, POSTGRES, SQLITE, type SqlDialect } from './sql-dialect.js';
 import { HIGH_WATER_TABLE, MESSAGES_TABLE } from './table.js';
@@ -381,16 +382,4 @@ function decodeSequence(position: StorePosition): number {
   const seq = position.readUInt32BE(0) * TWO_POW_32 + position.readUInt32BE(4);
   if (!Number.isSafeInteger(seq)) throw new InvalidPositionError('not a SQL store position');
   return seq;
-}
-
-/**
- * Ids are stored JSON-escaped: PostgreSQL text cannot hold NUL, and a lone surrogate would come back as U+FFFD
- * from any of the databases. Ordinary ids are unchanged by the escaping.
- */
-function encodeUuid(uuid: string): string {
-  return JSON.stringify(uuid).slice(1, -1);
-}
-
-function decodeUuid(stored: string): string {
-  return stored.includes('\\') ? (JSON.parse(`"${stored}"`) as string) : stored;
 }
