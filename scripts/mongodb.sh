@@ -61,7 +61,9 @@ log_tail() {
 # own build), so build from the module source with that file written.
 build() {
   if [[ -x "$BINARY" ]]; then echo "$BINARY"; return 0; fi
-  command -v go >/dev/null || die "go not found on PATH (needed once to build FerretDB $VERSION)"
+  # The official Go tarball installs to /usr/local/go, often without putting it on PATH.
+  [[ -x /usr/local/go/bin/go ]] && ! command -v go >/dev/null && PATH="$PATH:/usr/local/go/bin"
+  command -v go >/dev/null || die "go not found on PATH or in /usr/local/go (needed once to build FerretDB $VERSION)"
   mkdir -p "$CACHE_DIR"
   local src work="$CACHE_DIR/$VERSION.build"
   log "fetching $MODULE@$VERSION from the Go module proxy ..."
