@@ -1,3 +1,4 @@
+import { DEFAULTS } from './defaults.js';
 import { newMessageUuid } from './message-uuid.js';
 import { call, type Transport } from './request.js';
 import { RETRY_DEFAULTS } from './retry.js';
@@ -5,28 +6,61 @@ import { Subscription } from './subscription.js';
 import type { ClientOptions, ReceiveOptions, SendOptions, SubscribeOptions } from './types.js';
 import type { ReceivedBatch, ReceivedMessage, ReceiveQuery, SendResponse } from './wire-types.generated.js';
 
-/** A client of one iPubSub server (any node of a cluster). */
-export class IPubSub {
+// `await using` needs these declarations, which TypeScript's lib has only from `esnext.disposable` on: declared here
+// too (as @types/node does), so the SDK's types check in projects whose `lib` is older. Types only, no code.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+    readonly asyncDispose: unique symbol;
+  }
+  interface Disposable {
+    [Symbol.dispose](): void;
+  }
+  interface AsyncDisposable {
+    [Symbol.asyncDispose](): PromiseLike<void>;
+  }
+}
+
+/** `requestTimeoutMs` when not given: long enough for a stored send on a slow store, short enough to notice a hang. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Why calls end when the client closes: an abort, as when their own signal aborts. */
+const closedReason = (): DOMException => new DOMException('the client was closed', 'AbortError');
+
+/**
+ * A client of one iPubSub server (any node of a cluster). `close()` (or `await using`) ends every call and
+ * subscription it has running.
+ */
+export class IPubSub implements AsyncDisposable {
   private readonly transport: Transport;
+  private readonly closer = new AbortController();
+  private readonly requestTimeoutMs: number;
 
   constructor(options: ClientOptions) {
+    this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    if (!(this.requestTimeoutMs > 0))
+      throw new RangeError('requestTimeoutMs must be a positive number of milliseconds');
     this.transport = {
       url: `${options.baseUrl.replace(/\/+$/, '')}/api/v1/streams/`,
       headers: options.headers ?? {},
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
       retry: { ...RETRY_DEFAULTS, ...options.retry },
+      closed: this.closer.signal,
+      pending: new Set(),
     };
   }
 
   /**
    * Sends one message. Resolves when the server has it (stored durably with `writeToDB`); rejects with
-   * SendTimeoutError when a blocking or sync-match send times out. Retries reuse the same `messageUuid`,
-   * so the server drops a repeat.
+   * SendTimeoutError when a blocking or sync-match send times out, with TimeoutError when no answer comes within
+   * `requestTimeoutMs` (plus `blockingSendTimeoutSeconds`). Retries reuse the same `messageUuid`, so the server
+   * drops a repeat. `send<Chat>(…)` checks the message against a type.
    */
   send<T>(streamId: string, message: T, options: SendOptions = {}): Promise<SendResponse> {
     const { signal, messageUuid = newMessageUuid(), ...settings } = options;
     const { transport } = this;
-    return call<SendResponse>(
+    const waitSeconds = settings.blockingSendTimeoutSeconds ?? DEFAULTS.blockingSendTimeoutSeconds;
+    return call(
       transport,
       'send',
       {
@@ -34,9 +68,13 @@ export class IPubSub {
         headers: { ...transport.headers, 'content-type': 'application/json' },
         body: JSON.stringify({ ...settings, streamId, messageUuid, message }),
       },
-      signal,
-      transport.retry.limit,
-      false,
+      {
+        signal,
+        retries: transport.retry.limit,
+        noneOn424: false,
+        timeoutMs: waitSeconds * 1000 + this.requestTimeoutMs,
+        timeoutPer: 'call',
+      },
     ) as Promise<SendResponse>;
   }
 
@@ -46,30 +84,58 @@ export class IPubSub {
     options: ReceiveOptions & { maxMessages: number },
   ): Promise<ReceivedBatch<T> | null>;
   receive<T = unknown>(streamId: string, options?: ReceiveOptions): Promise<ReceivedMessage<T> | null>;
-  receive<T>(streamId: string, options: ReceiveOptions = {}): Promise<ReceivedMessage<T> | ReceivedBatch<T> | null> {
+  receive(streamId: string, options: ReceiveOptions = {}): Promise<unknown> {
     const { signal, ...query } = options;
-    return this.get(streamId, query, signal, this.transport.retry.limit);
+    return this.poll(streamId, query, { signal, retries: this.transport.retry.limit, timeoutPer: 'call' });
   }
 
   /**
    * The stream's messages as an async iterable: `for await (const msg of client.subscribe(id)) …`.
-   * Failures that a retry can cure are retried until the subscription ends.
+   * Failures that a retry can cure (a poll that times out included) are retried until the subscription ends.
    */
   subscribe<T = unknown>(streamId: string, options: SubscribeOptions = {}): Subscription<T> {
     // Polls answered at once would follow one another without pause, a load on the server and nothing gained.
     if (options.timeoutSeconds === 0)
       throw new RangeError('subscribe long-polls: timeoutSeconds must be at least 1 (receive() reads without waiting)');
-    return new Subscription<T>((query, signal) => this.get(streamId, query, signal, Infinity), options);
+    return new Subscription<T>({
+      poll: (query, signal) =>
+        this.poll(streamId, query, {
+          signal,
+          retries: Infinity,
+          timeoutPer: 'attempt',
+        }) as Promise<ReceivedMessage<T> | null>,
+      options,
+      closed: this.closer.signal,
+    });
   }
 
-  private get<R>(
+  /**
+   * Ends every call and subscription of this client: calls in flight reject with an AbortError, subscriptions'
+   * loops finish; resolves once all have. Later calls reject at once, later subscriptions yield nothing.
+   */
+  async close(): Promise<void> {
+    this.closer.abort(closedReason());
+    await Promise.all(this.transport.pending);
+  }
+
+  /** `await using client = new IPubSub(…)` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private poll(
     streamId: string,
     query: Omit<ReceiveQuery, 'streamId'>,
-    signal: AbortSignal | undefined,
-    retries: number,
-  ) {
+    options: { signal: AbortSignal | undefined; retries: number; timeoutPer: 'call' | 'attempt' },
+  ): Promise<unknown> {
     const params = new URLSearchParams({ streamId });
     for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
-    return call<R>(this.transport, `receive?${params}`, { headers: this.transport.headers }, signal, retries, true);
+    const waitSeconds = query.timeoutSeconds ?? DEFAULTS.timeoutSeconds;
+    return call(
+      this.transport,
+      `receive?${params}`,
+      { headers: this.transport.headers },
+      { ...options, noneOn424: true, timeoutMs: waitSeconds * 1000 + this.requestTimeoutMs },
+    );
   }
 }

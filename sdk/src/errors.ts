@@ -1,6 +1,9 @@
 import type { ErrorCode } from './wire-types.generated.js';
 
-/** Base of every error the client throws: an error answer of the server, or a network failure. */
+/** Codes of failures the client itself detects, where no server code applies. */
+export type ClientErrorCode = 'NETWORK_ERROR' | 'TIMEOUT' | 'PROTOCOL_ERROR';
+
+/** Base of every error the client throws: an error answer of the server, a network failure, a timeout. */
 export class IPubSubError extends Error {
   override name = 'IPubSubError';
 
@@ -8,8 +11,8 @@ export class IPubSubError extends Error {
     message: string,
     /** HTTP status of the answer; 0 when none arrived. */
     readonly status: number,
-    /** The server's stable code, `NETWORK_ERROR`, or `HTTP_<status>` for an answer without one (a proxy's). */
-    readonly code: ErrorCode | 'NETWORK_ERROR' | `HTTP_${number}`,
+    /** The server's stable code, one of the client's own, or `HTTP_<status>` for an answer without one (a proxy's). */
+    readonly code: ErrorCode | ClientErrorCode | `HTTP_${number}`,
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -31,20 +34,41 @@ export class NetworkError extends IPubSubError {
   override name = 'NetworkError';
 }
 
-// Guards compare `name`, not the prototype, so they also recognise errors from another copy of the SDK.
+/** No answer within the client's deadline (`requestTimeoutMs`, plus the wait a long poll or blocking send asked for). */
+export class TimeoutError extends IPubSubError {
+  override name = 'TimeoutError';
+}
+
+/** An answer the client cannot read: a 2xx whose body is not JSON (a proxy's HTML page, say). */
+export class ProtocolError extends IPubSubError {
+  override name = 'ProtocolError';
+}
+
+// Guards compare `name` (and the fields every IPubSubError has), not the prototype, so they also recognise errors
+// from another copy of the SDK; the fields keep out platform errors of the same name (a DOMException TimeoutError).
 const named =
   <E extends IPubSubError>(...names: string[]) =>
-  (error: unknown): error is E =>
-    names.includes((error as Error | null)?.name as string);
+  (error: unknown): error is E => {
+    const candidate = error as Partial<IPubSubError> | null;
+    return (
+      names.includes(candidate?.name as string) &&
+      typeof candidate?.status === 'number' &&
+      typeof candidate.code === 'string'
+    );
+  };
 
 export const isSendTimeoutError = named<SendTimeoutError>('SendTimeoutError');
 export const isValidationError = named<ValidationError>('ValidationError');
 export const isNetworkError = named<NetworkError>('NetworkError');
+export const isTimeoutError = named<TimeoutError>('TimeoutError');
+export const isProtocolError = named<ProtocolError>('ProtocolError');
 export const isIPubSubError = named<IPubSubError>(
   'IPubSubError',
   'SendTimeoutError',
   'ValidationError',
   'NetworkError',
+  'TimeoutError',
+  'ProtocolError',
 );
 
 /** The error for an answer with this status and body; a 424 here is a send's. */

@@ -3,12 +3,17 @@ export { Subscription } from './subscription.js';
 export {
   IPubSubError,
   NetworkError,
+  ProtocolError,
   SendTimeoutError,
+  TimeoutError,
   ValidationError,
   isIPubSubError,
   isNetworkError,
+  isProtocolError,
   isSendTimeoutError,
+  isTimeoutError,
   isValidationError,
+  type ClientErrorCode,
 } from './errors.js';
 export type {
   ClientOptions,

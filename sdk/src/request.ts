@@ -1,49 +1,99 @@
-import { NetworkError, errorFor, isIPubSubError, type IPubSubError } from './errors.js';
+import { Deadline } from './deadline.js';
+import { NetworkError, ProtocolError, errorFor, isIPubSubError, type IPubSubError } from './errors.js';
 import { backoffDelay, isRetryableStatus, retryAfterMs, sleep, type RetrySettings } from './retry.js';
 
-/** What every API call needs: the streams API's base URL, headers, fetch and retry settings. */
+/** What every API call needs: the streams API's base URL, headers, fetch, retry settings and the client's state. */
 export interface Transport {
-  url: string;
-  headers: Record<string, string>;
-  fetch: typeof fetch;
-  retry: RetrySettings;
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly fetch: typeof fetch;
+  readonly retry: RetrySettings;
+  /** Aborts when the client is closed: every call in flight ends with its reason. */
+  readonly closed: AbortSignal;
+  /** Calls in flight, so that `close()` can wait for them to end. */
+  readonly pending: Set<Promise<unknown>>;
+}
+
+export interface CallOptions {
+  /** The caller's signal: aborting it ends the call with its reason. */
+  readonly signal: AbortSignal | undefined;
+  /** Retries after the first attempt of network failures, timeouts and retryable answers. */
+  readonly retries: number;
+  /** Resolve null for a 424 (a long poll that found nothing) instead of rejecting. */
+  readonly noneOn424: boolean;
+  /**
+   * The client's deadline: for the whole call, retries included (`send`, `receive`), or for each attempt
+   * (`subscribe`, whose poll that times out is retried like a network failure).
+   */
+  readonly timeoutMs: number;
+  readonly timeoutPer: 'call' | 'attempt';
+}
+
+/** One API call, tracked so that `close()` can wait for it; see `attempts`. */
+export function call(transport: Transport, path: string, init: RequestInit, options: CallOptions): Promise<unknown> {
+  const settled = attempts(transport, path, init, options);
+  const tracked = settled.catch(() => undefined);
+  transport.pending.add(tracked);
+  void tracked.then(() => transport.pending.delete(tracked));
+  return settled;
 }
 
 /**
- * One API call, retried on network errors and retryable answers up to `retries` times.
- * Resolves with the parsed body, with null for a 424 when `noneOn424` (a long poll that found nothing),
- * and rejects with a typed error, or with the signal's reason once it aborts.
+ * Retried on network errors, timeouts of an attempt and retryable answers up to `retries` times. Resolves with
+ * the parsed body, or with null for a 424 when `noneOn424`; rejects with a typed error, or with the reason of the
+ * signal or of the client's close once either aborts.
  */
-export async function call<R>(
-  transport: Transport,
-  path: string,
-  init: RequestInit,
-  signal: AbortSignal | undefined,
-  retries: number,
-  noneOn424: boolean,
-): Promise<R | null> {
+async function attempts(transport: Transport, path: string, init: RequestInit, options: CallOptions): Promise<unknown> {
   const { fetch: send, retry } = transport; // called unbound: a browser's fetch rejects any other `this`
-  for (let attempt = 0; ; attempt++) {
-    signal?.throwIfAborted();
-    let failure: IPubSubError;
-    let delay: number | undefined;
-    try {
-      const response = await send(transport.url + path, { ...init, signal });
-      if (response.ok) return (await response.json()) as R;
-      const body = await response.json().catch(() => ({}));
-      if (noneOn424 && response.status === 424) return null;
-      failure = errorFor(response.status, body);
-      if (!isRetryableStatus(response.status)) throw failure;
-      delay = retryAfterMs(response.headers.get('retry-after'));
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      // fetch reports network failures (refused, reset, cut off mid-body) as TypeError; anything else is a bug.
-      if (isIPubSubError(error) || !(error instanceof TypeError)) throw error;
-      failure = new NetworkError(error.message, 0, 'NETWORK_ERROR', { cause: error });
+  const what = `${init.method ?? 'GET'} ${path.split('?')[0]}`;
+  const perCall = options.timeoutPer === 'call';
+  const whole = new Deadline([options.signal, transport.closed], perCall ? options.timeoutMs : undefined, what);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      whole.signal.throwIfAborted();
+      const deadline = perCall ? whole : new Deadline([whole.signal], options.timeoutMs, what);
+      let failure: IPubSubError;
+      let delay: number | undefined;
+      try {
+        const response = await send(transport.url + path, { ...init, signal: deadline.signal });
+        if (response.ok) return await parse(response);
+        const body = await response.json().catch(() => ({}));
+        if (options.noneOn424 && response.status === 424) return null;
+        failure = errorFor(response.status, body);
+        if (!isRetryableStatus(response.status)) throw failure;
+        delay = retryAfterMs(response.headers.get('retry-after'));
+      } catch (error) {
+        if (whole.signal.aborted) throw whole.signal.reason;
+        if (deadline.signal.aborted) failure = deadline.signal.reason as IPubSubError;
+        // fetch reports network failures (refused, reset, cut off mid-body) as TypeError; anything else is a bug.
+        else if (isIPubSubError(error) || !(error instanceof TypeError)) throw error;
+        else failure = new NetworkError(error.message, 0, 'NETWORK_ERROR', { cause: error });
+      } finally {
+        if (!perCall) deadline.release();
+      }
+      const wait = delay ?? backoffDelay(attempt, retry);
+      // Out of retries, or out of time before the next attempt could start: the last failure says more than a timeout.
+      if (attempt >= options.retries || Date.now() + wait >= whole.endsAt) throw failure;
+      retry.onRetry?.(failure, attempt + 1, wait);
+      await sleep(wait, whole.signal);
     }
-    if (attempt >= retries) throw failure;
-    const wait = delay ?? backoffDelay(attempt, retry);
-    retry.onRetry?.(failure, attempt + 1, wait);
-    await sleep(wait, signal);
+  } finally {
+    whole.release();
+  }
+}
+
+/** A 2xx answer's JSON body; anything else (a proxy's HTML page) is a ProtocolError naming what came. */
+async function parse(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    const type = response.headers.get('content-type') ?? 'no content type';
+    throw new ProtocolError(
+      `the server answered ${response.status} with a body that is not JSON (${type})`,
+      response.status,
+      'PROTOCOL_ERROR',
+      { cause: error },
+    );
   }
 }

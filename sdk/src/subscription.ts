@@ -1,3 +1,4 @@
+import { Deadline } from './deadline.js';
 import type { ReceivedMessage, ReceiveQuery } from './wire-types.generated.js';
 import type { SubscribeOptions, SubscriptionMessage } from './types.js';
 
@@ -11,8 +12,8 @@ const DONE = { done: true, value: undefined } as const;
 
 /**
  * The messages of a stream, for `for await`: long polls back to back, polls again after a 424, retries
- * failures with backoff and keeps the resume token. One reader; `break`, `return()` or the signal end it
- * at once, aborting the request in flight.
+ * failures with backoff and keeps the resume token. One reader; `break`, `return()`, the signal or the client's
+ * `close()` end it at once, aborting the request in flight.
  */
 export class Subscription<T = unknown>
   implements AsyncIterable<SubscriptionMessage<T>>, AsyncIterator<SubscriptionMessage<T>, undefined>
@@ -20,18 +21,21 @@ export class Subscription<T = unknown>
   /** Position after the last message delivered (or the token given); persist it to resume later. */
   resumeToken: string | undefined;
   private readonly stopper = new AbortController();
-  private readonly signal: AbortSignal;
+  /** Aborts when any of the caller's signal, the client's close or `return()` does. */
+  private readonly ended: Deadline;
   private readonly readFromDB: boolean;
+  private readonly poll: Poll<T>;
+  private readonly options: SubscribeOptions;
   private reading = false;
   private previous: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    private readonly poll: Poll<T>,
-    private readonly options: SubscribeOptions,
-  ) {
+  /** `closed`: the client's signal, aborted by its `close()`, which ends this subscription too. */
+  constructor({ poll, options, closed }: { poll: Poll<T>; options: SubscribeOptions; closed: AbortSignal }) {
+    this.poll = poll;
+    this.options = options;
     this.resumeToken = options.resumeToken;
     this.readFromDB = options.fromStore ?? options.resumeToken !== undefined;
-    this.signal = options.signal ? AbortSignal.any([options.signal, this.stopper.signal]) : this.stopper.signal;
+    this.ended = new Deadline([options.signal, closed, this.stopper.signal], undefined, 'subscribe');
   }
 
   [Symbol.asyncIterator](): this {
@@ -50,16 +54,17 @@ export class Subscription<T = unknown>
   /** Ends the subscription at once; called by `break`. */
   async return(): Promise<IteratorReturnResult<undefined>> {
     this.stopper.abort();
+    this.ended.release();
     return DONE;
   }
 
   private async read(): Promise<IteratorResult<SubscriptionMessage<T>, undefined>> {
     let delivered = false;
     try {
-      while (!this.signal.aborted) {
+      while (!this.ended.signal.aborted) {
         const message = (await this.poll(
           { timeoutSeconds: this.options.timeoutSeconds, readFromDB: this.readFromDB, dbResumeToken: this.resumeToken },
-          this.signal,
+          this.ended.signal,
         )) as SubscriptionMessage<T> | null;
         if (message !== null) {
           delivered = true;
@@ -69,10 +74,13 @@ export class Subscription<T = unknown>
       }
     } catch (error) {
       // Stopping through the signal or return() ends the loop; it is not a failure.
-      if (!this.signal.aborted) throw error;
+      if (!this.ended.signal.aborted) throw error;
     } finally {
       // Ended for good (stopped or failed): release the caller's signal and anything still in flight.
-      if (!delivered) this.stopper.abort();
+      if (!delivered) {
+        this.stopper.abort();
+        this.ended.release();
+      }
     }
     return DONE;
   }

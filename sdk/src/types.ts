@@ -24,6 +24,12 @@ export interface ClientOptions {
   /** Replaces the global `fetch` (tests, proxies, instrumentation). */
   fetch?: typeof fetch;
   retry?: RetryOptions;
+  /**
+   * The client's deadline for an answer: a send, or a read that does not wait, rejects with TimeoutError after
+   * this long (retries included); a long poll and a blocking send get their own wait on top. A subscription
+   * retries a poll that timed out. @default 10000
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface RequestOptions {

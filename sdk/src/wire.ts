@@ -7,14 +7,9 @@
  * carries none of it.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULTS } from './defaults.js';
 
-/** What the server takes for an optional field left out: the schemas below declare it, the server applies it. */
-export const DEFAULTS = {
-  inMemoryStreamSize: 100,
-  blockingSendTimeoutSeconds: 0,
-  dbTTLSeconds: 86_400,
-  timeoutSeconds: 30,
-} as const;
+export { DEFAULTS };
 
 export const STREAM_ID_PATTERN = '^[A-Za-z0-9_.:@/-]{1,256}$';
 

@@ -101,7 +101,7 @@ describe('retries', () => {
 
   it('a wait for Retry-After ends at once when the signal aborts', async () => {
     const faulty = faultyFetch(unavailable({ 'retry-after': '60' }));
-    const sdk = new IPubSub({ baseUrl: server.url, fetch: faulty.fetch });
+    const sdk = new IPubSub({ baseUrl: server.url, fetch: faulty.fetch, requestTimeoutMs: 120_000 });
     const controller = new AbortController();
     const sending = sdk.send(uniqueStream(), 1, { signal: controller.signal });
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -109,6 +109,13 @@ describe('retries', () => {
     controller.abort();
     await expect(sending).rejects.toMatchObject({ name: 'AbortError' });
     expect(Date.now() - started).toBeLessThan(1000);
+    expect(faulty.bodies).toHaveLength(1);
+  });
+
+  it('a Retry-After beyond the deadline surfaces the answer at once instead of waiting past it', async () => {
+    const faulty = faultyFetch(unavailable({ 'retry-after': '60' }));
+    const sdk = new IPubSub({ baseUrl: server.url, fetch: faulty.fetch, requestTimeoutMs: 5000 });
+    await expect(sdk.send(uniqueStream(), 1)).rejects.toMatchObject({ status: 503, code: 'SHUTTING_DOWN' });
     expect(faulty.bodies).toHaveLength(1);
   });
 

@@ -38,6 +38,12 @@ for await (const msg of client.subscribe<Chat>(stream, { timeoutSeconds: 1 })) {
   break;
 }
 const error = await client.send(stream, 1, { inMemoryStreamSize: 0 }).catch((e: unknown) => e);
+{
+  // \`await using\` type-checks with this project's es2022 lib: the SDK declares what it needs.
+  await using scoped = new IPubSub({ baseUrl: process.argv[2], requestTimeoutMs: 5000 });
+  await scoped.send(stream, { user: 'dee', text: 'bye' });
+}
+await client.close();
 console.log(JSON.stringify({
   same: sent.messageUuid === got?.messageUuid,
   text,
