@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,13 +6,21 @@ import { UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError, uniqueStreamId } from './support/api-helpers.js';
 import { startExpectingExit } from './support/exit.js';
-import { ServerProcess } from './support/server.js';
+import { CLI_MAIN, ServerProcess } from './support/server.js';
 import { bearer, es256KeyPair, signToken, TEST_JWT_SECRET, type Scopes } from './support/tokens.js';
 
 /** Sections 3 and 4 of issue 13 against real nodes with real HS256 and ES256 tokens. */
 
 const dir = mkdtempSync(join(tmpdir(), 'ipubsub-e2e-auth-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs `ipubsub token <args>` and returns the token it prints. */
+function cliToken(args: string[], env: Record<string, string> = {}): string {
+  return execFileSync(process.execPath, [CLI_MAIN, 'token', ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  }).trim();
+}
 
 const ORDERS: Scopes = { send: ['orders.*', 'audit'], receive: ['orders.*'] };
 
@@ -118,6 +127,16 @@ describe('auth.mode jwt with an HS256 secret', () => {
     expect(res.status).toBe(200);
   });
 
+  it('accepts a token minted by `ipubsub token` with the secret from IPUBSUB_AUTH_JWT_SECRET', async () => {
+    const token = cliToken(['--sub', 'alice', '--send', 'orders.*', '--receive', 'orders.*', '--ttl', '1h'], {
+      IPUBSUB_AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      IPUBSUB_AUTH_JWT_AUDIENCE: 'ipubsub-e2e',
+    });
+    const headers = { 'content-type': 'application/json', ...bearer(token) };
+    expect((await node.send(message(uniqueStreamId('orders.cli')), { headers })).status).toBe(200);
+    await expectError(await node.send(message('billing'), { headers }), 403, 'FORBIDDEN');
+  });
+
   it('answers a CORS preflight that asks for the Authorization header', async () => {
     const res = await fetch(`${node.url}/api/v1/streams/send`, {
       method: 'OPTIONS',
@@ -164,14 +183,26 @@ describe('auth.mode jwt with an ES256 public key and auth.protectMetrics', () =>
     expect(/error_description="([^"]*)"/.exec(await expectUnauthorized(res, true))?.[1]).toBe('algorithm not allowed');
   });
 
+  it('accepts a token minted by `ipubsub token --key-file` with the EC private key', async () => {
+    const keyFile = join(dir, 'es256-private.pem');
+    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const headers = {
+      'content-type': 'application/json',
+      ...bearer(cliToken(['--key-file', keyFile, '--send', 'cli'])),
+    };
+    expect((await node.send({ streamId: 'cli', messageUuid: 'm-1', message: 1 }, { headers })).status).toBe(200);
+    await expectError(await node.receive({ streamId: 'cli', timeoutSeconds: 0 }, { headers }), 403, 'FORBIDDEN');
+  });
+
   it('protects /ready and /metrics but not /health', async () => {
     expect((await fetch(`${node.url}/health`)).status).toBe(200);
     await expectUnauthorized(await fetch(`${node.url}/ready`), false);
     await expectUnauthorized(await fetch(`${node.url}/metrics`), false);
     const headers = bearer(await signToken(privateKey, undefined));
     expect((await fetch(`${node.url}/ready`, { headers })).status).toBe(200);
+    // One 403 from each test of this node before this one.
     const metrics = await fetch(`${node.url}/metrics`, { headers });
-    expect(await metrics.text()).toMatch(/ipubsub_auth_checks_total\{outcome="forbidden"\} 1/);
+    expect(await metrics.text()).toMatch(/ipubsub_auth_checks_total\{outcome="forbidden"\} 2\n/);
   });
 });
 

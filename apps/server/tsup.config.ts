@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/main.ts'],
+  // The node, and the `ipubsub` command-line tool (the package's bin).
+  entry: { main: 'src/main.ts', 'cli/main': 'src/cli/main.ts' },
   format: ['esm'],
   target: 'node20',
   platform: 'node',

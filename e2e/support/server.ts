@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const SERVER_MAIN = join(REPO_ROOT, 'apps/server/dist/main.js');
+/** The `ipubsub` command-line tool (the server package's bin). */
+export const CLI_MAIN = join(REPO_ROOT, 'apps/server/dist/cli/main.js');
 
 /** A free TCP port on loopback, chosen by the OS. */
 export async function freePort(): Promise<number> {
