@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { classifyFastifyError, sendError } from './api/errors.js';
 import { STREAMS_PATH_PREFIX } from './api/streams.routes.js';
 import type { AppConfig } from './config/index.js';
-import { secondsSinceArrival, stampArrival, type Metrics } from './observability/index.js';
+import { logRequest, secondsSinceArrival, stampArrival, type Metrics } from './observability/index.js';
 
 /**
  * HTTP on one port, served by two Fastify instances behind a small front.
@@ -23,8 +23,8 @@ import { secondsSinceArrival, stampArrival, type Metrics } from './observability
  * instance with no hooks and no Fastify logger: Nest's adapter adds six request hooks and a per-request
  * pipeline, and each hook, a logger, or prom-client's label hashing costs microseconds per request
  * (docs/benchmarks.md). Everything else — health, readiness, metrics, the cluster API, internal routes —
- * stays on Nest's instance. CORS and the arrival time for the latency metric are handled by the server in
- * front of both.
+ * stays on Nest's instance. CORS, the arrival time for the latency metric and the access log are handled by
+ * the server in front of both.
  */
 
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -33,11 +33,13 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
  * The server both instances share: it notes each request's arrival, applies CORS, then hands requests for
  * the stream API to `streamApi` and the rest to Nest's instance (the handler Fastify gives its server factory).
  */
-export function serveHttp(streamApi: FastifyInstance, config: AppConfig): FastifyServerFactory {
+export function serveHttp(streamApi: FastifyInstance, config: AppConfig, logger: Logger): FastifyServerFactory {
   const cors = corsPolicy(config.http.corsOrigins);
+  const accessLog = config.log.requests;
   return (nestHandler) => {
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       stampArrival(req);
+      if (accessLog) logRequest(logger, req, res);
       if (cors !== undefined && req.headers.origin !== undefined && cors(req, res)) return;
       if (req.url!.startsWith(STREAMS_PATH_PREFIX)) streamApi.routing(req, res);
       else nestHandler(req, res);

@@ -25,7 +25,7 @@ function readConfig(): AppConfig {
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = createLogger(config.log.level, config.node.name);
+  const logger = await createLogger(config.log, config.node.name);
   const streamApi = createStreamApi(config);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     bodyLimit: config.http.bodyLimitBytes,
     // Long polls are answered by the drain itself; new requests during it get our own JSON 503.
     return503OnClosing: false,
-    serverFactory: serveHttp(streamApi, config),
+    serverFactory: serveHttp(streamApi, config, logger),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     logger: new PinoNestLogger(logger),

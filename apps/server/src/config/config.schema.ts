@@ -7,15 +7,21 @@ import { Type, type Static } from '@sinclair/typebox';
 export const ConfigSchema = Type.Object(
   {
     node: Type.Object(
-      { name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', default: 'node-1' }) },
+      {
+        /** This node's name in the cluster, its logs and the default store directory; unique per cluster. */
+        name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', default: 'node-1' }),
+      },
       { default: {}, additionalProperties: false },
     ),
     http: Type.Object(
       {
+        /** Address the HTTP API listens on: `0.0.0.0` for every interface. */
         host: Type.String({ default: '127.0.0.1' }),
+        /** Port of the HTTP API (clients, other nodes' forwarded requests, /metrics); 0 picks a free one. */
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8801 }),
         /** Base URL other nodes use to reach this one; defaults to http://host:port. */
         advertiseUrl: Type.Optional(Type.String({ minLength: 1 })),
+        /** Largest request body accepted; a larger one is refused with 413 PAYLOAD_TOO_LARGE. */
         bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
         /** Origins allowed by CORS: `*` for any, or exact origins. Empty: CORS off. */
         corsOrigins: Type.Array(Type.String(), { default: [] }),
@@ -32,6 +38,7 @@ export const ConfigSchema = Type.Object(
     ),
     cluster: Type.Object(
       {
+        /** Nodes join only a cluster of the same name. */
         name: Type.String({ minLength: 1, default: 'ipubsub' }),
         /**
          * Shared secret that authenticates gossip and forwarded requests; empty: none. A cluster with
@@ -47,8 +54,11 @@ export const ConfigSchema = Type.Object(
         ),
         gossip: Type.Object(
           {
+            /** Address the gossip (UDP) socket binds to. */
             host: Type.String({ default: '127.0.0.1' }),
+            /** UDP port of gossip; open it between the nodes. */
             port: Type.Integer({ minimum: 0, maximum: 65535, default: 7901 }),
+            /** Gossip address (host:port) other nodes reach this one at; defaults to host:port. */
             advertise: Type.Optional(Type.String({ minLength: 1 })),
             /** SWIM: one member probed per period; a crash is noticed within about 2 periods + the suspicion. */
             protocolPeriodMs: Type.Integer({ minimum: 10, default: 500 }),
@@ -108,16 +118,22 @@ export const ConfigSchema = Type.Object(
     ),
     limits: Type.Object(
       {
+        /** Longest `timeoutSeconds` or `blockingSendTimeoutSeconds` a request may ask for; more is refused with 400. */
         maxTimeoutSeconds: Type.Integer({ minimum: 0, default: 300 }),
+        /** Largest `inMemoryStreamSize` (messages one in-memory stream holds) a send may ask for; more is refused with 400. */
         maxInMemoryStreamSize: Type.Integer({ minimum: 1, default: 100_000 }),
+        /** Streams a node holds in memory; a send creating one more gets 429 TOO_MANY_STREAMS. */
         maxStreams: Type.Integer({ minimum: 1, default: 5_000_000 }),
+        /** Receivers and blocked senders waiting on one stream; one more gets 429 TOO_MANY_WAITERS. */
         maxWaitersPerStream: Type.Integer({ minimum: 1, default: 10_000 }),
+        /** Receivers and blocked senders waiting on the whole node; one more gets 429 TOO_MANY_WAITERS. */
         maxWaitersPerNode: Type.Integer({ minimum: 1, default: 200_000 }),
       },
       { default: {}, additionalProperties: false },
     ),
     store: Type.Object(
       {
+        /** Where stored messages (`writeToDB`) live: the embedded SQLite file, or a database server. */
         type: Type.Union(
           [
             Type.Literal('sqlite'),
@@ -132,6 +148,11 @@ export const ConfigSchema = Type.Object(
         url: Type.Optional(Type.String({ minLength: 1 })),
         /** Directory of the embedded database; defaults to ./data/<node.name>. */
         path: Type.Optional(Type.String({ minLength: 1 })),
+        /**
+         * Connections each node keeps to a database server (postgres, mysql). Every node of a cluster opens its
+         * own pool: keep nodes × poolSize under the server's connection limit.
+         */
+        poolSize: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
         /** Key that signs resume tokens; set the same value on every node of a cluster. */
         tokenSecret: Type.String({ default: 'ipubsub-dev-token-secret' }),
         /** How often expired stored messages are deleted (in small batches). */
@@ -141,10 +162,15 @@ export const ConfigSchema = Type.Object(
     ),
     log: Type.Object(
       {
+        /** Least severe level written. */
         level: Type.Union(
           ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
           { default: 'info' },
         ),
+        /** `json`: one JSON object per line; `pretty`: coloured lines for a person; `auto`: pretty on a terminal. */
+        format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto' }),
+        /** Log every HTTP request answered (method, path, status, duration) at info; off: only errors. */
+        requests: Type.Boolean({ default: false }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -1,9 +1,46 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoggerService } from '@nestjs/common';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import type { AppConfig } from '../config/index.js';
+import { secondsSinceArrival } from './request-durations.js';
 
-/** One pino logger for the process: Fastify, Nest and our modules all write structured JSON through it. */
-export function createLogger(level: string, nodeName: string): Logger {
-  return pino({ level, base: { node: nodeName }, timestamp: pino.stdTimeFunctions.isoTime });
+/**
+ * One pino logger for the process: Fastify, Nest and our modules all write through it. JSON lines for log
+ * collectors; with `log.format` pretty (or auto on a terminal), coloured lines through pino-pretty, which is
+ * loaded only then.
+ */
+export async function createLogger(log: AppConfig['log'], nodeName: string): Promise<Logger> {
+  const options = { level: log.level, base: { node: nodeName }, timestamp: pino.stdTimeFunctions.isoTime };
+  const pretty = log.format === 'pretty' || (log.format === 'auto' && process.stdout.isTTY === true);
+  if (!pretty) return pino(options);
+  const { default: prettyStream } = await import('pino-pretty');
+  const stream: DestinationStream = prettyStream({
+    colorize: process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,node',
+    messageFormat: '[{node}] {msg}',
+    sync: true,
+  });
+  return pino(options, stream);
+}
+
+/**
+ * The access log (`log.requests`): one info line per answered request, written when its answer has been sent.
+ * Off by default, as a line per request costs more than the request itself on the stream API's hot path.
+ */
+export function logRequest(logger: Logger, req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () =>
+    logger.info(
+      {
+        method: req.method,
+        url: req.url,
+        status: res.statusCode,
+        ms: Math.round(secondsSinceArrival(req) * 1e4) / 10,
+        remote: req.socket.remoteAddress,
+      },
+      'request',
+    ),
+  );
 }
 
 /** Lets Nest's own messages (bootstrap, module init) go to pino as JSON. */

@@ -13,14 +13,14 @@ export function sqliteDirectory(config: AppConfig): string {
  * could not be reached, which stops the node: better not to start than to take sends it cannot keep.
  */
 export async function openMessageStore(config: AppConfig): Promise<MessageStore> {
-  const { type, url } = config.store;
+  const { type, url, poolSize } = config.store;
   switch (type) {
     case 'sqlite':
       return SqlMessageStore.open({ type, directory: sqliteDirectory(config) });
     case 'postgres':
     case 'mysql':
       if (url === undefined) throw new StoreUnavailableError(`store.type ${type} needs store.url (IPUBSUB_STORE_URL)`);
-      return SqlMessageStore.open({ type, url });
+      return SqlMessageStore.open({ type, url, poolSize });
     case 'cassandra':
       if (url === undefined)
         throw new StoreUnavailableError('store.type cassandra needs store.url (IPUBSUB_STORE_URL)');

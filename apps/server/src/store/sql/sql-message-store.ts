@@ -32,6 +32,8 @@ export interface SqlStoreOptions {
   readonly url?: string;
   /** Directory of the database file (sqlite). */
   readonly directory?: string;
+  /** Connections to the database server (postgres, mysql); the driver's default (10) when not given. */
+  readonly poolSize?: number;
 }
 
 export const SQLITE_FILE = 'messages.sqlite3';
@@ -339,7 +341,7 @@ function dataSourceOptions(options: SqlStoreOptions): DataSourceOptions {
         ...common,
         type: 'postgres',
         url: options.url,
-        poolSize: 10,
+        poolSize: options.poolSize,
         connectTimeoutMS: 5_000,
         applicationName: 'ipubsub',
         // Statements stay prepared per connection (POSTGRES_QUERY) but are planned at each run: a plan cached while
@@ -351,7 +353,7 @@ function dataSourceOptions(options: SqlStoreOptions): DataSourceOptions {
         ...common,
         type: 'mysql',
         url: options.url,
-        poolSize: 10,
+        poolSize: options.poolSize,
         connectTimeout: 5_000,
         charset: 'utf8mb4',
       };
