@@ -28,7 +28,9 @@ export const ConfigSchema = Type.Object(
         /** HTTPS on the node's port: PEM certificate (chain) and key, both or neither; re-read on SIGHUP. */
         tls: Type.Object(
           {
+            /** PEM file of the certificate, followed by its chain. */
             certFile: Type.Optional(Type.String({ minLength: 1 })),
+            /** PEM file of the certificate's private key. */
             keyFile: Type.Optional(Type.String({ minLength: 1 })),
           },
           { default: {}, additionalProperties: false },
