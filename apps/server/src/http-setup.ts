@@ -1,4 +1,11 @@
-import { createServer, maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  maxHeaderSize,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import { ERROR_STATUS, type ErrorCode } from '@ipubsub/sdk/wire';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -27,7 +34,11 @@ import { logRequest, secondsSinceArrival, stampArrival, type Metrics } from './o
  * the server in front of both.
  */
 
-const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/**
+ * How often Node checks its connections against the headers and request timeouts (its default, 30 s, would let
+ * a slow client hold a socket up to 30 s past them).
+ */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 
 /**
  * The server both instances share: it notes each request's arrival, applies CORS, then hands requests for
@@ -37,7 +48,7 @@ export function serveHttp(streamApi: FastifyInstance, config: AppConfig, logger:
   const cors = corsPolicy(config.http.corsOrigins);
   const accessLog = config.log.requests;
   return (nestHandler) => {
-    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const server = createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, (req, res) => {
       stampArrival(req);
       if (accessLog) logRequest(logger, req, res);
       if (cors !== undefined && req.headers.origin !== undefined && cors(req, res)) return;
@@ -45,8 +56,12 @@ export function serveHttp(streamApi: FastifyInstance, config: AppConfig, logger:
       else nestHandler(req, res);
     });
     server.on('clientError', answerClientError);
-    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-    server.requestTimeout = 0; // long polls; Fastify's default too
+    // Node's own limits: a request must arrive whole within the timeouts (they end once it has been read, so
+    // a long poll waits its full timeoutSeconds for its answer); beyond maxConnections a socket is closed.
+    server.headersTimeout = config.http.headersTimeoutSeconds * 1000;
+    server.requestTimeout = config.http.requestTimeoutSeconds * 1000;
+    server.keepAliveTimeout = config.http.keepAliveTimeoutSeconds * 1000;
+    server.maxConnections = config.http.maxConnections;
     return server;
   };
 }
@@ -68,7 +83,10 @@ const CLIENT_ERROR_ANSWERS: Record<string, string> = {
     `request line and headers exceed ${maxHeaderSize} bytes`,
   ),
   HPE_CHUNK_EXTENSIONS_OVERFLOW: rawErrorAnswer('PAYLOAD_TOO_LARGE', 'chunk extensions too large'),
-  ERR_HTTP_REQUEST_TIMEOUT: rawErrorAnswer('INVALID_REQUEST', 'request headers not received in time'),
+  ERR_HTTP_REQUEST_TIMEOUT: rawErrorAnswer(
+    'REQUEST_TIMEOUT',
+    'request not received in time (http.headersTimeoutSeconds, http.requestTimeoutSeconds)',
+  ),
 };
 const MALFORMED_REQUEST = rawErrorAnswer('INVALID_REQUEST', 'malformed HTTP request');
 
@@ -111,6 +129,7 @@ export function configureHttp(
   const durations = metrics.requestDurations;
   const recordLatency = (request: FastifyRequest, reply: FastifyReply): void =>
     durations.record(request.routeOptions.url ?? 'unmatched', reply.statusCode, secondsSinceArrival(request.raw));
+  countConnections(app.getHttpServer() as Server, metrics);
   const nest = app.getHttpAdapter().getInstance();
   nest.setValidatorCompiler(validation.compile);
   nest.addHook('onResponse', (request, reply, done) => {
@@ -128,6 +147,19 @@ export function configureHttp(
     void sendError(reply, 'NOT_FOUND', 'no such route');
     recordLatency(request, reply);
   });
+}
+
+/** The open-connections gauge: one addition per connection, not per request. */
+function countConnections(server: Server, metrics: Metrics): void {
+  let open = 0;
+  const closed = (): void => {
+    open--;
+  };
+  server.on('connection', (socket: Socket) => {
+    open++;
+    socket.once('close', closed);
+  });
+  metrics.gauge('ipubsub_open_connections', 'Open HTTP connections (limit: http.maxConnections)', () => open);
 }
 
 /**

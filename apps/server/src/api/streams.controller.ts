@@ -132,9 +132,15 @@ export class StreamsController {
         `blockingSendTimeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`,
       );
     }
-    if (body.writeToDB === true) return this.stored.send(body, reply);
+    const bytes = requestBytes(body, reply);
+    if (body.writeToDB === true) return this.sendStored(body, bytes, reply);
 
-    const message: StreamMessage = { messageUuid: body.messageUuid, message: body.message, timestamp: Date.now() };
+    const message: StreamMessage = {
+      messageUuid: body.messageUuid,
+      message: body.message,
+      timestamp: Date.now(),
+      bytes,
+    };
     const outcome = this.engine.send(body.streamId, message, {
       capacity,
       blockingTimeoutMs: blockingSeconds * 1000,
@@ -143,6 +149,18 @@ export class StreamsController {
     if (outcome instanceof Promise)
       return outcome.then((blocked) => this.answerSend(blocked, message, reply, capacity, blockingSeconds));
     this.answerSend(outcome, message, reply, capacity, blockingSeconds);
+  }
+
+  /** A stored send counts against the memory budget until its commit has answered. */
+  private sendStored(body: SendRequest, bytes: number, reply: FastifyReply): void | Promise<void> {
+    const budget = this.engine.budget;
+    if (!budget.tryAcquire(bytes)) return this.memoryFull(reply);
+    return this.stored.send(body, reply).finally(() => budget.release(bytes));
+  }
+
+  private memoryFull(reply: FastifyReply): void {
+    reply.header('retry-after', MEMORY_FULL_RETRY_AFTER_SECONDS);
+    this.reject(reply, 'MEMORY_FULL', 'node memory budget full (limits.maxBufferedBytes); retry later');
   }
 
   private answerSend(
@@ -186,6 +204,15 @@ export class StreamsController {
         return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
       case 'moved':
         return this.reject(reply, 'OWNER_UNAVAILABLE', 'stream moved to another node; retry');
+      case 'memory_full':
+        return this.memoryFull(reply);
+      case 'too_large':
+        this.metrics.refusals.too_large.inc();
+        return this.reject(
+          reply,
+          'PAYLOAD_TOO_LARGE',
+          `message of ${message.bytes} bytes exceeds the ${this.limits.maxStreamBytes} a stream may hold (limits.maxStreamBytes)`,
+        );
     }
   }
 
@@ -262,6 +289,16 @@ export class StreamsController {
     if (code !== 'NO_MESSAGE') this.metrics.receiveOutcome.rejected.inc();
     void sendError(reply, code, error);
   }
+}
+
+/** When a memory-full node asks to be retried: its budget frees the moment receivers read, so soon. */
+const MEMORY_FULL_RETRY_AFTER_SECONDS = 1;
+
+/** A message's size for the memory budget: the bytes of the request it came in (envelope included). */
+function requestBytes(body: SendRequest, reply: FastifyReply): number {
+  const length = reply.request.headers['content-length'];
+  // A chunked request has no length: measure the message itself (rare; the SDK and curl send a length).
+  return length !== undefined ? Number(length) : Buffer.byteLength(JSON.stringify(body));
 }
 
 function toWire(message: StreamMessage): ReceivedMessage {

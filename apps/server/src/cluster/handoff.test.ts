@@ -10,6 +10,7 @@ function snapshot(streamId: string, count: number, bytes: number): StreamSnapsho
       messageUuid: `${streamId}-${i}`,
       message: 'x'.repeat(bytes),
       timestamp: i,
+      bytes: 64 + bytes,
     })),
     recentUuids: [`${streamId}-old`],
     recentTimestamps: [-5],

@@ -2,7 +2,13 @@ import { MessageUuid, StreamId } from '@ipubsub/sdk/wire';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { StoredStreams } from '../store/index.js';
-import type { StreamEngine, StreamMessage, StreamSnapshot } from '../streams/index.js';
+import {
+  MemoryFullError,
+  measuredBytes,
+  type StreamEngine,
+  type StreamMessage,
+  type StreamSnapshot,
+} from '../streams/index.js';
 import type { Membership, MembershipListener } from './membership/membership.js';
 import type { MemberUpdate } from './membership/types.js';
 import type { PeerClient } from './peer-client.js';
@@ -34,6 +40,8 @@ const StreamMessageSchema = Type.Object({
   messageUuid: MessageUuid,
   message: Type.Unknown(),
   timestamp: Type.Number(),
+  // Optional: a node of an earlier version sends none, and a forwarding node giving messages back does not know it.
+  bytes: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 const SnapshotSchema = Type.Object({
   streamId: StreamId,
@@ -169,18 +177,27 @@ export class HandOff implements MembershipListener {
     return { streams: snapshots.length, messages: countMessages(snapshots) };
   }
 
-  /** Streams handed over by another node; they go behind anything this node already holds for them. */
+  /**
+   * Streams handed over by another node; they go behind anything this node already holds for them. Refused
+   * whole if their messages do not fit the memory budget: the sender keeps them and tries again later.
+   */
   serveAdopt(request: AdoptRequest): void {
     // Streams adopted now would not be handed off again: the sender tries the next owner instead.
     if (this.leaving) throw new Error(`${this.membership.self.name} is leaving the cluster`);
-    for (const snapshot of request.snapshots) this.engine.adopt(snapshot);
-    this.onMoved('in', countMessages(request.snapshots));
+    const snapshots = request.snapshots.map(sized);
+    let bytes = 0;
+    for (const snapshot of snapshots) for (const message of snapshot.messages) bytes += message.bytes;
+    if (!this.engine.budget.tryAcquire(bytes))
+      throw new MemoryFullError(`no room for ${bytes} bytes of handed-over messages (limits.maxBufferedBytes)`);
+    this.engine.budget.release(bytes); // adopting counts each message it keeps
+    for (const snapshot of snapshots) this.engine.adopt(snapshot);
+    this.onMoved('in', countMessages(snapshots));
     if (request.leaving !== undefined) this.membership.learn(request.leaving);
   }
 
   /** Messages a forwarding node took for a client that had gone: back to the head of the stream. */
   serveReturn(request: ReturnRequest): void {
-    this.engine.returnToHead(request.streamId, request.messages);
+    this.engine.returnToHead(request.streamId, request.messages.map(withSize));
   }
 
   /**
@@ -272,6 +289,7 @@ export class HandOff implements MembershipListener {
         const request: AdoptRequest =
           last && leaving !== undefined ? { snapshots: chunks[sent], leaving } : { snapshots: chunks[sent] };
         await this.peers.call(member.http, ADOPT_PATH, request, HANDOFF_TIMEOUT_MS);
+        for (const snapshot of chunks[sent]) this.engine.handedOver(snapshot.messages);
       }
       this.onMoved('out', countMessages(snapshots));
       return true;
@@ -279,13 +297,18 @@ export class HandOff implements MembershipListener {
       const unsent = chunks.slice(sent).flat();
       this.logger.error({ to: member.name, streams: unsent.length, err: (err as Error).message }, 'hand-off failed');
       if (ring === undefined) {
-        for (const snapshot of unsent) this.engine.adopt(snapshot);
+        for (const snapshot of unsent) {
+          this.engine.handedOver(snapshot.messages); // counted again as adopted
+          this.engine.adopt(snapshot);
+        }
         this.scheduleRebalance(RETRY_DELAY_MS);
       } else {
         const fallback = ring.without(member.name);
         const groups = groupByOwner(fallback, unsent);
-        if (groups.size === 0)
+        if (groups.size === 0) {
           this.logger.error({ messages: countMessages(unsent) }, 'no member left to take them: lost');
+          for (const snapshot of unsent) this.engine.handedOver(snapshot.messages);
+        }
         await Promise.all(
           [...groups].map(([name, group]) => this.push(fallback.member(name)!, group, undefined, fallback)),
         );
@@ -338,7 +361,7 @@ export function chunkSnapshots(snapshots: readonly StreamSnapshot[]): StreamSnap
     let from = 0;
     for (let i = 0; i < snapshot.messages.length; i++) {
       const message = snapshot.messages[i];
-      const bytes = 64 + message.messageUuid.length + (JSON.stringify(message.message)?.length ?? 0);
+      const bytes = message.bytes;
       if (size > 0 && size + bytes > CHUNK_BYTES) {
         if (i > from) current.push(slice(snapshot, from, i));
         chunks.push(current);
@@ -352,6 +375,18 @@ export function chunkSnapshots(snapshots: readonly StreamSnapshot[]): StreamSnap
   }
   chunks.push(current);
   return chunks;
+}
+
+type WireMessage = AdoptRequest['snapshots'][number]['messages'][number];
+
+/** A message from another node, with its size measured if that node did not send it. */
+function withSize(message: WireMessage): StreamMessage {
+  if (message.bytes !== undefined) return message as StreamMessage;
+  return { ...message, bytes: measuredBytes(message.messageUuid, message.message) };
+}
+
+function sized(snapshot: AdoptRequest['snapshots'][number]): StreamSnapshot {
+  return { ...snapshot, messages: snapshot.messages.map(withSize) };
 }
 
 function slice(snapshot: StreamSnapshot, from: number, to: number): StreamSnapshot {

@@ -2,6 +2,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
 import { sendError } from '../api/errors.js';
+import { MemoryFullError } from '../streams/index.js';
 import { AUTH_HEADER, type ClusterAuth } from './auth.js';
 import {
   ADOPT_PATH,
@@ -48,6 +49,7 @@ export function registerInternalRoutes(
         try {
           return reply.code(200).send((await serve(payload as T)) ?? { ok: true });
         } catch (err) {
+          if (err instanceof MemoryFullError) return sendError(reply, 'MEMORY_FULL', err.message);
           return sendError(reply, 'INTERNAL', (err as Error).message);
         }
       });

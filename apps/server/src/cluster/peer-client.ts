@@ -23,6 +23,8 @@ export interface PeerRequest {
 export interface PeerResponse {
   readonly status: number;
   readonly contentType: string | undefined;
+  /** Relayed with a 503 (MEMORY_FULL), so the client waits as the owner asked. */
+  readonly retryAfter: string | undefined;
   /** As received: relayed to the client without decoding. */
   readonly body: Buffer;
 }
@@ -179,6 +181,7 @@ class PeerCall implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
   private contentType: string | undefined;
+  private retryAfter: string | undefined;
   private body: Buffer | Buffer[] | undefined;
   private abandoned: Abandoned | undefined;
   private settled = false;
@@ -208,6 +211,8 @@ class PeerCall implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     const contentType = headers['content-type'];
     this.contentType = typeof contentType === 'string' ? contentType : undefined;
+    const retryAfter = headers['retry-after'];
+    this.retryAfter = typeof retryAfter === 'string' ? retryAfter : undefined;
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -219,7 +224,7 @@ class PeerCall implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.release();
     const body = this.body === undefined ? EMPTY : Array.isArray(this.body) ? Buffer.concat(this.body) : this.body;
-    this.settle(undefined, { status: this.status, contentType: this.contentType, body });
+    this.settle(undefined, { status: this.status, contentType: this.contentType, retryAfter: this.retryAfter, body });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {

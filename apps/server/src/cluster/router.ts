@@ -3,7 +3,6 @@ import { DEFAULTS, type ReceivedMessage, type ReceiveQuery, type SendRequest } f
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { sendError, STREAM_MOVED } from '../api/errors.js';
-import type { StreamMessage } from '../streams/index.js';
 import { AUTH_HEADER, forwardedGrant, GRANT_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
 import { RETURN_PATH, type HandOff, type ReturnRequest } from './handoff.js';
 import type { Membership } from './membership/membership.js';
@@ -173,6 +172,7 @@ export class ClusterRouter {
       if (movedAway && this.membership.ring.owner(streamId)?.name !== owner.name)
         return this.reroute(routing, deadline);
       if (response.contentType !== undefined) reply.header('content-type', response.contentType);
+      if (response.retryAfter !== undefined) reply.header('retry-after', response.retryAfter);
       await reply.code(response.status).send(response.body);
     } catch (err) {
       const code = err instanceof PeerUnreachable ? err.code : 'error';
@@ -219,7 +219,7 @@ export class ClusterRouter {
   private giveBack(owner: RingMember, streamId: string, body: Buffer): void {
     const answer = JSON.parse(body.toString()) as ReceivedMessage | { messages: ReceivedMessage[] };
     const received = 'messages' in answer ? answer.messages : [answer];
-    const messages: StreamMessage[] = received.map((message) => ({
+    const messages: ReturnRequest['messages'] = received.map((message) => ({
       messageUuid: message.messageUuid,
       message: message.message,
       timestamp: Date.parse(message.timestamp),

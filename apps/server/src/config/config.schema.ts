@@ -23,6 +23,20 @@ export const ConfigSchema = Type.Object(
         advertiseUrl: Type.Optional(Type.String({ minLength: 1 })),
         /** Largest request body accepted; a larger one is refused with 413 PAYLOAD_TOO_LARGE. */
         bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+        /** A client must send its request line and headers within this, or the connection is closed (slowloris). */
+        headersTimeoutSeconds: Type.Number({ minimum: 1, default: 15 }),
+        /**
+         * A client must send its whole request, body included, within this (a slow upload cannot hold a socket).
+         * Only the request: a long poll's wait for its answer is not limited by it.
+         */
+        requestTimeoutSeconds: Type.Number({ minimum: 1, default: 30 }),
+        /** An idle keep-alive connection is closed after this; above the 60 s idle timeout of common proxies. */
+        keepAliveTimeoutSeconds: Type.Number({ minimum: 1, default: 65 }),
+        /**
+         * Open connections at once; beyond, new ones are closed at once. Room for 20,000 long polls and the
+         * senders beside them; the process's open-file limit (`ulimit -n`) must be higher to reach it.
+         */
+        maxConnections: Type.Integer({ minimum: 1, default: 30_000 }),
         /** Origins allowed by CORS: `*` for any, or exact origins. Empty: CORS off. */
         corsOrigins: Type.Array(Type.String(), { default: [] }),
         /** HTTPS on the node's port: PEM certificate (chain) and key, both or neither; re-read on SIGHUP. */
@@ -130,6 +144,14 @@ export const ConfigSchema = Type.Object(
         maxWaitersPerStream: Type.Integer({ minimum: 1, default: 10_000 }),
         /** Receivers and blocked senders waiting on the whole node; one more gets 429 TOO_MANY_WAITERS. */
         maxWaitersPerNode: Type.Integer({ minimum: 1, default: 200_000 }),
+        /**
+         * Bytes of message data the node holds in memory (buffered, parked with blocked senders, waiting for the
+         * store's commit, in a hand-off), counted as the JSON each arrived in; a send beyond it gets 503
+         * MEMORY_FULL. Default: a quarter of the V8 heap limit (`--max-old-space-size`); at most half of it.
+         */
+        maxBufferedBytes: Type.Optional(Type.Integer({ minimum: 65_536 })),
+        /** Bytes of messages one in-memory stream buffers, beside `inMemoryStreamSize`; a larger message is 413. */
+        maxStreamBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -187,4 +209,7 @@ export const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type AppConfig = Static<typeof ConfigSchema>;
+/** The configuration once loaded: every key has its value, those derived at start (`limits.maxBufferedBytes`) too. */
+export type AppConfig = Static<typeof ConfigSchema> & {
+  limits: Static<typeof ConfigSchema>['limits'] & { maxBufferedBytes: number };
+};

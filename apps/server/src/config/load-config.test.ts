@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, envName, loadConfig } from './index.js';
@@ -42,8 +43,20 @@ describe('loadConfig', () => {
       maxStreams: 5_000_000,
       maxWaitersPerStream: 10_000,
       maxWaitersPerNode: 200_000,
+      maxBufferedBytes: Math.floor(getHeapStatistics().heap_size_limit / 4),
+      maxStreamBytes: 64 * 1024 * 1024,
     });
     expect(config.log.level).toBe('info');
+  });
+
+  it('takes a memory budget the heap can hold, and refuses one it cannot, naming the key', () => {
+    expect(loadConfig(undefined, { IPUBSUB_LIMITS_MAXBUFFEREDBYTES: '1048576' }).limits.maxBufferedBytes).toBe(
+      1_048_576,
+    );
+    const tooLarge = String(getHeapStatistics().heap_size_limit);
+    expect(configError(undefined, { IPUBSUB_LIMITS_MAXBUFFEREDBYTES: tooLarge }).message).toMatch(
+      /"limits\.maxBufferedBytes" \(from environment variable IPUBSUB_LIMITS_MAXBUFFEREDBYTES\).*heap limit/,
+    );
   });
 
   it('reads the shipped single-node YAML and fills in the keys it leaves out', () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Kind, type TSchema } from '@sinclair/typebox';
+import { getHeapStatistics } from 'node:v8';
+import { Kind, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type AppConfig } from './config.schema.js';
@@ -31,7 +32,30 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     );
   }
   checkSafeDefaults(config as AppConfig);
-  return config as AppConfig;
+  const loaded = config as Static<typeof ConfigSchema>;
+  if (loaded.http.requestTimeoutSeconds < loaded.http.headersTimeoutSeconds) {
+    throw new ConfigError(
+      `invalid configuration key "http.requestTimeoutSeconds" (from ${sources.get('http.requestTimeoutSeconds') ?? file ?? 'defaults'}): ` +
+        `must be at least http.headersTimeoutSeconds (${loaded.http.headersTimeoutSeconds}), since the request includes its headers`,
+    );
+  }
+  return withMemoryBudget(loaded, sources.get('limits.maxBufferedBytes') ?? file);
+}
+
+/**
+ * `limits.maxBufferedBytes` from the V8 heap limit: a quarter by default, since parsed messages take more heap
+ * than their JSON (and requests being read take some too); more than half would let sends exhaust the heap.
+ */
+function withMemoryBudget(config: Static<typeof ConfigSchema>, from: string | undefined): AppConfig {
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  const configured = config.limits.maxBufferedBytes;
+  if (configured !== undefined && configured > heapLimit / 2) {
+    throw new ConfigError(
+      `invalid configuration key "limits.maxBufferedBytes" (from ${from ?? 'defaults'}): ${configured} bytes is ` +
+        `more than half of the V8 heap limit (${heapLimit} bytes); lower it or raise node --max-old-space-size`,
+    );
+  }
+  return { ...config, limits: { ...config.limits, maxBufferedBytes: configured ?? Math.floor(heapLimit / 4) } };
 }
 
 /** TypeBox says "Expected union value" for a bad choice; an operator needs the allowed ones. */

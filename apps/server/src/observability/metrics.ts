@@ -19,6 +19,7 @@ function outcomeCounter<K extends string>(
   name: string,
   help: string,
   outcomes: readonly K[],
+  labelName = 'outcome',
 ): Record<K, OutcomeCount> {
   const counts = Object.fromEntries(outcomes.map((outcome) => [outcome, new OutcomeCount()])) as Record<
     K,
@@ -27,7 +28,7 @@ function outcomeCounter<K extends string>(
   const counter = new Counter({
     name,
     help,
-    labelNames: ['outcome'] as const,
+    labelNames: [labelName],
     registers: [registry],
     collect() {
       for (const outcome of outcomes) {
@@ -65,6 +66,15 @@ export class Metrics {
     'Bearer tokens checked (auth.mode: jwt), by outcome: cached (a known token), verified (by its signature), ' +
       'unauthorized (401), forbidden (403)',
     ['cached', 'verified', 'unauthorized', 'forbidden'] as const,
+  );
+
+  readonly refusals = outcomeCounter(
+    this.registry,
+    'ipubsub_refusals_total',
+    'Sends refused to protect the node, by reason: memory_full (limits.maxBufferedBytes, 503), too_large ' +
+      '(one message over limits.maxStreamBytes, 413)',
+    ['memory_full', 'too_large'] as const,
+    'reason',
   );
 
   readonly requestDurations = new RequestDurations();

@@ -32,6 +32,11 @@ export class Deque<T> {
     return this.count === 0 ? undefined : this.items[this.head];
   }
 
+  /** The item `index` places behind the front (0: the front), or undefined past the back. */
+  at(index: number): T | undefined {
+    return index < this.count ? this.items[(this.head + index) & (this.items.length - 1)] : undefined;
+  }
+
   popFront(): T | undefined {
     if (this.count === 0) return undefined;
     const item = this.items[this.head];

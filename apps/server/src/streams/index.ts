@@ -1,4 +1,5 @@
 export { StreamEngine, type EngineStats } from './stream-engine.js';
+export { MemoryBudget, MemoryFullError, measuredBytes } from './memory-budget.js';
 export type {
   DuplicateSend,
   EngineLimits,

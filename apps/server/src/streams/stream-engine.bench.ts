@@ -13,6 +13,7 @@ function sender(dedupWindow: number): () => void {
     maxStreams: 1e7,
     maxWaitersPerStream: 1e4,
     maxWaitersPerNode: 1e6,
+    maxStreamBytes: 64 * 1024 * 1024,
     dedupWindow,
     idleEvictionMs: 60_000,
   });
@@ -25,7 +26,7 @@ function sender(dedupWindow: number): () => void {
       streamId: string;
       messageUuid: string;
     };
-    engine.send(body.streamId, { messageUuid: body.messageUuid, message: payload, timestamp: n }, SEND);
+    engine.send(body.streamId, { messageUuid: body.messageUuid, message: payload, timestamp: n, bytes: 160 }, SEND);
   };
 }
 

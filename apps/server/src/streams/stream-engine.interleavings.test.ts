@@ -48,11 +48,14 @@ function prng(seed: number): () => number {
   };
 }
 
+const MESSAGE_BYTES = 100;
+
 class Simulation {
   readonly engine = new StreamEngine({
     maxStreams: 100,
     maxWaitersPerStream: 1_000,
     maxWaitersPerNode: 1_000,
+    maxStreamBytes: 64 * 1024 * 1024,
     dedupWindow: 100,
     idleEvictionMs: 1_000,
   });
@@ -65,6 +68,8 @@ class Simulation {
   private readonly deliveries = new Map<string, number>();
   /** Waiting receivers and blocked senders, by their hang-up switch. */
   private readonly pending = new Set<AbortController>();
+  /** Blocked senders among them: each holds its message's bytes in the memory budget. */
+  private readonly blockedSenders = new Set<AbortController>();
   private events: ModelEvent[] = [];
   private nextUuid = 0;
   readonly counts = { sends: 0, receives: 0, blockedSends: 0, waitingReceives: 0, aborts: 0, returns: 0 };
@@ -81,15 +86,17 @@ class Simulation {
     const mode = this.pick(MODES);
     const uuid = `${mode.id}-${this.nextUuid++}`;
     const hangUp = new AbortController();
-    const message: StreamMessage = { messageUuid: uuid, message: uuid, timestamp: 0 };
+    const message: StreamMessage = { messageUuid: uuid, message: uuid, timestamp: 0, bytes: MESSAGE_BYTES };
     const outcome = this.engine.send(mode.id, message, mode.options(this.random, hangUp.signal));
     this.counts.sends++;
     if (outcome instanceof Promise) {
       this.counts.blockedSends++;
       this.pending.add(hangUp);
+      this.blockedSenders.add(hangUp);
     }
     void Promise.resolve(outcome).then((result: SendOutcome) => {
       this.pending.delete(hangUp);
+      this.blockedSenders.delete(hangUp);
       expect(['accepted', 'timeout', 'aborted']).toContain(result);
       if (result === 'accepted') this.events.push({ kind: 'accepted', streamId: mode.id, uuid });
     });
@@ -162,6 +169,7 @@ class Simulation {
     let modelled = 0;
     for (const queue of this.model.values()) modelled += queue.length;
     expect(this.engine.stats().bufferedMessages).toBe(modelled);
+    expect(this.engine.budget.used, 'bytes held').toBe(MESSAGE_BYTES * (modelled + this.blockedSenders.size));
   }
 
   private accept(streamId: string, uuid: string): void {

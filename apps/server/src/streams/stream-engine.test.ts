@@ -14,6 +14,7 @@ const LIMITS: EngineLimits = {
   maxStreams: 10_000,
   maxWaitersPerStream: 100,
   maxWaitersPerNode: 1_000,
+  maxStreamBytes: 64 * 1024 * 1024,
   dedupWindow: 100,
   idleEvictionMs: 60_000,
 };
@@ -32,8 +33,8 @@ const syncMatch = (blockingTimeoutMs: number, signal?: AbortSignal): SendOptions
 
 const SENT_AT = 1_700_000_000_000;
 
-function msg(messageUuid: string, message: unknown = messageUuid, timestamp = SENT_AT): StreamMessage {
-  return { messageUuid, message, timestamp };
+function msg(messageUuid: string, message: unknown = messageUuid, timestamp = SENT_AT, bytes = 100): StreamMessage {
+  return { messageUuid, message, timestamp, bytes };
 }
 
 /** The answer to a retry of a message sent at `originalTimestamp`. */
@@ -128,7 +129,7 @@ describe('circular buffer', () => {
   it('keeps message bodies and timestamps as sent, including null', () => {
     const bodies = [null, 0, 'text', false, [1, [2]], { nested: { a: null } }];
     bodies.forEach((body, i) =>
-      engine.send('s', { messageUuid: `m${i}`, message: body, timestamp: 1000 + i }, circular()),
+      engine.send('s', { messageUuid: `m${i}`, message: body, timestamp: 1000 + i, bytes: 100 }, circular()),
     );
     const received = engine.receive('s', { timeoutMs: 0, maxMessages: 10 }) as StreamMessage[];
     expect(received.map((m) => m.message)).toEqual(bodies);

@@ -1,4 +1,5 @@
 import { Deque } from './deque.js';
+import { MemoryBudget } from './memory-budget.js';
 import { Stream, type StreamHost } from './stream.js';
 import {
   PARKED,
@@ -34,6 +35,8 @@ export class StreamEngine implements StreamHost {
   constructor(
     private readonly limits: EngineLimits,
     private readonly now: () => number = Date.now,
+    /** Node-wide: stored sends waiting for their commit count against it too. */
+    readonly budget: MemoryBudget = new MemoryBudget(Number.POSITIVE_INFINITY),
   ) {
     this.sweepTimer = setInterval(() => this.evictIdle(), Math.max(10, Math.floor(limits.idleEvictionMs / 2)));
     this.sweepTimer.unref();
@@ -41,6 +44,10 @@ export class StreamEngine implements StreamHost {
 
   get dedupWindow(): number {
     return this.limits.dedupWindow;
+  }
+
+  get maxStreamBytes(): number {
+    return this.limits.maxStreamBytes;
   }
 
   send(streamId: string, message: StreamMessage, options: SendOptions): SendOutcome | Promise<SendOutcome> {
@@ -115,7 +122,9 @@ export class StreamEngine implements StreamHost {
 
   /**
    * Removes and returns the streams the predicate selects, with their buffered messages in order, for a new
-   * owner to adopt. Waiters on them are answered `moved` so their clients retry through the cluster.
+   * owner to adopt. Waiters on them are answered `moved` so their clients retry through the cluster. The
+   * messages stay counted against the budget while they travel: `handedOver` releases them once the new
+   * owner has them (or before `adopt` takes them back).
    */
   detach(select: (streamId: string) => boolean): StreamSnapshot[] {
     const snapshots: StreamSnapshot[] = [];
@@ -137,7 +146,15 @@ export class StreamEngine implements StreamHost {
     return snapshots;
   }
 
-  /** Takes over a stream from its previous owner; its messages go behind any this node already holds. */
+  /** Messages of detached streams that have left this node (or come back through `adopt`). */
+  handedOver(messages: readonly StreamMessage[]): void {
+    for (const message of messages) this.budget.release(message.bytes);
+  }
+
+  /**
+   * Takes over a stream from its previous owner; its messages go behind any this node already holds, held
+   * even beyond the budget (a hand-off checks for room first, and a message accepted once is not dropped).
+   */
   adopt(snapshot: StreamSnapshot): void {
     let stream = this.streams.get(snapshot.streamId);
     if (stream === undefined) {

@@ -1,4 +1,5 @@
 import { Deque } from './deque.js';
+import type { MemoryBudget } from './memory-budget.js';
 import {
   PARKED,
   type DuplicateSend,
@@ -13,6 +14,9 @@ import {
 /** What a stream needs from the engine that holds it: node-wide waiter accounting and idleness. */
 export interface StreamHost {
   readonly dedupWindow: number;
+  readonly maxStreamBytes: number;
+  /** Counts every message a stream holds, buffered or parked with its blocked sender. */
+  readonly budget: MemoryBudget;
   /** Reserves a waiter slot node-wide and on the stream; false when a limit is reached. */
   admitWaiter(stream: Stream): boolean;
   releaseWaiter(): void;
@@ -75,6 +79,8 @@ export class Stream {
   private recentTimestamps: number[] | null = null;
   private recentFingerprints: Int32Array | null = null;
   private recentNext = 0;
+  /** Sum of the buffered messages' `bytes`. */
+  private bufferedBytes = 0;
   /** When the stream last became idle (epoch ms), 0 while it is busy. Read by the engine's eviction sweep. */
   idleSince = 0;
   inIdleQueue = false;
@@ -108,6 +114,7 @@ export class Stream {
     signal?: HangUpSignal,
   ): SendOutcome | Promise<SendOutcome> {
     if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
+    if (message.bytes > this.host.maxStreamBytes) return this.idleAfter('too_large');
     const seen = this.recentIndex(message.messageUuid);
     if (seen >= 0) return this.duplicateOf(seen, message);
     this.idleSince = 0;
@@ -118,23 +125,25 @@ export class Stream {
       this.settle(receiver, [message]);
       return this.idleAfter('accepted'); // handed straight over: the stream may be empty now
     }
-    const buffered = this.bufferedCount;
-    if (buffered < this.capacityValue) {
+    if (this.fits(message)) {
+      if (!this.host.budget.tryAcquire(message.bytes)) return this.idleAfter('memory_full');
       this.bufferOf().pushBack(message);
+      this.bufferedBytes += message.bytes;
       this.remember(message.messageUuid, message.timestamp);
       return 'accepted';
     }
     if (blockingTimeoutMs === 0) {
       // A zero-capacity stream has nowhere to put an unmatched message; a circular buffer drops its oldest.
-      if (this.capacityValue === 0) return this.idleAfter('timeout');
-      this.buffer!.popFront();
-      this.buffer!.pushBack(message);
-      this.remember(message.messageUuid, message.timestamp);
-      return 'accepted';
+      return this.capacityValue === 0 ? this.idleAfter('timeout') : this.replaceOldest(message);
     }
     // A client that hung up before we got here would never fire its signal: do not park its message.
     if (signal?.aborted) return this.idleAfter('aborted');
-    if (!this.host.admitWaiter(this)) return this.idleAfter('too_many_waiters');
+    // A parked sender holds its message: it counts against the budget until it is taken or given up.
+    if (!this.host.budget.tryAcquire(message.bytes)) return this.idleAfter('memory_full');
+    if (!this.host.admitWaiter(this)) {
+      this.host.budget.release(message.bytes);
+      return this.idleAfter('too_many_waiters');
+    }
     return new Promise<SendOutcome>((resolve) => {
       const sender: BlockedSend = new Waiter({ settled: resolve }, 1, message);
       (this.blocked ??= new Deque(2)).pushBack(sender);
@@ -167,7 +176,7 @@ export class Stream {
    */
   returnToHead(messages: readonly StreamMessage[]): void {
     const buffer = this.bufferOf();
-    for (let i = messages.length - 1; i >= 0; i--) buffer.pushFront(messages[i]);
+    for (let i = messages.length - 1; i >= 0; i--) this.holdAtHead(buffer, messages[i]);
     this.idleSince = 0;
     let receiver: Receiver | undefined;
     while (buffer.size > 0 && (receiver = this.nextReceiver()) !== undefined) {
@@ -180,7 +189,7 @@ export class Stream {
     let receiver: Receiver | undefined;
     while ((receiver = this.nextReceiver()) !== undefined) this.settle(receiver, reason);
     let sender: BlockedSend | undefined;
-    while ((sender = this.blocked?.popFront()) !== undefined) this.settle(sender, reason);
+    while ((sender = this.blocked?.popFront()) !== undefined) this.dismiss(sender, reason);
   }
 
   /** Buffered messages, oldest first, and the dedup memory: what a new owner needs to continue. */
@@ -212,8 +221,14 @@ export class Stream {
       if (seen < 0) this.remember(message.messageUuid, message.timestamp);
       else if (this.recentTimestamps![seen] === TIMESTAMP_UNKNOWN) this.recentTimestamps![seen] = message.timestamp;
       const receiver = this.nextReceiver();
-      if (receiver !== undefined) this.settle(receiver, [message]);
-      else this.bufferOf().pushBack(message);
+      if (receiver !== undefined) {
+        this.settle(receiver, [message]);
+      } else {
+        // Accepted by the previous owner: held even beyond the budget (the hand-off checked it had room).
+        this.bufferOf().pushBack(message);
+        this.bufferedBytes += message.bytes;
+        this.host.budget.acquire(message.bytes);
+      }
     }
     if (messages.length > 0) this.idleSince = 0;
     if (this.isIdle) this.host.becameIdle(this);
@@ -222,35 +237,85 @@ export class Stream {
   private take(maxMessages: number): StreamMessage[] | undefined {
     let taken: StreamMessage[] | undefined;
     while ((taken === undefined ? 0 : taken.length) < maxMessages) {
-      const message = this.buffer?.popFront() ?? this.admitBlocked(false);
-      if (message === undefined) break;
+      let message = this.buffer?.popFront();
+      if (message !== undefined) this.bufferedBytes -= message.bytes;
+      else if ((message = this.admitBlocked(false)) === undefined) break;
+      this.host.budget.release(message.bytes);
       (taken ??= []).push(message);
-      // Space has opened: the longest-blocked sender moves into the buffer.
-      if (this.buffer !== null && this.buffer.size < this.capacityValue) this.admitBlocked(true);
+      // Space has opened: the longest-blocked senders move into the buffer while their messages fit.
+      while (this.admitBlocked(true) !== undefined);
     }
     if (taken !== undefined && this.isIdle) this.host.becameIdle(this);
     return taken;
   }
 
-  /** Completes the oldest blocked send, placing its message in the buffer or returning it for a direct hand-off. */
+  /**
+   * Completes the oldest blocked send and returns its message: placed in the buffer if it fits there (else
+   * the sender keeps waiting and this returns undefined), or for a direct hand-off.
+   */
   private admitBlocked(intoBuffer: boolean): StreamMessage | undefined {
     let sender: BlockedSend | undefined;
-    while ((sender = this.blocked?.popFront()) !== undefined) {
+    while ((sender = this.blocked?.peekFront()) !== undefined) {
+      if (intoBuffer && this.bufferedCount >= this.capacityValue) return undefined;
       const message = sender.message!;
       // A retry that blocked beside its original (both arrived while the stream was full): once the first is
       // in, the other is its duplicate, not a second message.
       const seen = this.recentIndex(message.messageUuid);
       if (seen >= 0) {
-        this.settle(sender, this.duplicateOf(seen, message));
+        this.blocked!.popFront();
+        this.dismiss(sender, this.duplicateOf(seen, message));
         continue;
       }
+      if (intoBuffer && !this.fits(message)) return undefined;
+      this.blocked!.popFront();
       this.remember(message.messageUuid, message.timestamp);
       this.settle(sender, 'accepted');
-      if (!intoBuffer) return message;
-      this.bufferOf().pushBack(message);
-      return undefined;
+      if (intoBuffer) {
+        this.bufferOf().pushBack(message);
+        this.bufferedBytes += message.bytes;
+      }
+      return message;
     }
     return undefined;
+  }
+
+  /** Whether the buffer has room for `message`, by count and by bytes. */
+  private fits(message: StreamMessage): boolean {
+    return this.bufferedCount < this.capacityValue && this.bufferedBytes + message.bytes <= this.host.maxStreamBytes;
+  }
+
+  /**
+   * A full circular buffer drops its oldest messages until the new one fits, by count and by bytes. Refused
+   * (nothing dropped) if what it adds beyond what it drops does not fit the memory budget.
+   */
+  private replaceOldest(message: StreamMessage): SendOutcome {
+    const buffer = this.bufferOf();
+    let dropped = 0;
+    let freed = 0;
+    while (
+      buffer.size - dropped >= this.capacityValue ||
+      this.bufferedBytes - freed + message.bytes > this.host.maxStreamBytes
+    ) {
+      freed += buffer.at(dropped)!.bytes;
+      dropped++;
+    }
+    if (message.bytes > freed) {
+      if (!this.host.budget.tryAcquire(message.bytes - freed)) return 'memory_full';
+    } else {
+      this.host.budget.release(freed - message.bytes);
+    }
+    for (let i = 0; i < dropped; i++) buffer.popFront();
+    buffer.pushBack(message);
+    this.bufferedBytes += message.bytes - freed;
+    this.remember(message.messageUuid, message.timestamp);
+    return 'accepted';
+  }
+
+  /** Puts a message accepted before back at the head: held whatever the budget says, or it would be lost. */
+  private holdAtHead(buffer: Deque<StreamMessage>, message: StreamMessage): void {
+    buffer.pushFront(message);
+    this.bufferedBytes += message.bytes;
+    this.host.budget.acquire(message.bytes);
   }
 
   private nextReceiver(): Receiver | undefined {
@@ -267,18 +332,24 @@ export class Stream {
   ): void {
     waiter.timer = setTimeout(() => {
       queue.remove(waiter);
-      this.settle(waiter, onTimeout);
+      this.dismiss(waiter, onTimeout);
       if (this.isIdle) this.host.becameIdle(this);
     }, timeoutMs);
     if (signal !== undefined) {
       waiter.signal = signal;
       waiter.onAbort = () => {
         queue.remove(waiter);
-        this.settle(waiter, onAborted);
+        this.dismiss(waiter, onAborted);
         if (this.isIdle) this.host.becameIdle(this);
       };
       signal.addEventListener('abort', waiter.onAbort, { once: true });
     }
+  }
+
+  /** Answers a waiter that got nothing: a blocked sender's message, not taken, leaves the budget. */
+  private dismiss<T>(waiter: Waiter<T>, value: T): void {
+    if (waiter.message !== undefined && !waiter.settled) this.host.budget.release(waiter.message.bytes);
+    this.settle(waiter, value);
   }
 
   private settle<T>(waiter: Waiter<T>, value: T): void {

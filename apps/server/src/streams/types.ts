@@ -3,6 +3,8 @@ export interface StreamMessage {
   readonly messageUuid: string;
   readonly message: unknown;
   readonly timestamp: number;
+  /** Byte length of the JSON it arrived in: what it counts against the memory budget and its stream's byte cap. */
+  readonly bytes: number;
 }
 
 /**
@@ -17,7 +19,11 @@ export type SendOutcome =
   | 'too_many_waiters'
   | 'too_many_streams'
   | 'shutting_down'
-  | 'moved';
+  | 'moved'
+  /** The node's memory budget has no room for the message; nothing held was dropped. */
+  | 'memory_full'
+  /** The message alone is larger than a stream may hold. */
+  | 'too_large';
 
 /**
  * A retried send: the stream already took this messageUuid (within the dedup window), so the retry gets the
@@ -82,6 +88,8 @@ export interface EngineLimits {
   readonly maxStreams: number;
   readonly maxWaitersPerStream: number;
   readonly maxWaitersPerNode: number;
+  /** Bytes of messages one stream buffers, beside its count capacity. */
+  readonly maxStreamBytes: number;
   /** How many recent messageUuids each stream remembers to drop retried sends. */
   readonly dedupWindow: number;
   /** An idle stream (empty, nobody waiting) is evicted after this long; its dedup memory goes with it. */
