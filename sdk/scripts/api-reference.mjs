@@ -88,6 +88,24 @@ ${fields(wire.Gap, names)}
 
 No message within \`timeoutSeconds\`: 424 \`NO_MESSAGE\` (poll again).
 
+## \`GET /api/v1/streams/events\`
+
+A stored stream as Server-Sent Events (\`text/event-stream\`), for \`EventSource\` and streaming \`fetch\`: the
+stored messages after the starting point, then each message as it is stored. Query parameters:
+
+${fields(wire.EventsQuery, names)}
+
+A reconnecting reader's \`Last-Event-ID\` header takes precedence over \`dbResumeToken\` and \`from\`. Each message
+is one event whose \`id\` is the resume token after it and whose \`data\` is a \`StreamEvent\`:
+
+${fields(wire.StreamEvent, names)}
+
+\`event: gap\` with \`data: {"reason":"expired"}\` comes before the next message when messages after the starting
+point were removed by TTL. A comment line (\`: keep-alive\`) is sent after \`events.heartbeatSeconds\` without
+events. The server ends the stream after \`events.maxLifetimeSeconds\`, when the stream moves to another node, and
+when a reader does not take its events (more than \`events.maxPendingBytes\` unsent); the reader reconnects with
+its last id. A token that is not this stream's: 400 \`INVALID_RESUME_TOKEN\` before the stream starts.
+
 ## Errors
 
 Every answer other than 200 has this body:

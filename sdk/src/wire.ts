@@ -92,6 +92,44 @@ export const ReceiveQuery = Type.Object(
 );
 export type ReceiveQuery = Static<typeof ReceiveQuery>;
 
+/**
+ * Query of `GET /api/v1/streams/events`, a live tail of a stored stream as Server-Sent Events. Where it starts:
+ * the `Last-Event-ID` header (a reconnecting EventSource), else `dbResumeToken`, else `from`.
+ */
+export const EventsQuery = Type.Object(
+  {
+    streamId: StreamId,
+    dbResumeToken: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1024, description: 'start after this position in the store' }),
+    ),
+    from: Type.Optional(
+      Type.Union([Type.Literal('oldest'), Type.Literal('now')], {
+        default: 'oldest',
+        description: 'without a token: replay from the oldest retained message, or only what is stored from now on',
+      }),
+    ),
+    access_token: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'bearer token for clients that cannot set headers (EventSource); prefer Authorization',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type EventsQuery = Static<typeof EventsQuery>;
+
+/** `data:` of each message event of the live tail; its `id:` is the resume token after the message. */
+export const StreamEvent = Type.Object(
+  {
+    messageUuid: Type.String(),
+    message: MessageBody,
+    timestamp: Type.String(),
+  },
+  {},
+);
+export type StreamEvent<T = unknown> = Omit<Static<typeof StreamEvent>, 'message'> & { message: T };
+
 /** Why a stored read could not continue exactly where its token pointed. */
 export const Gap = Type.Object({
   reason: Type.Union([Type.Literal('expired')], {

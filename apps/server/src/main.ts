@@ -3,7 +3,13 @@ import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { LogController } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ApiExceptionFilter, registerStreamRoutes, registerTokenGuard, StreamsController } from './api/index.js';
+import {
+  ApiExceptionFilter,
+  registerStreamRoutes,
+  registerTokenGuard,
+  StreamEventsController,
+  StreamsController,
+} from './api/index.js';
 import { AppModule } from './app.module.js';
 import { AUTHENTICATOR, type Authenticator } from './auth/index.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
@@ -44,7 +50,12 @@ async function main(): Promise<void> {
   const authenticator = app.get<symbol, Authenticator | null>(AUTHENTICATOR);
   if (authenticator !== null)
     registerTokenGuard(app.getHttpAdapter().getInstance(), authenticator, config.auth.protectMetrics);
-  registerStreamRoutes(streamApi, app.get(StreamsController), metrics.requestDurations);
+  registerStreamRoutes(
+    streamApi,
+    app.get(StreamsController),
+    app.get(StreamEventsController),
+    metrics.requestDurations,
+  );
   await streamApi.ready();
   await app.listen(config.http.port, config.http.host);
   const address = app.getHttpServer().address();

@@ -1,5 +1,6 @@
 export { ApiModule } from './api.module.js';
 export { ApiExceptionFilter, RequestError, sendError } from './errors.js';
+export { StreamEventsController } from './stream-events.js';
 export { StreamsController } from './streams.controller.js';
 export { registerStreamRoutes } from './streams.routes.js';
 export { ShutdownState } from './shutdown-state.js';

@@ -1,12 +1,14 @@
-import { ErrorResponse, ReceiveQuery, SendRequest, SendResponse } from '@ipubsub/sdk/wire';
+import { ErrorResponse, EventsQuery, ReceiveQuery, SendRequest, SendResponse } from '@ipubsub/sdk/wire';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { secondsSinceArrival, type RequestDurations, type RouteDurations } from '../observability/index.js';
+import type { StreamEventsController } from './stream-events.js';
 import type { StreamsController } from './streams.controller.js';
 
 /** Every path of the stream API starts with this; the HTTP server sends such requests to the stream API's instance. */
 export const STREAMS_PATH_PREFIX = '/api/v1/streams/';
 export const SEND_ROUTE = `${STREAMS_PATH_PREFIX}send`;
 export const RECEIVE_ROUTE = `${STREAMS_PATH_PREFIX}receive`;
+export const EVENTS_ROUTE = `${STREAMS_PATH_PREFIX}events`;
 
 const ERRORS = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 
@@ -19,6 +21,7 @@ const ERRORS = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 export function registerStreamRoutes(
   fastify: FastifyInstance,
   controller: StreamsController,
+  events: StreamEventsController,
   durations: RequestDurations,
 ): void {
   const route = (
@@ -37,6 +40,13 @@ export function registerStreamRoutes(
   route('GET', RECEIVE_ROUTE, { querystring: ReceiveQuery, response: ERRORS }, (request, reply) =>
     controller.receive(request.query as ReceiveQuery, request, reply),
   );
+  // A live tail lasts as long as its reader stays: no latency to record, and errors end it (see serve).
+  fastify.route({
+    method: 'GET',
+    url: EVENTS_ROUTE,
+    schema: { querystring: EventsQuery, response: ERRORS },
+    handler: (request, reply) => events.serve(request.query as EventsQuery, request, reply),
+  });
 }
 
 /**

@@ -184,6 +184,17 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    events: Type.Object(
+      {
+        /** A comment line after this long without events, so proxies do not cut an idle live tail. */
+        heartbeatSeconds: Type.Number({ minimum: 0.1, default: 15 }),
+        /** A live tail is ended after this long; the reader reconnects (to the stream's owner of the moment). */
+        maxLifetimeSeconds: Type.Number({ minimum: 1, default: 3600 }),
+        /** Unsent bytes a live tail's connection may hold before the reader is disconnected as too slow. */
+        maxPendingBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       {
         /** Least severe level written. */

@@ -53,12 +53,24 @@ export function messageStoreContract(name: string, fixture: () => Promise<StoreF
       const results = await store.append(batch);
       expect(results).toEqual(batch.map((m) => ({ duplicate: false, timestamp: m.timestamp })));
       const { messages, gap, position } = await store.readAfter(s, null, 100, t0);
-      expect(messages).toEqual(
-        batch.map((m) => ({ messageUuid: m.messageUuid, messageJson: m.messageJson, timestamp: m.timestamp })),
-      );
+      expect(
+        messages.map(({ messageUuid, messageJson, timestamp }) => ({ messageUuid, messageJson, timestamp })),
+      ).toEqual(batch.map((m) => ({ messageUuid: m.messageUuid, messageJson: m.messageJson, timestamp: m.timestamp })));
+      expect(messages.at(-1)!.position).toEqual(position);
       expect(messages.map((m) => JSON.parse(m.messageJson))).toEqual(bodies);
       expect(gap).toBe(false);
       expect(Buffer.isBuffer(position)).toBe(true);
+    });
+
+    it("resumes right after any message of a page from that message's own position", async () => {
+      const s = stream('per-message');
+      await store.append(Array.from({ length: 6 }, (_, i) => message(s, i)));
+      const { messages } = await store.readAfter(s, null, 6, t0);
+      for (let i = 0; i < messages.length; i++) {
+        const next = await store.readAfter(s, messages[i].position, 100, t0);
+        expect(next.messages.map((m) => m.messageUuid)).toEqual(messages.slice(i + 1).map((m) => m.messageUuid));
+        expect(next.gap).toBe(false);
+      }
     });
 
     it('continues exactly after a position, a limit at a time, and across batches', async () => {

@@ -32,12 +32,14 @@ export interface StoredMessage {
   readonly messageUuid: string;
   readonly messageJson: string;
   readonly timestamp: number;
+  /** Where this message sits: reading after it continues with the next one (a live tail's per-event resume point). */
+  readonly position: StorePosition;
 }
 
 export interface ReadResult {
   /** Unexpired messages after the position asked for, oldest first. */
   readonly messages: StoredMessage[];
-  /** Position of the last message returned; null when none was. */
+  /** Position of the last message returned (its `position`); null when none was. */
   readonly position: StorePosition | null;
   /**
    * True when messages the reader had not seen were skipped because they expired or were purged: between the

@@ -11,6 +11,9 @@ import {
 import type { ResumeTokens } from './resume-token.js';
 import type { StoredReadWaiters, WaitOutcome } from './stored-read-waiters.js';
 
+/** Messages per read while looking for the end of a stream. */
+const END_SCAN_PAGE = 1000;
+
 export interface StoredRead {
   readonly messages: StoredMessage[];
   /** Resume token after the last message returned. */
@@ -21,6 +24,12 @@ export interface StoredRead {
 
 export type StoredReadOutcome = StoredRead | 'invalid_token' | 'too_many_waiters' | Exclude<WaitOutcome, 'stored'>;
 
+/** Why a live tail ended: the reader left, the stream moved, the node stops, or it may not wait. */
+export type FollowEnd = 'invalid_token' | 'too_many_waiters' | Exclude<WaitOutcome, 'stored' | 'timeout'>;
+
+/** What a live tail yields: a page of new messages, or `idle` when none came for the idle time. */
+export type FollowStep = ReadResult | 'idle';
+
 /**
  * Stored streams on the node that owns them: sends go through the group commit, reads start where the reader's
  * token points and, at the end of the stream, wait to be woken by the next commit. Store failures reject
@@ -28,6 +37,11 @@ export type StoredReadOutcome = StoredRead | 'invalid_token' | 'too_many_waiters
  */
 export class StoredStreams {
   private readonly commits: GroupCommit;
+  /**
+   * Reads in flight by stream, position and limit. Live tails of one stream wake together on a commit and ask
+   * for the same page: they share one read, and so one result object (which the api layer renders once).
+   */
+  private readonly sharedReads = new Map<string, Promise<ReadResult>>();
 
   constructor(
     private readonly store: MessageStore,
@@ -102,6 +116,68 @@ export class StoredStreams {
     return { messages: result.messages, token: this.tokens.issue(streamId, result.position!), gap: result.gap };
   }
 
+  /**
+   * A live tail: pages of messages after `after` (null: from the oldest retained) as they are stored, then
+   * waits for more; `idle` after `idleMs` without any. Ends when the reader aborts, the stream moves to another
+   * node, or the node stops. Positions are the store's: a caller resumes from `messages[i].position`.
+   */
+  async *follow(
+    streamId: string,
+    after: StorePosition | null,
+    limit: number,
+    idleMs: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<FollowStep, FollowEnd> {
+    for (;;) {
+      if (signal.aborted) return 'aborted';
+      let page = await this.sharedRead(streamId, after, limit);
+      if (page === 'invalid_token') return page;
+      if (page.messages.length === 0) {
+        const parked = this.waiters.park(streamId);
+        if (typeof parked === 'string') return parked;
+        // Parked first, then read: a message stored after this read wakes the tail, one stored before is found.
+        try {
+          page = await this.sharedRead(streamId, after, limit);
+        } catch (err) {
+          parked.leave();
+          throw err;
+        }
+        if (page === 'invalid_token' || page.messages.length > 0) parked.leave();
+        else {
+          const outcome = await parked.wait(idleMs, signal);
+          if (outcome === 'timeout') yield 'idle';
+          else if (outcome !== 'stored') return outcome;
+          continue;
+        }
+        if (page === 'invalid_token') return page;
+      }
+      after = page.position;
+      yield page;
+    }
+  }
+
+  /**
+   * Where a tail that starts now begins: after the newest retained message (null: none). Found by reading the
+   * stream through, a page at a time, since the port keeps no per-stream head.
+   */
+  async endPosition(streamId: string): Promise<StorePosition | null> {
+    let end: StorePosition | null = null;
+    for (;;) {
+      const page = await this.store.readAfter(streamId, end, END_SCAN_PAGE, Date.now());
+      if (page.position === null) return end;
+      end = page.position;
+    }
+  }
+
+  /** The position a resume token of this stream points at; null when the token is not valid for it. */
+  openToken(streamId: string, token: string): StorePosition | null {
+    return this.tokens.open(streamId, token);
+  }
+
+  issueToken(streamId: string, position: StorePosition): string {
+    return this.tokens.issue(streamId, position);
+  }
+
   get waitingReaders(): number {
     return this.waiters.size;
   }
@@ -137,6 +213,25 @@ export class StoredStreams {
       if (err instanceof InvalidPositionError) return 'invalid_token';
       throw err;
     }
+  }
+
+  private sharedRead(
+    streamId: string,
+    after: StorePosition | null,
+    limit: number,
+  ): Promise<ReadResult | 'invalid_token'> {
+    const key = `${limit}:${after === null ? '' : after.toString('base64')}:${streamId}`;
+    let read = this.sharedReads.get(key);
+    if (read === undefined) {
+      read = this.store.readAfter(streamId, after, limit, Date.now());
+      this.sharedReads.set(key, read);
+      const forget = (): boolean => this.sharedReads.delete(key);
+      read.then(forget, forget);
+    }
+    return read.catch((err: unknown) => {
+      if (err instanceof InvalidPositionError) return 'invalid_token' as const;
+      throw err;
+    });
   }
 
   private wakeReaders(stored: readonly NewMessage[]): void {

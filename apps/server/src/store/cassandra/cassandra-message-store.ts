@@ -542,8 +542,6 @@ class PartitionWrites {
 class PageCollector {
   private readonly messages: StoredMessage[] = [];
   private gap = false;
-  private bucket = 0;
-  private writer = 0;
 
   constructor(
     private readonly limit: number,
@@ -565,18 +563,17 @@ class PageCollector {
     const seq = Number(row.seq);
     if (this.seq !== null && seq > this.seq + 1) this.gap = true;
     this.seq = seq;
-    this.bucket = bucket;
-    this.writer = row.writer;
     this.messages.push({
       messageUuid: (row.message_uuid as Buffer).toString('utf16le'),
       messageJson: row.payload,
       timestamp: Number(row.created_at),
+      position: encodePosition(bucket, seq, row.writer as number),
     });
   }
 
   result(): ReadResult {
     if (this.messages.length === 0) return { messages: [], position: null, gap: false };
-    return { messages: this.messages, position: encodePosition(this.bucket, this.seq!, this.writer), gap: this.gap };
+    return { messages: this.messages, position: this.messages[this.messages.length - 1].position, gap: this.gap };
   }
 }
 

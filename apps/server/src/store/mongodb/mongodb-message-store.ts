@@ -112,9 +112,14 @@ export class MongoMessageStore implements MessageStore {
       const doc = docs[i];
       if (expected !== null && doc.q !== expected) gap = true;
       expected = doc.q + 1;
-      messages[i] = { messageUuid: decodeUuid(doc.u), messageJson: doc.p, timestamp: doc.t };
+      messages[i] = {
+        messageUuid: decodeUuid(doc.u),
+        messageJson: doc.p,
+        timestamp: doc.t,
+        position: encodePosition(doc.q),
+      };
     }
-    return { messages, position: docs.length === 0 ? null : encodePosition(docs[docs.length - 1].q), gap };
+    return { messages, position: docs.length === 0 ? null : messages[docs.length - 1].position, gap };
   }
 
   /**

@@ -141,9 +141,10 @@ export class SqlMessageStore implements MessageStore {
         messageUuid: decodeUuid(String(row.message_uuid)),
         messageJson: row.payload as string,
         timestamp: Number(row.created_at),
+        position: encodeSequence(seq),
       };
     }
-    return { messages, position: rows.length === 0 ? null : encodeSequence(seq), gap };
+    return { messages, position: rows.length === 0 ? null : messages[rows.length - 1].position, gap };
   }
 
   /**
