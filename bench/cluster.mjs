@@ -39,6 +39,8 @@ async function startCluster(size) {
         IPUBSUB_NODE_NAME: `node-${i + 1}`,
         IPUBSUB_CLUSTER_SEEDS: seeds,
         IPUBSUB_CLUSTER_GOSSIP_PORT: String(port),
+        // Measures forwarding of in-memory streams; the embedded store is only opened.
+        IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'true',
       }),
     ),
   );

@@ -69,6 +69,17 @@ describe('a bad configuration stops the process with a non-zero exit and names t
     expect(ms).toBeLessThan(5_000);
   });
 
+  it('a cluster member on the embedded SQLite store without store.allowNodeLocalInCluster', async () => {
+    // The shipped cluster config with its opt-in turned off by the environment.
+    const { code, stderr } = await runUntilExit(['--config', join(REPO_ROOT, 'config/multi-node-1.yaml')], {
+      IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'false',
+    });
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    for (const expected of ['PostgreSQL', 'MySQL/MariaDB', 'Cassandra', 'store.allowNodeLocalInCluster: true'])
+      expect(stderr).toContain(expected);
+  });
+
   it('a config file that does not exist', async () => {
     const missing = join(dir, 'missing.yaml');
     const { code, stderr } = await runUntilExit(['--config', missing], {});

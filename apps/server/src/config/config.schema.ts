@@ -1,5 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 
+/** Store types that keep stored messages in the node's own files rather than in a database every node shares. */
+export const NODE_LOCAL_STORES: readonly string[] = ['sqlite'];
+
 /**
  * Every configuration key, its type, default and bounds. YAML supplies values, `IPUBSUB_<PATH>` environment
  * variables override them (`http.port` → `IPUBSUB_HTTP_PORT`), and this schema validates the result at start.
@@ -181,6 +184,13 @@ export const ConfigSchema = Type.Object(
         tokenSecret: Type.String({ default: 'ipubsub-dev-token-secret' }),
         /** How often expired stored messages are deleted (in small batches). */
         purgeIntervalSeconds: Type.Number({ minimum: 0.1, default: 30 }),
+        /**
+         * Lets a cluster (cluster.seeds set) run on a node-local store (sqlite), for development: each member keeps
+         * the stored messages of the streams it is home to in its own file, so while a member is down its stored
+         * streams answer 503 until it is back, and a member whose disk is lost takes them with it. Off: such a
+         * cluster refuses to start. Shared stores (every type but sqlite) need no opt-in.
+         */
+        allowNodeLocalInCluster: Type.Boolean({ default: false }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -141,6 +141,17 @@ describe('loadConfig', () => {
     expect(error.message).toContain('IPUBSUB_LIMITS_MAXWAITERSPERNODE');
   });
 
+  it('refuses a cluster on a node-local store unless opted in, naming the shared stores and the key', () => {
+    const seeds = { IPUBSUB_CLUSTER_SEEDS: '127.0.0.1:7901' };
+    const error = configError(undefined, seeds);
+    for (const expected of ['PostgreSQL', 'MySQL/MariaDB', 'Cassandra', 'store.allowNodeLocalInCluster: true'])
+      expect(error.message).toContain(expected);
+    expect(loadConfig(undefined, { ...seeds, IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'true' }).store.type).toBe('sqlite');
+    expect(loadConfig(undefined, { ...seeds, IPUBSUB_STORE_TYPE: 'postgres' }).store.type).toBe('postgres');
+    // A single node on SQLite needs no opt-in.
+    expect(loadConfig(undefined, {}).store.allowNodeLocalInCluster).toBe(false);
+  });
+
   it('says so when the file is missing, not YAML, or not a mapping', () => {
     const missing = join(dir, 'missing.yaml');
     expect(configError(missing).message).toContain(missing);

@@ -1,4 +1,5 @@
-import type { AppConfig } from './config.schema.js';
+import type { TSchema } from '@sinclair/typebox';
+import { ConfigSchema, NODE_LOCAL_STORES, type AppConfig } from './config.schema.js';
 import { ConfigError } from './config-error.js';
 
 /** Shortest cluster secret and HMAC key accepted once tokens guard the streams (256 bits of text). */
@@ -7,7 +8,7 @@ export const MIN_SECRET_LENGTH = 32;
 /**
  * Rules across keys that keep a node from starting in an unsafe state by mistake: anonymous access on an
  * address others can reach (as Redis's protected mode), a weak key, a cluster whose forwarded requests could
- * be forged. Each message names the keys to change.
+ * be forged, a cluster whose stored messages would sit on one member's disk. Each message names the keys to change.
  */
 export function checkSafeDefaults(config: AppConfig): void {
   const { auth, http, cluster } = config;
@@ -43,6 +44,33 @@ export function checkSafeDefaults(config: AppConfig): void {
   if ((http.tls.certFile === undefined) !== (http.tls.keyFile === undefined)) {
     throw new ConfigError('http.tls.certFile and http.tls.keyFile must be set together');
   }
+  refuseNodeLocalCluster(config);
+}
+
+/** How the refusal below names the shared store types; a type missing here is named as spelled in the config. */
+const STORE_NAMES: Record<string, string> = {
+  postgres: 'PostgreSQL',
+  mysql: 'MySQL/MariaDB',
+  cassandra: 'Cassandra',
+  mongodb: 'MongoDB',
+};
+
+/**
+ * A cluster on a node-local store keeps each stream's stored messages on one member's disk: safe only as an
+ * explicit choice (see docs/operations/cluster.md), so without the opt-in the node does not start.
+ */
+function refuseNodeLocalCluster({ store, cluster }: AppConfig): void {
+  if (cluster.seeds.length === 0 || !NODE_LOCAL_STORES.includes(store.type) || store.allowNodeLocalInCluster) return;
+  const shared = (ConfigSchema.properties.store.properties.type.anyOf as TSchema[])
+    .map((option) => String(option.const))
+    .filter((type) => !NODE_LOCAL_STORES.includes(type))
+    .map((type) => `${STORE_NAMES[type] ?? type} (store.type: ${type})`);
+  throw new ConfigError(
+    `store.type ${store.type} keeps stored messages on this node only, and cluster.seeds makes it a cluster member: ` +
+      `a stream's stored messages would be unreadable while its member is down, and lost with its disk. ` +
+      `Use a store every member shares: ${shared.join(', ')}; or, for development, accept that cost with ` +
+      `store.allowNodeLocalInCluster: true (IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER=true).`,
+  );
 }
 
 /** An address only this machine reaches: 127.0.0.0/8, ::1 or localhost. */
