@@ -1,5 +1,8 @@
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, ServerProcess } from './server.js';
 
 /** A free UDP port on loopback, chosen by the OS. */
@@ -33,6 +36,8 @@ export interface ClusterView {
  */
 export class TestCluster {
   readonly nodes = new Map<string, ServerProcess>();
+  /** Each node's embedded-store directory, kept across restarts as a real node's disk is. */
+  private readonly storePaths = new Map<string, string>();
 
   private constructor(
     readonly specs: NodeSpec[],
@@ -84,10 +89,12 @@ export class TestCluster {
     return [...this.nodes].filter(([name]) => !except.includes(name)).map(([, node]) => node);
   }
 
-  /** (Re)starts a node of this cluster under its name and ports. */
+  /** (Re)starts a node of this cluster under its name, ports and store directory. */
   async startNode(name: string, env: Record<string, string> = {}, waitReady = true): Promise<ServerProcess> {
     const spec = this.specs.find((candidate) => candidate.name === name)!;
     const index = this.specs.indexOf(spec) + 1;
+    let storePath = this.storePaths.get(name);
+    if (storePath === undefined) this.storePaths.set(name, (storePath = mkdtempSync(join(tmpdir(), 'ipubsub-e2e-'))));
     const node = await ServerProcess.start({
       config: `config/multi-node-${((index - 1) % 3) + 1}.yaml`,
       port: spec.httpPort,
@@ -96,6 +103,7 @@ export class TestCluster {
         IPUBSUB_NODE_NAME: spec.name,
         IPUBSUB_CLUSTER_GOSSIP_PORT: String(spec.gossipPort),
         IPUBSUB_CLUSTER_SEEDS: this.seeds,
+        IPUBSUB_STORE_PATH: storePath,
         ...this.env,
         ...env,
       },

@@ -26,6 +26,7 @@ import { isMember } from './membership/swim.js';
 import { formatAddress } from './membership/udp-transport.js';
 import { PeerClient } from './peer-client.js';
 import { ClusterRouter } from './router.js';
+import { StoredHomes } from './stored-homes.js';
 
 const CLUSTER_LOGGER = Symbol('CLUSTER_LOGGER');
 /** Node-to-node hand-off requests may be this large (a chunk is 4 MiB, one message up to http.bodyLimitBytes). */
@@ -61,13 +62,20 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
           useFactory: (auth: ClusterAuth, membership: Membership) => PeerClient.create(auth, membership.clustered),
         },
         {
+          provide: StoredHomes,
+          inject: [Membership, StoredStreams, PeerClient, CLUSTER_LOGGER],
+          useFactory: (membership: Membership, stored: StoredStreams, peers: PeerClient, log: Logger) =>
+            new StoredHomes(membership, stored, peers, log),
+        },
+        {
           provide: HandOff,
-          inject: [StreamEngine, StoredStreams, Membership, PeerClient, CLUSTER_LOGGER, Metrics],
+          inject: [StreamEngine, StoredStreams, Membership, PeerClient, StoredHomes, CLUSTER_LOGGER, Metrics],
           useFactory: (
             engine: StreamEngine,
             stored: StoredStreams,
             membership: Membership,
             peers: PeerClient,
+            homes: StoredHomes,
             log: Logger,
             metrics: Metrics,
           ) => {
@@ -77,17 +85,18 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
               labelNames: ['direction'] as const,
               registers: [metrics.registry],
             });
-            return new HandOff(engine, stored, membership, peers, log, (direction, messages) =>
+            return new HandOff(engine, stored, membership, peers, homes, log, (direction, messages) =>
               moved.labels(direction).inc(messages),
             );
           },
         },
         {
           provide: ClusterRouter,
-          inject: [Membership, HandOff, PeerClient, ClusterAuth, Metrics, CLUSTER_LOGGER, APP_CONFIG],
+          inject: [Membership, HandOff, StoredHomes, PeerClient, ClusterAuth, Metrics, CLUSTER_LOGGER, APP_CONFIG],
           useFactory: (
             membership: Membership,
             handOff: HandOff,
+            homes: StoredHomes,
             peers: PeerClient,
             auth: ClusterAuth,
             metrics: Metrics,
@@ -105,6 +114,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
             return new ClusterRouter(
               membership,
               handOff,
+              homes,
               peers,
               auth,
               { forwarded: () => ok.inc(), unavailable: () => unavailable.inc() },
@@ -121,6 +131,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
   constructor(
     @Inject(Membership) private readonly membership: Membership,
     @Inject(HandOff) private readonly handOff: HandOff,
+    @Inject(StoredHomes) private readonly homes: StoredHomes,
     @Inject(ClusterRouter) private readonly router: ClusterRouter,
     @Inject(StoredStreamsHttp) private readonly storedHttp: StoredStreamsHttp,
     @Inject(PeerClient) private readonly peers: PeerClient,
@@ -145,7 +156,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
     this.storedHttp.movedReads = (streamId, reply, startedAt) => this.router.rerouteMoved(streamId, reply, startedAt);
     await membership.bind();
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    registerInternalRoutes(fastify, this.handOff, this.auth, INTERNAL_BODY_LIMIT);
+    registerInternalRoutes(fastify, this.handOff, this.homes, this.auth, INTERNAL_BODY_LIMIT);
   }
 
   /** Gossip starts once the HTTP server listens, so that no member forwards to this node before it can answer. */

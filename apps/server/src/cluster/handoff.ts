@@ -10,9 +10,11 @@ import {
   type StreamSnapshot,
 } from '../streams/index.js';
 import type { Membership, MembershipListener } from './membership/membership.js';
+import { MemberUpdateSchema } from './membership/member-schema.js';
 import type { MemberUpdate } from './membership/types.js';
 import type { PeerClient } from './peer-client.js';
 import type { Ring, RingMember } from './ring.js';
+import type { StoredHomes } from './stored-homes.js';
 
 export const PULL_PATH = '/internal/v1/cluster/pull';
 export const ADOPT_PATH = '/internal/v1/cluster/adopt';
@@ -29,13 +31,6 @@ const RETRY_DELAY_MS = 5_000;
 /** Serialized size at which a hand-off is split into several requests. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
 
-const MemberUpdateSchema = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 256 }),
-  gossip: Type.String({ minLength: 1, maxLength: 512 }),
-  http: Type.String({ minLength: 1, maxLength: 512 }),
-  state: Type.Union([Type.Literal('alive'), Type.Literal('suspect'), Type.Literal('dead'), Type.Literal('left')]),
-  incarnation: Type.Integer({ minimum: 0 }),
-});
 const StreamMessageSchema = Type.Object({
   messageUuid: MessageUuid,
   message: Type.Unknown(),
@@ -83,10 +78,12 @@ export type ReturnRequest = Static<typeof ReturnRequest>;
  *   that instant on.
  * - Strays: a stream held by a node that does not own it (a failed transfer, concurrent ring changes) is
  *   pushed to its owner shortly after the next ring change, behind what the owner holds.
- * - Stored streams have nothing to move (the rows are in the store), but their long polls wait here to be
- *   woken by this node's writes: when a stream stops being this node's, its waiting stored readers are let go
- *   (the router sends them on to the new owner). A leaving node lets them go once every member has learnt
- *   that it left, so that a node which forwarded one of them re-routes it to the right owner.
+ * - Stored streams: on a shared store they have nothing to move (the rows are in the database); on a node-local
+ *   one their messages follow their home (StoredHomes): pulled with the in-memory streams, handed over before
+ *   them on leaving. Their long polls wait here to be woken by this node's writes: when a stream stops being
+ *   this node's, its waiting stored readers are let go (the router sends them on to the new owner). A leaving
+ *   node lets them go once every member has learnt that it left, so that a node which forwarded one of them
+ *   re-routes it to the right owner.
  */
 export class HandOff implements MembershipListener {
   private pendingPulls = 0;
@@ -102,6 +99,7 @@ export class HandOff implements MembershipListener {
     private readonly stored: Pick<StoredStreams, 'releaseMovedReaders'>,
     private readonly membership: Membership,
     private readonly peers: PeerClient,
+    private readonly homes: StoredHomes,
     private readonly logger: Logger,
     private readonly onMoved: (direction: 'in' | 'out', messages: number) => void = () => undefined,
   ) {}
@@ -128,15 +126,18 @@ export class HandOff implements MembershipListener {
   }
 
   joined(): void {
+    this.homes.forget();
     for (const member of this.membership.ring.names) if (member !== this.membership.self.name) this.pull(member);
     this.releaseGate();
   }
 
   appeared(member: MemberUpdate): void {
+    this.homes.forget(member.name);
     this.pull(member.name);
   }
 
   refuted(): void {
+    this.homes.forget();
     for (const member of this.membership.ring.names) if (member !== this.membership.self.name) this.pull(member);
   }
 
@@ -154,9 +155,9 @@ export class HandOff implements MembershipListener {
     if (released > 0) this.logger.info({ readers: released }, 'stored long polls of streams that moved let go');
   }
 
-  /** Read at each call: the current ring. No owner at all (the last member leaving) is not a move. */
+  /** Read at each call: the current ring of stored streams. No owner at all (the last member leaving) is not a move. */
   private readonly ownedElsewhere = (streamId: string): boolean => {
-    const owner = this.membership.ring.owner(streamId);
+    const owner = this.homes.storedRing().owner(streamId);
     return owner !== undefined && owner.name !== this.membership.self.name;
   };
 
@@ -222,11 +223,14 @@ export class HandOff implements MembershipListener {
     const snapshots = this.engine.detach(() => true);
     const byOwner = groupByOwner(ring, snapshots);
     const self = { ...this.membership.selfUpdate(), state: 'left' as const };
+    // Stored messages first: the last in-memory request tells each member that this node left, which makes it
+    // home to this node's streams, and by then their stored messages are in its file.
+    const storedCopied = this.homes.handOver();
     const transfers = ring.names.map((name) => {
       // Settles only once the entry is gone, so a request waiting on it finds the way clear when it retries.
-      const transfer = this.push(ring.member(name)!, byOwner.get(name) ?? [], self, ring).finally(() =>
-        this.outgoing.delete(name),
-      );
+      const transfer = storedCopied
+        .then(() => this.push(ring.member(name)!, byOwner.get(name) ?? [], self, ring))
+        .finally(() => this.outgoing.delete(name));
       this.outgoing.set(name, transfer);
       return transfer;
     });
@@ -249,12 +253,13 @@ export class HandOff implements MembershipListener {
     const request: PullRequest = { member: this.membership.selfUpdate() };
     void this.peers
       .call<PullAnswer>(target.http, PULL_PATH, request, PULL_TIMEOUT_MS)
-      .then(
-        (answer) => {
-          if (answer.streams > 0) this.logger.info({ from: member, ...answer }, 'took over streams');
-        },
-        (err: unknown) =>
-          this.logger.warn({ from: member, err: (err as Error).message }, 'pull failed; serving without it'),
+      .then(async (answer) => {
+        if (answer.streams > 0) this.logger.info({ from: member, ...answer }, 'took over streams');
+        // Behind the gate too: no stored stream is served here before its messages are.
+        await this.homes.pullFrom(target);
+      })
+      .catch((err: unknown) =>
+        this.logger.warn({ from: member, err: (err as Error).message }, 'pull failed; serving without it'),
       )
       .finally(() => {
         this.pendingPulls--;

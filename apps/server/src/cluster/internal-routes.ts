@@ -14,15 +14,23 @@ import {
   type HandOff,
 } from './handoff.js';
 import { INTERNAL_CONTENT_TYPE } from './peer-client.js';
+import {
+  STORED_KEEP_PATH,
+  STORED_PULL_PATH,
+  StoredKeepRequest,
+  StoredPullRequest,
+  type StoredHomes,
+} from './stored-homes.js';
 
 /**
- * The node-to-node routes of the hand-off protocol. They sit on Fastify directly, not in a Nest controller,
+ * The node-to-node routes of the hand-off protocol (in-memory streams, and stored messages on a node-local store). They sit on Fastify directly, not in a Nest controller,
  * for two reasons: the body is read as text so that its HMAC can be checked over the exact bytes sent, and
  * a hand-off may be far larger than a client request (`bodyLimit`).
  */
 export function registerInternalRoutes(
   fastify: FastifyInstance,
   handOff: HandOff,
+  homes: StoredHomes,
   auth: ClusterAuth,
   bodyLimit: number,
 ): void {
@@ -57,5 +65,9 @@ export function registerInternalRoutes(
     route<PullRequest>(PULL_PATH, PullRequest, (payload) => handOff.servePull(payload));
     route<AdoptRequest>(ADOPT_PATH, AdoptRequest, (payload) => handOff.serveAdopt(payload));
     route<ReturnRequest>(RETURN_PATH, ReturnRequest, (payload) => handOff.serveReturn(payload));
+    route<StoredPullRequest>(STORED_PULL_PATH, StoredPullRequest, (payload) => homes.servePull(payload));
+    route<StoredKeepRequest>(STORED_KEEP_PATH, StoredKeepRequest, async (payload) => ({
+      kept: await homes.serveKeep(payload),
+    }));
   });
 }

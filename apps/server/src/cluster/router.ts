@@ -7,7 +7,8 @@ import { AUTH_HEADER, forwardedGrant, GRANT_HEADER, HOP_HEADER, type ClusterAuth
 import { RETURN_PATH, type HandOff, type ReturnRequest } from './handoff.js';
 import type { Membership } from './membership/membership.js';
 import { PeerUnreachable, type Abandoned, type PeerClient } from './peer-client.js';
-import type { RingMember } from './ring.js';
+import type { Ring, RingMember } from './ring.js';
+import type { StoredHomes } from './stored-homes.js';
 
 /** `local`: this node owns the stream, serve it here. `answered`: the request was forwarded (or refused). */
 export type Route = 'local' | 'answered';
@@ -23,6 +24,8 @@ interface Routing {
   readonly startedAt: number;
   /** Re-routed once already because its owner vanished. */
   retried: boolean;
+  /** A stored request on a node-local store: placed by the stream's home, not its live owner (StoredHomes). */
+  readonly atHome: boolean;
 }
 
 /** A request may be forwarded, then re-routed once by a node with a newer ring; a third hop is refused. */
@@ -51,6 +54,7 @@ export class ClusterRouter {
   constructor(
     private readonly membership: Membership,
     private readonly handOff: HandOff,
+    private readonly homes: StoredHomes,
     private readonly peers: PeerClient,
     private readonly auth: ClusterAuth,
     private readonly counters: ForwardCounters,
@@ -74,9 +78,10 @@ export class ClusterRouter {
         return 'answered';
       }
     }
+    const atHome = this.homes.enabled && isStored(req);
     // The common case on an owner, without allocating anything.
-    if (this.handOff.open && this.membership.ring.owner(streamId)?.name === this.self) return 'local';
-    return this.dispatch({ streamId, req, reply, hop, startedAt: performance.now(), retried: false });
+    if (!atHome && this.handOff.open && this.membership.ring.owner(streamId)?.name === this.self) return 'local';
+    return this.dispatch({ streamId, req, reply, hop, startedAt: performance.now(), retried: false, atHome });
   }
 
   /**
@@ -87,7 +92,15 @@ export class ClusterRouter {
   async rerouteMoved(streamId: string, reply: FastifyReply, startedAt: number): Promise<void> {
     if (!this.handOff.leavingCluster) {
       const req = reply.request;
-      const routing: Routing = { streamId, req, reply, hop: hopCount(req), startedAt, retried: true };
+      const routing: Routing = {
+        streamId,
+        req,
+        reply,
+        hop: hopCount(req),
+        startedAt,
+        retried: true,
+        atHome: this.homes.enabled,
+      };
       // 'local' only if the stream came straight back (or no member is left): the client polls again.
       if ((await this.dispatch(routing)) === 'answered') return;
     }
@@ -107,23 +120,25 @@ export class ClusterRouter {
     const { streamId, reply } = routing;
     // Hung up while its request waited for a hand-off: nothing left to serve.
     if (reply.raw.destroyed) return 'answered';
-    const owner = this.membership.ring.owner(streamId);
+    const owner = this.ringOf(routing).owner(streamId);
     // No owner at all: the last node is leaving; the controller answers as a draining node does.
     if (owner === undefined) return 'local';
+    if (routing.atHome && this.membership.isDown(owner.name)) {
+      return this.unavailable(
+        reply,
+        `stored messages of stream ${streamId} are kept by ${owner.name} (node-local store), which is down; retry once it is back`,
+      );
+    }
     if (owner.name === this.self) {
-      if (this.handOff.open) return 'local';
+      if (this.handOff.open) {
+        const problem = routing.atHome ? this.homes.notServable(streamId) : null;
+        return problem === null ? 'local' : this.unavailable(reply, problem);
+      }
       // Streams are still arriving from their previous owners: serve this one behind them.
       return this.handOff.whenOpen().then(() => this.dispatch(routing));
     }
-    if (routing.hop >= MAX_HOPS) {
-      this.counters.unavailable();
-      void sendError(
-        reply,
-        'OWNER_UNAVAILABLE',
-        `the owner of stream ${streamId} moved while the request was forwarded; retry`,
-      );
-      return 'answered';
-    }
+    if (routing.hop >= MAX_HOPS)
+      return this.unavailable(reply, `the owner of stream ${streamId} moved while the request was forwarded; retry`);
     const handing = this.handOff.handingTo(owner.name);
     if (handing !== undefined) return handing.then(() => this.dispatch(routing));
     return this.forward(owner, routing);
@@ -169,7 +184,7 @@ export class ClusterRouter {
       // (A 424 for a poll that ran its course arrives within half a second of the deadline.)
       const movedAway =
         response.status === 424 && receive && !routing.retried && deadline - performance.now() >= MOVED_REROUTE_MIN_MS;
-      if (movedAway && this.membership.ring.owner(streamId)?.name !== owner.name)
+      if (movedAway && this.ringOf(routing).owner(streamId)?.name !== owner.name)
         return this.reroute(routing, deadline);
       if (response.contentType !== undefined) reply.header('content-type', response.contentType);
       if (response.retryAfter !== undefined) reply.header('retry-after', response.retryAfter);
@@ -181,15 +196,20 @@ export class ClusterRouter {
       // The owner left the ring while the request waited on it (a long poll behind a partition), or refused the
       // connection because it is gone: the stream's new owner takes the request, once.
       const ownerGone = code === ('peer-left' satisfies Abandoned) || code === 'ECONNREFUSED';
-      if (!routing.retried && ownerGone && this.membership.ring.owner(streamId)?.name !== owner.name)
+      if (!routing.retried && ownerGone && this.ringOf(routing).owner(streamId)?.name !== owner.name)
         return this.reroute(routing, deadline);
-      this.counters.unavailable();
-      void sendError(
-        reply,
-        'OWNER_UNAVAILABLE',
-        `the owner of stream ${streamId} (${owner.name}) did not answer (${code}); retry`,
-      );
+      this.unavailable(reply, `the owner of stream ${streamId} (${owner.name}) did not answer (${code}); retry`);
     }
+    return 'answered';
+  }
+
+  private ringOf(routing: Routing): Ring {
+    return routing.atHome ? this.membership.homes : this.membership.ring;
+  }
+
+  private unavailable(reply: FastifyReply, error: string): Route {
+    this.counters.unavailable();
+    void sendError(reply, 'OWNER_UNAVAILABLE', error);
     return 'answered';
   }
 
@@ -240,6 +260,15 @@ export class ClusterRouter {
  */
 export function isForwarded(req: FastifyRequest): boolean {
   return hopCount(req) !== 0;
+}
+
+/** A request for the stream's stored messages (SPEC §2–3: `writeToDB` sends, `readFromDB` or token receives). */
+function isStored(req: FastifyRequest): boolean {
+  if (req.method === 'GET') {
+    const query = req.query as ReceiveQuery;
+    return query.readFromDB === true || query.dbResumeToken !== undefined;
+  }
+  return (req.body as SendRequest).writeToDB === true;
 }
 
 /** Nodes a request passed before this one (0: straight from a client); `route` refuses malformed counts. */

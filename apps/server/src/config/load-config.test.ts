@@ -146,7 +146,9 @@ describe('loadConfig', () => {
     const error = configError(undefined, seeds);
     for (const expected of ['PostgreSQL', 'MySQL/MariaDB', 'Cassandra', 'store.allowNodeLocalInCluster: true'])
       expect(error.message).toContain(expected);
-    expect(loadConfig(undefined, { ...seeds, IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'true' }).store.type).toBe('sqlite');
+    expect(loadConfig(undefined, { ...seeds, IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'true' }).store.type).toBe(
+      'sqlite',
+    );
     expect(loadConfig(undefined, { ...seeds, IPUBSUB_STORE_TYPE: 'postgres' }).store.type).toBe('postgres');
     // A single node on SQLite needs no opt-in.
     expect(loadConfig(undefined, {}).store.allowNodeLocalInCluster).toBe(false);

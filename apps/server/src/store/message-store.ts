@@ -74,6 +74,36 @@ export interface MessageStore {
 
   /** Finishes what is in flight and releases connections and files. */
   close(): Promise<void>;
+
+  /**
+   * Present on a node-local store (one per node, SQLite): how a stream's stored messages follow it to the node
+   * that becomes its home in a cluster. A shared store has nothing to move.
+   */
+  readonly copies?: MessageCopies;
+}
+
+/** A stored message with its place in its stream: all another node needs to keep it under the same position. */
+export interface HeldMessage extends NewMessage {
+  /** The message's sequence in its stream: resume tokens name it, so a copy keeps it. */
+  readonly seq: number;
+}
+
+/** Where a listing of held messages goes on: after this message. */
+export interface HeldKey {
+  readonly streamId: string;
+  readonly seq: number;
+}
+
+/** Copies of stored messages between the files of a node-local store's nodes. */
+export interface MessageCopies {
+  /** Up to `limit` messages this store holds after `after` (null: from the first), by stream id, then sequence. */
+  list(after: HeldKey | null, limit: number): Promise<HeldMessage[]>;
+  /**
+   * Keeps copies under their sequences, in one transaction. A copy whose position or messageUuid its stream
+   * already holds is skipped (the same message, copied before), so copying twice changes nothing. Resolves to
+   * how many were new.
+   */
+  keep(messages: readonly HeldMessage[]): Promise<number>;
 }
 
 /** A position whose bytes this adapter did not make (another store type's token, or an older format). */

@@ -2,6 +2,7 @@ import { GROUP_COMMIT_LIMITS, GroupCommit } from './group-commit.js';
 import {
   InvalidPositionError,
   type AppendResult,
+  type MessageCopies,
   type MessageStore,
   type NewMessage,
   type ReadResult,
@@ -176,6 +177,11 @@ export class StoredStreams {
 
   issueToken(streamId: string, position: StorePosition): string {
     return this.tokens.issue(streamId, position);
+  }
+
+  /** A node-local store's copies, which a cluster moves with each stream's home; undefined for a shared store. */
+  get copies(): MessageCopies | undefined {
+    return this.store.copies;
   }
 
   get waitingReaders(): number {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ClusterAuth } from '../auth.js';
-import { Ring } from '../ring.js';
+import { Ring, type RingMember } from '../ring.js';
 import { Swim, isMember } from './swim.js';
 import type { MemberAddress, MemberUpdate, MembershipEvent, SwimTiming } from './types.js';
 import { UdpTransport } from './udp-transport.js';
@@ -45,6 +45,9 @@ export class Membership {
   private timer: NodeJS.Timeout | undefined;
   private leaving = false;
   private currentRing: Ring;
+  /** Every member seen and not left, down ones included (see `homes`). */
+  private readonly homeMembers = new Map<string, RingMember>();
+  private currentHomes: Ring;
   private readonly rejectionsLogged = new Set<string>();
   listener: MembershipListener | undefined;
 
@@ -54,6 +57,8 @@ export class Membership {
     private readonly logger: Logger,
   ) {
     this.currentRing = new Ring([options.self], 1);
+    this.homeMembers.set(options.self.name, options.self);
+    this.currentHomes = this.currentRing;
     this.transport = new UdpTransport(auth, {
       message: (from, message) => this.swim?.receive(performance.now(), from, message),
       rejected: (from, reason) => this.logRejection(from, reason),
@@ -78,6 +83,20 @@ export class Membership {
 
   get ring(): Ring {
     return this.currentRing;
+  }
+
+  /**
+   * The ring of stream homes: every member this node has seen that has not left — down ones too, and kept after
+   * gossip forgets them. With a node-local store a stream's stored messages live at its home, so a member going
+   * down does not move them; only a join or a leave does (see docs/operations/cluster.md, "Node-local store").
+   */
+  get homes(): Ring {
+    return this.currentHomes;
+  }
+
+  /** Whether a member is down: a home (see `homes`) that is not in the ring of live members. */
+  isDown(name: string): boolean {
+    return this.currentRing.member(name) === undefined && !(this.leaving && name === this.options.self.name);
   }
 
   get joined(): boolean {
@@ -186,7 +205,9 @@ export class Membership {
   }
 
   private rebuildRing(): void {
-    const members = (this.swim?.members() ?? [this.selfUpdate()]).filter(
+    const known = this.swim?.members() ?? [this.selfUpdate()];
+    this.rebuildHomes(known);
+    const members = known.filter(
       (member) => isMember(member.state) && !(this.leaving && member.name === this.options.self.name),
     );
     const current = this.currentRing;
@@ -194,6 +215,21 @@ export class Membership {
       return;
     this.currentRing = new Ring(members, current.version + 1);
     this.listener?.ringChanged(this.currentRing);
+  }
+
+  /** Before the live ring, so that a listener told of a ring change sees the homes of the same moment. */
+  private rebuildHomes(known: readonly MemberUpdate[]): void {
+    let changed = false;
+    for (const member of known) {
+      const home = this.homeMembers.get(member.name);
+      const gone = member.state === 'left' || (this.leaving && member.name === this.options.self.name);
+      if (gone) changed = this.homeMembers.delete(member.name) || changed;
+      else if (home?.http !== member.http) {
+        this.homeMembers.set(member.name, { name: member.name, http: member.http });
+        changed = true;
+      }
+    }
+    if (changed) this.currentHomes = new Ring([...this.homeMembers.values()], this.currentHomes.version + 1);
   }
 
   private logRejection(from: string, reason: string): void {

@@ -5,6 +5,7 @@ import {
   InvalidPositionError,
   StoreUnavailableError,
   type AppendResult,
+  type MessageCopies,
   type MessageStore,
   type NewMessage,
   type ReadResult,
@@ -24,7 +25,9 @@ import {
   type Row,
   type SqlWriter,
 } from './sql-writers.js';
+import { SqliteCopies } from './sqlite-copies.js';
 import { SqliteWriter } from './sqlite-writer.js';
+import { decodeUuid, encodeUuid } from './uuid-column.js';
 
 export interface SqlStoreOptions {
   readonly type: 'sqlite' | 'postgres' | 'mysql';
@@ -68,6 +71,8 @@ export class SqlMessageStore implements MessageStore {
    * waits in its worker, so it starts as soon as the first commits.
    */
   readonly appendConcurrency: number;
+  /** The embedded store's: each node has its own file, so stored messages move with their streams. */
+  readonly copies?: MessageCopies;
   private closed = false;
   private readonly readSql: string;
   /** Whether a purge pass has anything to delete: expired rows, or marks old enough to forget. */
@@ -80,6 +85,7 @@ export class SqlMessageStore implements MessageStore {
     private readonly writer: SqlWriter,
   ) {
     this.appendConcurrency = dialect.name === 'sqlite' ? 2 : 4;
+    if (dialect.name === 'sqlite') this.copies = new SqliteCopies(dataSource, writer);
     const p = dialect.param;
     this.readSql =
       `SELECT seq, message_uuid, created_at, payload FROM ${MESSAGES_TABLE}` +

@@ -1,0 +1,212 @@
+import { MessageUuid, StreamId } from '@ipubsub/sdk/wire';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import type { StoredStreams } from '../store/index.js';
+import type { HeldKey, HeldMessage, MessageCopies } from '../store/message-store.js';
+import type { Membership } from './membership/membership.js';
+import { MemberUpdateSchema } from './membership/member-schema.js';
+import type { PeerClient } from './peer-client.js';
+import type { Ring, RingMember } from './ring.js';
+
+export const STORED_PULL_PATH = '/internal/v1/cluster/stored-pull';
+export const STORED_KEEP_PATH = '/internal/v1/cluster/stored-keep';
+
+/** Longest one page of copies may take to be read, sent and kept. */
+const PAGE_TIMEOUT_MS = 30_000;
+/** Messages read from the store at a time while looking for those of one member's streams. */
+const LIST_BATCH = 1_000;
+/** A page stops growing at about this many bytes of messages (or after LIST_BATCHES_PER_PAGE reads). */
+const PAGE_BYTES = 4 * 1024 * 1024;
+const LIST_BATCHES_PER_PAGE = 20;
+
+const HeldKeySchema = Type.Object({ streamId: StreamId, seq: Type.Integer({ minimum: 0 }) });
+const HeldMessageSchema = Type.Object({
+  streamId: StreamId,
+  seq: Type.Integer({ minimum: 0 }),
+  messageUuid: MessageUuid,
+  messageJson: Type.String(),
+  timestamp: Type.Number(),
+  expiresAt: Type.Number(),
+});
+
+/** A node that has become home to streams asks a member for its copies of their stored messages, page by page. */
+export const StoredPullRequest = Type.Object({
+  member: MemberUpdateSchema,
+  after: Type.Union([HeldKeySchema, Type.Null()]),
+});
+export type StoredPullRequest = Static<typeof StoredPullRequest>;
+export interface StoredPullAnswer {
+  readonly messages: HeldMessage[];
+  /** Where the next page starts; null when the member has nothing more. */
+  readonly next: HeldKey | null;
+}
+/** A leaving node sends the stored messages of its streams to their next homes. */
+export const StoredKeepRequest = Type.Object({ messages: Type.Array(HeldMessageSchema) });
+export type StoredKeepRequest = Static<typeof StoredKeepRequest>;
+
+/**
+ * Stored streams on a node-local store in a cluster (`store.allowNodeLocalInCluster`). Each stream's stored
+ * messages live in the file of its *home*: its owner among every member not left, down ones included
+ * (`Membership.homes`). So a member going down moves nothing: its streams answer 503 until it is back, and
+ * nothing acknowledged becomes unreadable or is written in two places. Homes change only when a member joins
+ * or leaves, and the stored messages follow, keeping their sequences (resume tokens stay valid):
+ *
+ * - A node that joins (or comes back) pulls, from every member it reaches, the copies of the streams it is home
+ *   to, behind the hand-off gate: it serves none of its streams before they are in its file. A stream whose
+ *   previous home it could not pull from (down) answers 503 until that member is back and pulled.
+ * - A leaving node sends the stored messages of all its streams to their next homes (to a live member when that
+ *   home is down, where the home pulls them when it is back) before it hands off its in-memory streams.
+ *
+ * Copies are idempotent (by position and messageUuid), so pulling twice, or from two members holding the same
+ * messages, stores each message once. A node keeps its own copies after a stream moved away (docs: what it costs).
+ */
+export class StoredHomes {
+  /** Members whose copies this node has pulled since it joined (or since they came back). */
+  private readonly pulled = new Set<string>();
+
+  constructor(
+    private readonly membership: Membership,
+    private readonly stored: Pick<StoredStreams, 'copies' | 'idle'>,
+    private readonly peers: PeerClient,
+    private readonly logger: Logger,
+  ) {}
+
+  /** True when the store is node-local and this node is clustered: stored streams are placed by home. */
+  get enabled(): boolean {
+    return this.stored.copies !== undefined && this.membership.clustered;
+  }
+
+  /** The ring that places a stream's stored requests: homes with a node-local store, live members otherwise. */
+  storedRing(): Ring {
+    return this.enabled ? this.membership.homes : this.membership.ring;
+  }
+
+  /** Why this node, home to `streamId`, cannot serve its stored messages yet; null when it can. */
+  notServable(streamId: string): string | null {
+    const previous = this.membership.homes.without(this.membership.self.name).owner(streamId);
+    if (previous === undefined || this.pulled.has(previous.name)) return null;
+    return (
+      `stored messages of stream ${streamId} may still be on ${previous.name} (node-local store), which this node` +
+      ` has not reached yet; retry`
+    );
+  }
+
+  /** This node joined again, or a member left and came back: its copies are pulled anew. */
+  forget(member?: string): void {
+    if (member === undefined) this.pulled.clear();
+    else this.pulled.delete(member);
+  }
+
+  /** Copies every stored message of the streams this node is home to from `member` into this node's store. */
+  async pullFrom(member: RingMember): Promise<void> {
+    const copies = this.stored.copies;
+    if (copies === undefined || !this.enabled) return;
+    let after: HeldKey | null = null;
+    let kept = 0;
+    do {
+      const request: StoredPullRequest = { member: this.membership.selfUpdate(), after };
+      const answer: StoredPullAnswer = await this.peers.call(member.http, STORED_PULL_PATH, request, PAGE_TIMEOUT_MS);
+      kept += await copies.keep(answer.messages);
+      after = answer.next;
+    } while (after !== null);
+    this.pulled.add(member.name);
+    if (kept > 0) this.logger.info({ from: member.name, messages: kept }, 'took over stored messages');
+  }
+
+  /** A member that is home to streams now asks for this node's copies of their messages. */
+  async servePull(request: StoredPullRequest): Promise<StoredPullAnswer> {
+    const copies = this.requireCopies();
+    const requester = request.member.name;
+    if (request.after === null) {
+      this.membership.learn(request.member);
+      // Sends accepted before this node learnt of the new home are committed before the listing starts; later
+      // ones are forwarded to the new home, which serves nothing before its pulls are done.
+      await this.stored.idle();
+    }
+    const homes = this.membership.homes;
+    return collectPage(copies, request.after, (streamId) => homes.owner(streamId)?.name === requester);
+  }
+
+  serveKeep(request: StoredKeepRequest): Promise<number> {
+    return this.requireCopies().keep(request.messages);
+  }
+
+  /**
+   * Leaving: every stored message this node holds goes to its stream's next home — or, when that home is down,
+   * to the stream's live owner, where the home pulls it once back. Never rejects: a member that cannot take its
+   * share is logged (the messages stay in this node's file, which a restart under the same name serves again).
+   */
+  async handOver(): Promise<void> {
+    const copies = this.stored.copies;
+    if (copies === undefined || !this.enabled) return;
+    await this.stored.idle();
+    const homes = this.membership.homes;
+    const live = this.membership.ring;
+    const target = (streamId: string): RingMember | undefined => {
+      const home = homes.owner(streamId);
+      return home === undefined || this.membership.isDown(home.name) ? live.owner(streamId) : home;
+    };
+    const failed = new Set<string>();
+    let sent = 0;
+    let after: HeldKey | null = null;
+    do {
+      const page = await collectPage(copies, after, () => true);
+      const groups = new Map<RingMember, HeldMessage[]>();
+      for (const message of page.messages) {
+        const member = target(message.streamId);
+        if (member === undefined || failed.has(member.name)) continue;
+        let group = groups.get(member);
+        if (group === undefined) groups.set(member, (group = []));
+        group.push(message);
+      }
+      await Promise.all(
+        [...groups].map(async ([member, messages]) => {
+          const request: StoredKeepRequest = { messages };
+          try {
+            await this.peers.call(member.http, STORED_KEEP_PATH, request, PAGE_TIMEOUT_MS);
+            sent += messages.length;
+          } catch (err) {
+            failed.add(member.name);
+            this.logger.error(
+              { to: member.name, err: (err as Error).message },
+              'could not hand over stored messages; they stay in this node only',
+            );
+          }
+        }),
+      );
+      after = page.next;
+    } while (after !== null);
+    this.logger.info({ messages: sent }, 'handed over stored messages');
+  }
+
+  private requireCopies(): MessageCopies {
+    const copies = this.stored.copies;
+    if (copies === undefined) throw new Error('this node has a shared store: stored messages do not move');
+    return copies;
+  }
+}
+
+/** One page of held messages after `after` that `wanted` keeps, bounded in bytes and in store reads. */
+async function collectPage(
+  copies: MessageCopies,
+  after: HeldKey | null,
+  wanted: (streamId: string) => boolean,
+): Promise<StoredPullAnswer> {
+  const messages: HeldMessage[] = [];
+  let bytes = 0;
+  let next = after;
+  for (let reads = 0; reads < LIST_BATCHES_PER_PAGE && bytes < PAGE_BYTES; reads++) {
+    const batch = await copies.list(next, LIST_BATCH);
+    if (batch.length === 0) return { messages, next: null };
+    for (const message of batch) {
+      if (wanted(message.streamId)) {
+        messages.push(message);
+        bytes += 64 + message.messageUuid.length + message.messageJson.length;
+      }
+    }
+    const last = batch[batch.length - 1];
+    next = { streamId: last.streamId, seq: last.seq };
+    if (batch.length < LIST_BATCH) return { messages, next: null };
+  }
+  return { messages, next };
+}
