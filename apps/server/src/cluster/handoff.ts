@@ -258,9 +258,10 @@ export class HandOff implements MembershipListener {
         // Behind the gate too: no stored stream is served here before its messages are.
         await this.homes.pullFrom(target);
       })
-      .catch((err: unknown) =>
-        this.logger.warn({ from: member, err: (err as Error).message }, 'pull failed; serving without it'),
-      )
+      .catch((err: unknown) => {
+        this.logger.warn({ from: member, err: (err as Error).message }, 'pull failed; serving without it');
+        this.homes.retryLater(target);
+      })
       .finally(() => {
         this.pendingPulls--;
         this.releaseGate();

@@ -18,6 +18,8 @@ const LIST_BATCH = 1_000;
 /** A page stops growing at about this many bytes of messages (or after LIST_BATCHES_PER_PAGE reads). */
 const PAGE_BYTES = 4 * 1024 * 1024;
 const LIST_BATCHES_PER_PAGE = 20;
+/** After a failed pull from a live member, when it is tried again. */
+const RETRY_DELAY_MS = 5_000;
 
 const HeldKeySchema = Type.Object({ streamId: StreamId, seq: Type.Integer({ minimum: 0 }) });
 const HeldMessageSchema = Type.Object({
@@ -61,19 +63,20 @@ export type StoredKeepRequest = Static<typeof StoredKeepRequest>;
  * messages, stores each message once. A node keeps its own copies after a stream moved away (docs: what it costs).
  */
 export class StoredHomes {
+  /** True when the store is node-local and this node is clustered: stored streams are placed by home. */
+  readonly enabled: boolean;
   /** Members whose copies this node has pulled since it joined (or since they came back). */
   private readonly pulled = new Set<string>();
+  /** The homes ring without this node, for the ring it was made from: each stream's previous home. */
+  private previousHomes: { readonly of: Ring; readonly ring: Ring } | undefined;
 
   constructor(
     private readonly membership: Membership,
     private readonly stored: Pick<StoredStreams, 'copies' | 'idle'>,
     private readonly peers: PeerClient,
     private readonly logger: Logger,
-  ) {}
-
-  /** True when the store is node-local and this node is clustered: stored streams are placed by home. */
-  get enabled(): boolean {
-    return this.stored.copies !== undefined && this.membership.clustered;
+  ) {
+    this.enabled = stored.copies !== undefined && membership.clustered;
   }
 
   /** The ring that places a stream's stored requests: homes with a node-local store, live members otherwise. */
@@ -83,7 +86,10 @@ export class StoredHomes {
 
   /** Why this node, home to `streamId`, cannot serve its stored messages yet; null when it can. */
   notServable(streamId: string): string | null {
-    const previous = this.membership.homes.without(this.membership.self.name).owner(streamId);
+    const homes = this.membership.homes;
+    if (this.previousHomes?.of !== homes)
+      this.previousHomes = { of: homes, ring: homes.without(this.membership.self.name) };
+    const previous = this.previousHomes.ring.owner(streamId);
     if (previous === undefined || this.pulled.has(previous.name)) return null;
     return (
       `stored messages of stream ${streamId} may still be on ${previous.name} (node-local store), which this node` +
@@ -111,6 +117,22 @@ export class StoredHomes {
     } while (after !== null);
     this.pulled.add(member.name);
     if (kept > 0) this.logger.info({ from: member.name, messages: kept }, 'took over stored messages');
+  }
+
+  /**
+   * A pull that failed is tried again while the member is alive: until it succeeds, the streams whose previous
+   * home it is answer 503 (`notServable`).
+   */
+  retryLater(member: RingMember): void {
+    if (!this.enabled) return;
+    const timer = setTimeout(() => {
+      if (this.pulled.has(member.name) || this.membership.ring.member(member.name) === undefined) return;
+      this.pullFrom(member).catch((err: unknown) => {
+        this.logger.warn({ from: member.name, err: (err as Error).message }, 'stored pull failed; retrying');
+        this.retryLater(member);
+      });
+    }, RETRY_DELAY_MS);
+    timer.unref();
   }
 
   /** A member that is home to streams now asks for this node's copies of their messages. */

@@ -196,6 +196,7 @@ describe('safe defaults', () => {
       IPUBSUB_AUTH_MODE: 'jwt',
       IPUBSUB_AUTH_JWT_SECRET: SECRET,
       IPUBSUB_CLUSTER_SEEDS: '127.0.0.1:7901',
+      IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'true',
     };
     expect(configError(undefined, cluster).message).toMatch(/cluster\.secret must be at least 32/);
     expect(loadConfig(undefined, { ...cluster, IPUBSUB_CLUSTER_SECRET: SECRET }).cluster.secret).toBe(SECRET);

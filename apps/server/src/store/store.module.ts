@@ -73,9 +73,10 @@ export class StoreModule implements OnModuleInit, OnApplicationShutdown {
         'store.tokenSecret is the built-in default: anyone can forge resume tokens; set IPUBSUB_STORE_TOKENSECRET',
       );
     }
-    if (this.config.store.type === 'sqlite' && this.config.cluster.seeds.length > 0) {
+    if (this.store.copies !== undefined && this.config.cluster.seeds.length > 0) {
+      // Reached only with store.allowNodeLocalInCluster (the config refuses it otherwise).
       this.logger.warn(
-        'store.type sqlite keeps stored messages on this node only: a stream changing owner loses its history; use a shared database in a cluster',
+        `store.type ${this.config.store.type} in a cluster (store.allowNodeLocalInCluster): each stream's stored messages are on one member; while it is down they answer 503, and they are lost with its disk`,
       );
     }
   }
