@@ -27,7 +27,6 @@ import {
 } from './sql-writers.js';
 import { SqliteCopies } from './sqlite-copies.js';
 import { SqliteWriter } from './sqlite-writer.js';
-import { decodeUuid, encodeUuid } from './uuid-column.js';
 
 export interface SqlStoreOptions {
   readonly type: 'sqlite' | 'postgres' | 'mysql';

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { HeldKey, HeldMessage, MessageCopies } from '../message-store.js';
-import { decodeUuid, encodeUuid } from './uuid-column.js';
+import { decodeUuid, encodeUuid } from '../message-uuid-key.js';
 import type { SqlWriter } from './sql-writers.js';
 import { MESSAGES_TABLE } from './table.js';
 
