@@ -43,6 +43,7 @@ export class IPubSub implements AsyncDisposable {
     this.transport = {
       url: `${options.baseUrl.replace(/\/+$/, '')}/api/v1/streams/`,
       headers: options.headers ?? {},
+      token: options.token,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
       retry: { ...RETRY_DEFAULTS, ...options.retry },
       closed: this.closer.signal,

@@ -29,6 +29,16 @@ export class ValidationError extends IPubSubError {
   override name = 'ValidationError';
 }
 
+/** The server wants a valid bearer token (401): none was given, or it is expired or badly signed. */
+export class UnauthorizedError extends IPubSubError {
+  override name = 'UnauthorizedError';
+}
+
+/** The token does not allow this action on this stream (403); retrying cannot help, so it never is. */
+export class ForbiddenError extends IPubSubError {
+  override name = 'ForbiddenError';
+}
+
 /** No answer arrived (connection refused or dropped), after every retry; `cause` holds the last failure. */
 export class NetworkError extends IPubSubError {
   override name = 'NetworkError';
@@ -59,6 +69,8 @@ const named =
 
 export const isSendTimeoutError = named<SendTimeoutError>('SendTimeoutError');
 export const isValidationError = named<ValidationError>('ValidationError');
+export const isUnauthorizedError = named<UnauthorizedError>('UnauthorizedError');
+export const isForbiddenError = named<ForbiddenError>('ForbiddenError');
 export const isNetworkError = named<NetworkError>('NetworkError');
 export const isTimeoutError = named<TimeoutError>('TimeoutError');
 export const isProtocolError = named<ProtocolError>('ProtocolError');
@@ -66,13 +78,22 @@ export const isIPubSubError = named<IPubSubError>(
   'IPubSubError',
   'SendTimeoutError',
   'ValidationError',
+  'UnauthorizedError',
+  'ForbiddenError',
   'NetworkError',
   'TimeoutError',
   'ProtocolError',
 );
 
+const ERROR_CLASSES: Record<number, typeof IPubSubError> = {
+  400: ValidationError,
+  401: UnauthorizedError,
+  403: ForbiddenError,
+  424: SendTimeoutError,
+};
+
 /** The error for an answer with this status and body; a 424 here is a send's. */
 export function errorFor(status: number, body: { error?: string; code?: ErrorCode }): IPubSubError {
-  const Class = status === 400 ? ValidationError : status === 424 ? SendTimeoutError : IPubSubError;
+  const Class = ERROR_CLASSES[status] ?? IPubSubError;
   return new Class(body.error ?? `HTTP ${status}`, status, body.code ?? `HTTP_${status}`);
 }

@@ -1,17 +1,21 @@
 export { IPubSub } from './client.js';
 export { Subscription } from './subscription.js';
 export {
+  ForbiddenError,
   IPubSubError,
   NetworkError,
   ProtocolError,
   SendTimeoutError,
   TimeoutError,
+  UnauthorizedError,
   ValidationError,
+  isForbiddenError,
   isIPubSubError,
   isNetworkError,
   isProtocolError,
   isSendTimeoutError,
   isTimeoutError,
+  isUnauthorizedError,
   isValidationError,
   type ClientErrorCode,
 } from './errors.js';
@@ -23,6 +27,7 @@ export type {
   SendOptions,
   SubscribeOptions,
   SubscriptionMessage,
+  TokenSource,
 } from './types.js';
 export type {
   ErrorCode,

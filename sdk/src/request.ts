@@ -1,11 +1,14 @@
 import { Deadline } from './deadline.js';
 import { NetworkError, ProtocolError, errorFor, isIPubSubError, type IPubSubError } from './errors.js';
 import { backoffDelay, isRetryableStatus, retryAfterMs, sleep, type RetrySettings } from './retry.js';
+import type { TokenSource } from './types.js';
 
 /** What every API call needs: the streams API's base URL, headers, fetch, retry settings and the client's state. */
 export interface Transport {
   readonly url: string;
   readonly headers: Record<string, string>;
+  /** Bearer token of every request, asked for again (`refresh`) after a 401. */
+  readonly token: TokenSource | undefined;
   readonly fetch: typeof fetch;
   readonly retry: RetrySettings;
   /** Aborts when the client is closed: every call in flight ends with its reason. */
@@ -48,17 +51,28 @@ async function attempts(transport: Transport, path: string, init: RequestInit, o
   const what = `${init.method ?? 'GET'} ${path.split('?')[0]}`;
   const perCall = options.timeoutPer === 'call';
   const whole = new Deadline([options.signal, transport.closed], perCall ? options.timeoutMs : undefined, what);
+  const { token } = transport;
+  /** A 401 asked the token function for a new token: the next 401 is final. */
+  let refreshed = false;
   try {
     for (let attempt = 0; ; attempt++) {
       whole.signal.throwIfAborted();
+      // Outside the attempt's try: a token function that fails ends the call with its own error, unretried.
+      const headers = token === undefined ? init.headers : await withToken(init.headers, token, refreshed);
       const deadline = perCall ? whole : new Deadline([whole.signal], options.timeoutMs, what);
       let failure: IPubSubError;
       let delay: number | undefined;
       try {
-        const response = await send(transport.url + path, { ...init, signal: deadline.signal });
+        const response = await send(transport.url + path, { ...init, headers, signal: deadline.signal });
         if (response.ok) return await parse(response);
         const body = await response.json().catch(() => ({}));
         if (options.noneOn424 && response.status === 424) return null;
+        if (response.status === 401 && typeof token === 'function' && !refreshed) {
+          // The token expired or was revoked: one more try, at once, with the one the function gives now.
+          refreshed = true;
+          attempt--;
+          continue;
+        }
         failure = errorFor(response.status, body);
         if (!isRetryableStatus(response.status)) throw failure;
         delay = retryAfterMs(response.headers.get('retry-after'));
@@ -80,6 +94,12 @@ async function attempts(transport: Transport, path: string, init: RequestInit, o
   } finally {
     whole.release();
   }
+}
+
+/** The request's headers with `authorization: Bearer <token>`, from the token or the function giving it. */
+async function withToken(headers: HeadersInit | undefined, token: TokenSource, refresh: boolean): Promise<HeadersInit> {
+  const value = typeof token === 'string' ? token : await token({ refresh });
+  return { ...(headers as Record<string, string>), authorization: `Bearer ${value}` };
 }
 
 /** A 2xx answer's JSON body; anything else (a proxy's HTML page) is a ProtocolError naming what came. */

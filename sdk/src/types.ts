@@ -19,8 +19,15 @@ export interface RetryOptions {
 export interface ClientOptions {
   /** Where the iPubSub server (or a proxy in front of it) answers, e.g. `http://127.0.0.1:8801`. */
   baseUrl: string;
-  /** Sent with every request, e.g. `{ authorization: 'Bearer …' }`. */
+  /** Sent with every request. */
   headers?: Record<string, string>;
+  /**
+   * Bearer token for a server with `auth.mode: jwt`: the token, or a function called before every request
+   * (cache the token in it). After a 401 the function is called once more with `{ refresh: true }` (fetch a new
+   * token then) and the request is tried again once; a second 401 rejects with UnauthorizedError, a stream
+   * outside the token's scopes with ForbiddenError, and either ends a subscription.
+   */
+  token?: TokenSource;
   /** Replaces the global `fetch` (tests, proxies, instrumentation). */
   fetch?: typeof fetch;
   retry?: RetryOptions;
@@ -31,6 +38,9 @@ export interface ClientOptions {
    */
   requestTimeoutMs?: number;
 }
+
+/** A bearer token, or a function that returns one (`refresh`: the server refused the last one). */
+export type TokenSource = string | ((request: { refresh: boolean }) => string | Promise<string>);
 
 export interface RequestOptions {
   /** Aborts the request, and any wait between retries, at once. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IPubSub } from '../src/index.ts';
+import { signToken, TEST_JWT_SECRET } from '../../e2e/support/tokens.ts';
 import { Servers, eventually, uniqueStream, waitingClients, type ServerProcess } from './support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -16,7 +17,7 @@ const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true';
 const PAGE = `<!doctype html>
 <title>iPubSub SDK</title>
 <script type="module">
-  import { IPubSub, isValidationError } from '/sdk/index.js';
+  import { IPubSub, isForbiddenError, isValidationError } from '/sdk/index.js';
 
   /** Subscribes until \`count\` messages arrived; the AbortSignal of the page can stop it earlier. */
   window.collect = async (baseUrl, stream, count) => {
@@ -34,11 +35,30 @@ const PAGE = `<!doctype html>
 
   window.invalid = async (baseUrl) =>
     new IPubSub({ baseUrl }).send('not valid!', 1).then(() => 'sent', (error) => isValidationError(error) && error.status);
+  /** Sends with a token function that gives \`first\`, then \`fresh\` when asked to refresh; the refresh flags seen. */
+  window.sendRefreshing = async (baseUrl, stream, first, fresh) => {
+    const asked = [];
+    const client = new IPubSub({ baseUrl, token: ({ refresh }) => (asked.push(refresh), refresh ? fresh : first) });
+    await client.send(stream, 'from the page');
+    return asked;
+  };
+
+  /** How a subscription outside the token's scopes ends. */
+  window.subscribeForbidden = async (baseUrl, token) => {
+    try {
+      for await (const msg of new IPubSub({ baseUrl, token }).subscribe('not-mine', { timeoutSeconds: 5 })) return 'message';
+      return 'ended';
+    } catch (error) {
+      return isForbiddenError(error) ? error.code : String(error);
+    }
+  };
   window.ready = true;
 </script>`;
 
 const servers = new Servers();
 let api: ServerProcess;
+/** A node with auth.mode jwt, on a third origin. */
+let guarded: ServerProcess;
 let site: Server;
 let siteUrl: string;
 let profile: string;
@@ -48,11 +68,18 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   if (skip) return;
-  api = await servers.start({ env: { IPUBSUB_HTTP_CORSORIGINS: '*' } });
-  const bundle = readFileSync(new URL('../dist/index.js', import.meta.url));
+  [api, guarded] = await Promise.all([
+    servers.start({ env: { IPUBSUB_HTTP_CORSORIGINS: '*' } }),
+    servers.start({
+      env: { IPUBSUB_HTTP_CORSORIGINS: '*', IPUBSUB_AUTH_MODE: 'jwt', IPUBSUB_AUTH_JWT_SECRET: TEST_JWT_SECRET },
+    }),
+  ]);
   site = createServer((request, response) => {
-    if (request.url === '/sdk/index.js') {
-      response.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    // The built ESM files as published: index.js and the chunks it imports.
+    const file = /^\/sdk\/([\w.-]+\.js)$/.exec(request.url ?? '')?.[1];
+    const built = file === undefined ? undefined : new URL(`../dist/${file}`, import.meta.url);
+    if (built !== undefined && existsSync(built)) {
+      response.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(built));
     } else if (request.url === '/favicon.ico') {
       response.writeHead(204).end();
     } else if (request.url === '/') {
@@ -140,5 +167,28 @@ describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
     expect(await page.evaluate((baseUrl) => (window as any).invalid(baseUrl), api.url)).toBe(400);
     // The 400 itself is logged by Chromium as a failed resource load; nothing else may be.
     expect(pageErrors.filter((text) => !text.includes('400'))).toEqual([]);
+  });
+
+  it('sends a bearer token across origins, refreshing it once after a 401, and ends a subscription on 403', async () => {
+    const scopes = { send: ['browser-*'], receive: ['browser-*'] };
+    const expired = await signToken(TEST_JWT_SECRET, scopes, { expiresIn: -60 });
+    const fresh = await signToken(TEST_JWT_SECRET, scopes);
+    const stream = uniqueStream('browser');
+    const asked = await page.evaluate(
+      ([baseUrl, id, first, second]) => (window as any).sendRefreshing(baseUrl, id, first, second),
+      [guarded.url, stream, expired, fresh] as const,
+    );
+    expect(asked).toEqual([false, true]);
+    const received = await guarded.receive(
+      { streamId: stream, timeoutSeconds: 0 },
+      { headers: { authorization: `Bearer ${fresh}` } },
+    );
+    expect(((await received.json()) as { message: unknown }).message).toBe('from the page');
+
+    const ended = await page.evaluate(([baseUrl, token]) => (window as any).subscribeForbidden(baseUrl, token), [
+      guarded.url,
+      fresh,
+    ] as const);
+    expect(ended).toBe('FORBIDDEN');
   });
 });
