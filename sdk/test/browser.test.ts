@@ -68,12 +68,10 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   if (skip) return;
-  [api, guarded] = await Promise.all([
-    servers.start({ env: { IPUBSUB_HTTP_CORSORIGINS: '*' } }),
-    servers.start({
-      env: { IPUBSUB_HTTP_CORSORIGINS: '*', IPUBSUB_AUTH_MODE: 'jwt', IPUBSUB_AUTH_JWT_SECRET: TEST_JWT_SECRET },
-    }),
-  ]);
+  api = await servers.start({ env: { IPUBSUB_HTTP_CORSORIGINS: '*' } });
+  guarded = await servers.start({
+    env: { IPUBSUB_HTTP_CORSORIGINS: '*', IPUBSUB_AUTH_MODE: 'jwt', IPUBSUB_AUTH_JWT_SECRET: TEST_JWT_SECRET },
+  });
   site = createServer((request, response) => {
     // The built ESM files as published: index.js and the chunks it imports.
     const file = /^\/sdk\/([\w.-]+\.js)$/.exec(request.url ?? '')?.[1];
