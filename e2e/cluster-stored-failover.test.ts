@@ -7,6 +7,7 @@ import {
 import { expectError } from './support/api-helpers.js';
 import { TestCluster } from './support/cluster.js';
 import type { ServerProcess } from './support/server.js';
+import { EventStreamReader } from './support/sse.js';
 import { killOwnerUnderLoad, type FailoverFigures } from './support/stored-failover.js';
 
 /** bench/failover.mjs runs this file with the issue's 100 × 100 sends; the suite's default is smaller. */
@@ -104,6 +105,29 @@ describe('stored streams when members go and come back: embedded SQLite with sto
     expect(await readStored(cluster.node('node-3'), streamId, tokenWhileAway)).toEqual(all.slice(1));
   });
 
+  it("a live tail (Server-Sent Events) opened at any member runs at the stream's home and sees every message", async () => {
+    const streamId = await cluster.streamOwnedBy('node-1', 'tail');
+    await sendStored(cluster.node('node-2'), streamId, 'tail-1');
+    for (const node of cluster.others()) {
+      const reader = await EventStreamReader.open(
+        `${node.url}/api/v1/streams/events?streamId=${encodeURIComponent(streamId)}`,
+      );
+      expect(reader.response.status).toBe(200);
+      expect(reader.response.url.startsWith(cluster.node('node-1').url)).toBe(true);
+      const [replayed] = await reader.messages(1);
+      expect(JSON.parse(replayed.data)).toMatchObject({ messageUuid: 'tail-1' });
+      reader.close();
+    }
+    const reader = await EventStreamReader.open(
+      `${cluster.node('node-3').url}/api/v1/streams/events?streamId=${encodeURIComponent(streamId)}`,
+    );
+    await reader.messages(1);
+    await sendStored(cluster.node('node-2'), streamId, 'tail-2');
+    const [live] = await reader.messages(1);
+    expect(JSON.parse(live.data)).toMatchObject({ messageUuid: 'tail-2' });
+    reader.close();
+  });
+
   it('a member that never comes back: its stored streams answer 503 naming it, never 424; the others go on', async () => {
     const lost = await cluster.streamOwnedBy('node-3', 'gone');
     const kept = await cluster.streamOwnedBy('node-1', 'kept');
@@ -118,6 +142,10 @@ describe('stored streams when members go and come back: embedded SQLite with sto
       const send = await node.send({ streamId: lost, messageUuid: 'lost-2', message: 2, writeToDB: true });
       expect((await expectError(send, 503, 'OWNER_UNAVAILABLE')).error).toContain('node-3');
       expect(await readStored(node, kept)).toEqual(['kept-1']);
+      const tail = await node.receive({ streamId: lost, readFromDB: true, timeoutSeconds: 0 });
+      expect(tail.status).toBe(503);
+      const events = await fetch(`${node.url}/api/v1/streams/events?streamId=${encodeURIComponent(lost)}`);
+      expect((await expectError(events, 503, 'OWNER_UNAVAILABLE')).error).toContain('node-3');
     }
     await sendStored(cluster.node('node-2'), kept, 'kept-2');
     expect(await readStored(cluster.node('node-1'), kept)).toEqual(['kept-1', 'kept-2']);

@@ -5,6 +5,7 @@ import { Counter } from 'prom-client';
 import type { EventsQuery } from '@ipubsub/sdk/wire';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AUTHENTICATOR, type Authenticator } from '../auth/index.js';
+import { ClusterRouter } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics } from '../observability/index.js';
 import { StoredStreams, type ReadResult, type StorePosition } from '../store/index.js';
@@ -41,6 +42,7 @@ export class StreamEventsController {
     @Inject(StoredStreams) private readonly stored: StoredStreams,
     @Inject(Metrics) private readonly metrics: Metrics,
     @Inject(AUTHENTICATOR) private readonly auth: Authenticator | null,
+    @Inject(ClusterRouter) private readonly cluster: ClusterRouter,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.settings = config.events;
@@ -64,6 +66,12 @@ export class StreamEventsController {
         req.headers.authorization ?? (query.access_token === undefined ? undefined : `Bearer ${query.access_token}`);
       const denied = await this.auth.authorize(authorization, 'receive', query.streamId);
       if (denied !== undefined) return void sendDenial(reply, denied);
+    }
+    const placement = this.cluster.active ? this.cluster.tailPlacement(query.streamId) : null;
+    if (placement !== null) {
+      // A node-local store in a cluster: the tail runs where the stream's messages are (EventSource follows).
+      if ('redirect' in placement) return void reply.redirect(placement.redirect + req.url, 307);
+      return void sendError(reply, 'OWNER_UNAVAILABLE', placement.unavailable);
     }
     let start;
     try {

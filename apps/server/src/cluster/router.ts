@@ -107,6 +107,22 @@ export class ClusterRouter {
     void sendError(reply, 'NO_MESSAGE', STREAM_MOVED);
   }
 
+  /**
+   * Where a live tail (Server-Sent Events) of a stored stream is served. It reads the store of the node serving
+   * it, so on a node-local store it must run at the stream's home: `redirect` is the home's base URL when that
+   * is another member, `unavailable` says why it cannot be served now (home down, or its messages not yet
+   * pulled here), null serves it here.
+   */
+  tailPlacement(streamId: string): { readonly redirect: string } | { readonly unavailable: string } | null {
+    if (!this.homes.enabled) return null;
+    const home = this.membership.homes.owner(streamId);
+    if (home === undefined) return null;
+    if (this.membership.isDown(home.name)) return { unavailable: homeDown(streamId, home) };
+    if (home.name !== this.self) return { redirect: home.http };
+    const problem = this.handOff.open ? this.homes.notServable(streamId) : 'this node is taking over streams; retry';
+    return problem === null ? null : { unavailable: problem };
+  }
+
   private verify(req: FastifyRequest, hop: number, streamId: string): string | null {
     const grant = req.headers[GRANT_HEADER];
     if (this.grants && grant !== forwardedGrant(req.method, streamId))
@@ -123,12 +139,7 @@ export class ClusterRouter {
     const owner = this.ringOf(routing).owner(streamId);
     // No owner at all: the last node is leaving; the controller answers as a draining node does.
     if (owner === undefined) return 'local';
-    if (routing.atHome && this.membership.isDown(owner.name)) {
-      return this.unavailable(
-        reply,
-        `stored messages of stream ${streamId} are kept by ${owner.name} (node-local store), which is down; retry once it is back`,
-      );
-    }
+    if (routing.atHome && this.membership.isDown(owner.name)) return this.unavailable(reply, homeDown(streamId, owner));
     if (owner.name === this.self) {
       if (this.handOff.open) {
         const problem = routing.atHome ? this.homes.notServable(streamId) : null;
@@ -260,6 +271,10 @@ export class ClusterRouter {
  */
 export function isForwarded(req: FastifyRequest): boolean {
   return hopCount(req) !== 0;
+}
+
+function homeDown(streamId: string, home: RingMember): string {
+  return `stored messages of stream ${streamId} are kept by ${home.name} (node-local store), which is down; retry once it is back`;
 }
 
 /** A request for the stream's stored messages (SPEC §2–3: `writeToDB` sends, `readFromDB` or token receives). */
