@@ -111,7 +111,34 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
  */
 export function createStreamApi(config: AppConfig): FastifyInstance {
   // No automatic HEAD routes: a HEAD receive would take a message and answer without it.
-  return Fastify({ bodyLimit: config.http.bodyLimitBytes, exposeHeadRoutes: false });
+  const api = Fastify({ bodyLimit: config.http.bodyLimitBytes, exposeHeadRoutes: false });
+  api.removeContentTypeParser('application/json');
+  api.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+  return api;
+}
+
+/**
+ * JSON bodies as JSON.parse reads them. Fastify's own parser refuses `__proto__` and `constructor` keys, but a
+ * message is any JSON and must come back as sent: JSON.parse makes such keys plain own properties (it never
+ * sets a prototype), the wire schemas refuse unknown keys in the envelope, and message bodies are only ever
+ * stored and serialized again, never merged into other objects. (It also spares two regular-expression scans
+ * of every body.)
+ */
+function parseJsonBody(
+  _req: FastifyRequest,
+  body: string | Buffer,
+  done: (err: Error | null, body?: unknown) => void,
+): void {
+  try {
+    done(null, JSON.parse(body as string));
+  } catch (err) {
+    done(new InvalidJsonBody(`body is not valid JSON: ${(err as Error).message}`));
+  }
+}
+
+/** Answered 400 INVALID_REQUEST with its message, which says where the JSON went wrong. */
+class InvalidJsonBody extends Error {
+  readonly statusCode = 400;
 }
 
 /**
