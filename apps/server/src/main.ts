@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { LogController } from 'fastify';
@@ -16,12 +17,24 @@ import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
 import { GracefulShutdown } from './lifecycle.js';
 import { createLogger, Metrics, PinoNestLogger } from './observability/index.js';
 import { configureHttp, createStreamApi, serveHttp } from './http-setup.js';
+import {
+  checkWorkerConfig,
+  listenOnOwnPort,
+  WORKER_INDEX_ENV,
+  workerConfig,
+  workerCount,
+  WorkerSupervisor,
+  workerOwnPort,
+} from './workers/index.js';
 
-function readConfig(): AppConfig {
+function readConfig(): { config: AppConfig; workers: number } {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, strict: false });
   const file = typeof values.config === 'string' ? values.config : process.env.IPUBSUB_CONFIG;
   try {
-    return loadConfig(file);
+    const config = loadConfig(file);
+    const workers = workerCount(config);
+    checkWorkerConfig(config, workers);
+    return { config, workers };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`ipubsub: ${err.message}\n`);
@@ -30,7 +43,14 @@ function readConfig(): AppConfig {
 }
 
 async function main(): Promise<void> {
-  const config = readConfig();
+  const { config: machine, workers } = readConfig();
+  if (workers > 1 && cluster.isPrimary) {
+    new WorkerSupervisor(workers, await createLogger(machine.log, machine.node.name)).start();
+    return;
+  }
+  // A worker of `node.workers: n` is a ring member of its own (see workerConfig).
+  const worker = cluster.isWorker ? Number(process.env[WORKER_INDEX_ENV]) : 0;
+  const config = worker > 0 ? workerConfig(machine, worker, workers) : machine;
   const logger = await createLogger(config.log, config.node.name);
   const streamApi = createStreamApi(config);
   const adapter = new FastifyAdapter({
@@ -58,6 +78,7 @@ async function main(): Promise<void> {
   );
   await streamApi.ready();
   await app.listen(config.http.port, config.http.host);
+  if (worker > 0) await listenOnOwnPort(app.getHttpServer(), config.http.host, workerOwnPort(machine, worker));
   const address = app.getHttpServer().address();
   logger.info({ address, store: config.store.type }, 'iPubSub node listening');
 

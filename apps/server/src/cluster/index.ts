@@ -1,3 +1,4 @@
 export { ClusterModule } from './cluster.module.js';
 export { ClusterRouter, isForwarded, type Route } from './router.js';
 export { HandOff } from './handoff.js';
+export { formatAddress } from './membership/udp-transport.js';

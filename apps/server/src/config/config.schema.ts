@@ -13,6 +13,11 @@ export const ConfigSchema = Type.Object(
       {
         /** This node's name in the cluster, its logs and the default store directory; unique per cluster. */
         name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', default: 'node-1' }),
+        /**
+         * Processes serving this node's port, each a ring member of its own (`auto`: one per core). Worker i is
+         * named `<name>-w<i>`, also listens on http.port + i and gossips on cluster.gossip.port + i.
+         */
+        workers: Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], { default: 1 }),
       },
       { default: {}, additionalProperties: false },
     ),

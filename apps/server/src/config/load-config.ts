@@ -120,6 +120,13 @@ function fromEnv(schema: TSchema, value: string): unknown {
       return value.trim() === '' ? value : Number(value);
     case 'Boolean':
       return value === 'true' ? true : value === 'false' ? false : value;
+    case 'Union': {
+      // A number or a word (`node.workers: 4 | auto`): digits are the number.
+      const numeric = (schema.anyOf as TSchema[]).some(
+        (option) => option[Kind] === 'Integer' || option[Kind] === 'Number',
+      );
+      return numeric && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+    }
     case 'Array':
       return value.trim() === '' ? [] : value.split(',').map((item) => item.trim());
     default:

@@ -39,7 +39,8 @@ export class UdpTransport {
     socket.on('message', (datagram, remote) => this.receive(datagram, formatAddress(remote.address, remote.port)));
     // ICMP "port unreachable" from a node that is down surfaces here; failure detection handles it.
     socket.on('error', () => undefined);
-    socket.bind(port, host);
+    // Exclusive: a worker of node.workers binds its own gossip port rather than sharing one through the primary.
+    socket.bind({ port, address: host, exclusive: true });
     await Promise.race([
       once(socket, 'listening'),
       once(socket, 'error').then(([err]) => {

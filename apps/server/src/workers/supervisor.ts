@@ -1,0 +1,70 @@
+import cluster, { type Worker } from 'node:cluster';
+import { once } from 'node:events';
+import type { Logger } from 'pino';
+import { WORKER_INDEX_ENV } from './worker-config.js';
+
+/** A worker that crashed within this long of starting counts as crashing in a loop: its restart waits longer. */
+const STABLE_AFTER_MS = 10_000;
+const FIRST_RESTART_DELAY_MS = 500;
+const MAX_RESTART_DELAY_MS = 30_000;
+
+/**
+ * The primary process of `node.workers: n`: forks workers 1…n (each a ring member serving the shared public
+ * port, see `workerConfig`), restarts one that exits unasked (sooner the longer it had run), and on SIGTERM or
+ * SIGINT drains them one at a time, so that each hands its streams to workers still running, then exits.
+ */
+export class WorkerSupervisor {
+  private readonly workers = new Map<number, Worker>();
+  private readonly restartDelays = new Map<number, number>();
+  private stopping = false;
+
+  constructor(
+    private readonly count: number,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    for (let index = 1; index <= this.count; index++) this.fork(index);
+    process.once('SIGTERM', (signal) => void this.stop(signal));
+    process.once('SIGINT', (signal) => void this.stop(signal));
+  }
+
+  private fork(index: number): void {
+    const startedAt = Date.now();
+    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index) });
+    this.workers.set(index, worker);
+    worker.on('exit', (code, signal) => {
+      if (this.workers.get(index) === worker) this.workers.delete(index);
+      if (this.stopping) return;
+      const ranMs = Date.now() - startedAt;
+      const delay =
+        ranMs >= STABLE_AFTER_MS
+          ? FIRST_RESTART_DELAY_MS
+          : Math.min(MAX_RESTART_DELAY_MS, (this.restartDelays.get(index) ?? FIRST_RESTART_DELAY_MS / 2) * 2);
+      this.restartDelays.set(index, delay);
+      this.logger.error(
+        { worker: index, pid: worker.process.pid, code, signal, restartInMs: delay },
+        'worker exited; restarting',
+      );
+      setTimeout(() => {
+        if (!this.stopping) this.fork(index);
+      }, delay);
+    });
+  }
+
+  /** One worker after the other: each drains (handing its streams to those still running) before the next stops. */
+  private async stop(signal: string): Promise<void> {
+    this.stopping = true;
+    this.logger.info({ signal, workers: this.workers.size }, 'stopping workers one at a time');
+    for (let index = 1; index <= this.count; index++) {
+      const worker = this.workers.get(index);
+      if (worker === undefined || worker.isDead()) continue;
+      const exited = once(worker, 'exit');
+      worker.process.kill('SIGTERM');
+      await exited;
+      this.logger.info({ worker: index }, 'worker stopped');
+    }
+    this.logger.info('stopped');
+    process.exit(0);
+  }
+}

@@ -1,0 +1,160 @@
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { drain, freeUdpPort, send, type ClusterView } from './support/cluster.js';
+import { ServerProcess } from './support/server.js';
+
+const WORKERS = 2;
+
+/** Whether a TCP and a UDP socket can both bind `port` on loopback right now. */
+async function bothFree(port: number): Promise<boolean> {
+  const tcp = createServer();
+  const udp = createSocket('udp4');
+  try {
+    tcp.listen(port, '127.0.0.1');
+    await once(tcp, 'listening');
+    udp.bind(port, '127.0.0.1');
+    await once(udp, 'listening');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    tcp.close();
+    try {
+      udp.close();
+    } catch {
+      // never bound
+    }
+  }
+}
+
+/** A port `base` such that base … base + WORKERS are free for TCP and UDP (worker i uses base + i for both). */
+async function freePortRange(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    let free = true;
+    for (let i = 0; i <= WORKERS && free; i++) free = await bothFree(base + i);
+    if (free) return base;
+  }
+  throw new Error('no free port range');
+}
+
+/** The worker processes the machine's primary has forked, by pid. */
+function workerPids(primary: ServerProcess): number[] {
+  const pid = primary.child.pid!;
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** Polls `check` until it returns true. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms`);
+}
+
+/** The ring as the node on `port` sees it. */
+async function ringOf(port: number): Promise<string[]> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`);
+  return ((await res.json()) as ClusterView).ring;
+}
+
+describe('node.workers', () => {
+  const running: ServerProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((server) => server.stop('SIGKILL')));
+  });
+
+  /**
+   * A machine of WORKERS workers sharing port `base`, worker i on base + i and gossiping on base + i;
+   * resolves once every worker's ring holds all of them.
+   */
+  async function startMachine(base: number, env: Record<string, string> = {}): Promise<ServerProcess> {
+    const machine = await ServerProcess.start({
+      port: base,
+      env: {
+        IPUBSUB_NODE_NAME: 'machine',
+        IPUBSUB_NODE_WORKERS: String(WORKERS),
+        IPUBSUB_CLUSTER_GOSSIP_PORT: String(base),
+        IPUBSUB_CLUSTER_GOSSIP_PROTOCOL_PERIOD_MS: '100',
+        ...env,
+      },
+    });
+    running.push(machine);
+    const names = Array.from({ length: WORKERS }, (_, i) => `machine-w${i + 1}`);
+    for (let i = 1; i <= WORKERS; i++) {
+      await until(`worker ${i} ready with every worker in its ring`, async () => {
+        const ring = await ringOf(base + i);
+        return names.every((name) => ring.includes(name));
+      });
+    }
+    return machine;
+  }
+
+  it('workers share the public port, each a ring member on its own port; a killed worker comes back', async () => {
+    const base = await freePortRange();
+    const machine = await startMachine(base);
+    expect(workerPids(machine)).toHaveLength(WORKERS);
+    for (let i = 1; i <= WORKERS; i++) {
+      const view = (await (await fetch(`http://127.0.0.1:${base + i}/api/v1/cluster`)).json()) as ClusterView;
+      expect(view.self).toBe(`machine-w${i}`);
+      expect(view.ring.sort()).toEqual(['machine-w1', 'machine-w2']);
+    }
+
+    // Through the shared port: streams of both owners, whichever worker each connection reaches.
+    const streams = Array.from({ length: 20 }, (_, i) => `shared-${i}`);
+    for (const [i, streamId] of streams.entries()) await send(machine, streamId, `m-${i}`, i);
+    for (const [i, streamId] of streams.entries())
+      expect((await drain(machine, streamId)).map((m) => m.message)).toEqual([i]);
+
+    const [victim] = workerPids(machine);
+    process.kill(victim, 'SIGKILL');
+    await until('a new worker in place of the killed one', async () => {
+      const pids = workerPids(machine);
+      return pids.length === WORKERS && !pids.includes(victim);
+    });
+    for (let i = 1; i <= WORKERS; i++) {
+      await until(`worker ${i} back in every ring`, async () => (await ringOf(base + i)).length === WORKERS);
+    }
+    await send(machine, 'after-restart', 'm-after', 'back');
+    expect((await drain(machine, 'after-restart')).map((m) => m.message)).toEqual(['back']);
+  });
+
+  it('SIGTERM drains the workers one by one: every buffered message is handed off, the primary exits 0', async () => {
+    // Another node in the same cluster, where the machine's streams end up once all of its workers have left.
+    const [otherGossip, machineBase] = [await freeUdpPort(), await freePortRange()];
+    const seeds = [`127.0.0.1:${otherGossip}`, `127.0.0.1:${machineBase + 1}`].join(',');
+    const other = await ServerProcess.start({
+      env: {
+        IPUBSUB_NODE_NAME: 'other',
+        IPUBSUB_CLUSTER_GOSSIP_PORT: String(otherGossip),
+        IPUBSUB_CLUSTER_SEEDS: seeds,
+        IPUBSUB_CLUSTER_GOSSIP_PROTOCOL_PERIOD_MS: '100',
+      },
+      waitReady: false,
+    });
+    running.push(other);
+    const machine = await startMachine(machineBase, { IPUBSUB_CLUSTER_SEEDS: seeds });
+    await until('a ring of three', async () => (await ringOf(other.port)).length === WORKERS + 1);
+    for (let i = 1; i <= WORKERS; i++)
+      await until(`worker ${i} sees the ring of three`, async () => (await ringOf(machineBase + i)).length === 3);
+
+    const streams = Array.from({ length: 60 }, (_, i) => `handed-${i}`);
+    for (const [i, streamId] of streams.entries()) {
+      await send(machine, streamId, `a-${i}`, i);
+      await send(machine, streamId, `b-${i}`, i + 1000);
+    }
+    expect(await machine.stop('SIGTERM', 60_000)).toBe(0);
+    running.splice(running.indexOf(machine), 1);
+
+    for (const [i, streamId] of streams.entries())
+      expect(
+        (await drain(other, streamId)).map((m) => m.message),
+        streamId,
+      ).toEqual([i, i + 1000]);
+  });
+});
