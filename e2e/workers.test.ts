@@ -48,7 +48,7 @@ function workerPids(primary: ServerProcess): number[] {
 }
 
 /** Polls `check` until it returns true. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
@@ -63,7 +63,7 @@ async function ringOf(port: number): Promise<string[]> {
   return ((await res.json()) as ClusterView).ring;
 }
 
-describe('node.workers', () => {
+describe('node.workers', { timeout: 240_000 }, () => {
   const running: ServerProcess[] = [];
   afterEach(async () => {
     await Promise.all(running.splice(0).map((server) => server.stop('SIGKILL')));
@@ -74,8 +74,10 @@ describe('node.workers', () => {
    * resolves once every worker's ring holds all of them.
    */
   async function startMachine(base: number, env: Record<string, string> = {}): Promise<ServerProcess> {
+    // Several processes start at once: on a busy two-core machine that takes a while.
     const machine = await ServerProcess.start({
       port: base,
+      startTimeoutMs: 90_000,
       env: {
         IPUBSUB_NODE_NAME: 'machine',
         IPUBSUB_NODE_WORKERS: String(WORKERS),
@@ -136,6 +138,7 @@ describe('node.workers', () => {
         IPUBSUB_CLUSTER_GOSSIP_PROTOCOL_PERIOD_MS: '100',
       },
       waitReady: false,
+      startTimeoutMs: 90_000,
     });
     running.push(other);
     const machine = await startMachine(machineBase, { IPUBSUB_CLUSTER_SEEDS: seeds });

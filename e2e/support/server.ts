@@ -31,6 +31,8 @@ export interface StartOptions {
   port?: number;
   /** Wait for /ready as well as /health. */
   waitReady?: boolean;
+  /** How long to wait for that (ms); default 20 s. */
+  startTimeoutMs?: number;
 }
 
 /** A real iPubSub node running as a child process of the test. */
@@ -66,7 +68,7 @@ export class ServerProcess {
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
     const server = new ServerProcess(child, port, `http://127.0.0.1:${port}`, env, output);
-    await server.waitUntil(options.waitReady === false ? '/health' : '/ready');
+    await server.waitUntil(options.waitReady === false ? '/health' : '/ready', options.startTimeoutMs);
     return server;
   }
 
