@@ -2,8 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { checkWorkerConfig, workerConfig, workerCount } from './worker-config.js';
 
+// Anonymous access allowed: some cases bind wildcard addresses, which auth otherwise refuses without it.
 const config = (env: Record<string, string> = {}) =>
-  loadConfig(undefined, { IPUBSUB_HTTP_PORT: '9000', IPUBSUB_CLUSTER_GOSSIP_PORT: '7000', ...env });
+  loadConfig(undefined, {
+    IPUBSUB_HTTP_PORT: '9000',
+    IPUBSUB_CLUSTER_GOSSIP_PORT: '7000',
+    IPUBSUB_AUTH_ALLOWANONYMOUS: 'true',
+    ...env,
+  });
 
 describe('workerConfig', () => {
   it('makes worker i a ring member named <name>-w<i> on http.port + i and gossip port + i, seeded with its siblings', () => {
