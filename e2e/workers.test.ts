@@ -81,6 +81,7 @@ describe('node.workers', { timeout: 240_000 }, () => {
       env: {
         IPUBSUB_NODE_NAME: 'machine',
         IPUBSUB_NODE_WORKERS: String(WORKERS),
+        IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'true',
         IPUBSUB_CLUSTER_GOSSIP_PORT: String(base),
         IPUBSUB_CLUSTER_GOSSIP_PROTOCOL_PERIOD_MS: '100',
         ...env,
@@ -133,6 +134,7 @@ describe('node.workers', { timeout: 240_000 }, () => {
     const other = await ServerProcess.start({
       env: {
         IPUBSUB_NODE_NAME: 'other',
+        IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'true',
         IPUBSUB_CLUSTER_GOSSIP_PORT: String(otherGossip),
         IPUBSUB_CLUSTER_SEEDS: seeds,
         IPUBSUB_CLUSTER_GOSSIP_PROTOCOL_PERIOD_MS: '100',

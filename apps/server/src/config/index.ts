@@ -1,4 +1,4 @@
-export { ConfigSchema, type AppConfig } from './config.schema.js';
+export { ConfigSchema, NODE_LOCAL_STORES, type AppConfig } from './config.schema.js';
 export { ConfigError } from './config-error.js';
 export { loadConfig, envName } from './load-config.js';
 export { isLoopback, MIN_SECRET_LENGTH } from './safe-defaults.js';

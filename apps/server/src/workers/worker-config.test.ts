@@ -8,6 +8,7 @@ const config = (env: Record<string, string> = {}) =>
     IPUBSUB_HTTP_PORT: '9000',
     IPUBSUB_CLUSTER_GOSSIP_PORT: '7000',
     IPUBSUB_AUTH_ALLOWANONYMOUS: 'true',
+    IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'true',
     ...env,
   });
 
@@ -57,13 +58,16 @@ describe('node.workers', () => {
     expect(() => config({ IPUBSUB_NODE_WORKERS: 'many' })).toThrow(/node\.workers/);
   });
 
-  it('refuses ports the OS would choose and wildcard addresses other machines could not reach', () => {
+  it('refuses ports the OS would choose, wildcard addresses other machines could not reach, a node-local store unasked', () => {
     expect(() => checkWorkerConfig(config({ IPUBSUB_HTTP_PORT: '0' }), 2)).toThrow(/http\.port 0/);
     expect(() => checkWorkerConfig(config({ IPUBSUB_CLUSTER_GOSSIP_PORT: '0' }), 2)).toThrow(/gossip\.port 0/);
     expect(() => checkWorkerConfig(config({ IPUBSUB_HTTP_PORT: '65535' }), 2)).toThrow(/65535/);
     expect(() =>
       checkWorkerConfig(config({ IPUBSUB_HTTP_HOST: '0.0.0.0', IPUBSUB_CLUSTER_SEEDS: 'seed:7000' }), 2),
     ).toThrow(/advertiseUrl/);
+    expect(() => checkWorkerConfig(config({ IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'false' }), 2)).toThrow(
+      /store.allowNodeLocalInCluster/,
+    );
     expect(() => checkWorkerConfig(config({ IPUBSUB_HTTP_PORT: '0' }), 1)).not.toThrow();
     expect(() => checkWorkerConfig(config(), 2)).not.toThrow();
   });

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, type AppConfig } from '../config/index.js';
+import { ConfigError, NODE_LOCAL_STORES, type AppConfig } from '../config/index.js';
 import { formatAddress } from '../cluster/index.js';
 
 /** The environment variable that tells a forked process which worker (1…n) it is. */
@@ -51,6 +51,13 @@ export function checkWorkerConfig(config: AppConfig, workers: number): void {
     throw new ConfigError(
       'cluster.gossip.advertise must be set when cluster.gossip.host is a wildcard address and cluster.seeds join other machines',
     );
+  if (NODE_LOCAL_STORES.includes(config.store.type) && !config.store.allowNodeLocalInCluster) {
+    throw new ConfigError(
+      `node.workers ${workers} makes every worker a cluster member, and store.type ${config.store.type} keeps ` +
+        `each stream's stored messages on one worker only (unreadable while it restarts). Use a store every ` +
+        `worker shares, or accept that with store.allowNodeLocalInCluster: true (IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER=true).`,
+    );
+  }
   const highest = Math.max(config.http.port, config.cluster.gossip.port) + workers;
   if (highest > 65535) throw new ConfigError(`node.workers ${workers}: worker ports would go past 65535`);
 }
