@@ -39,11 +39,16 @@ export const StoredPullRequest = Type.Object({
 export type StoredPullRequest = Static<typeof StoredPullRequest>;
 export interface StoredPullAnswer {
   readonly messages: HeldMessage[];
+  /** High-water marks of the page's streams (MessageCopies.marks). */
+  readonly marks: HeldKey[];
   /** Where the next page starts; null when the member has nothing more. */
   readonly next: HeldKey | null;
 }
 /** A leaving node sends the stored messages of its streams to their next homes. */
-export const StoredKeepRequest = Type.Object({ messages: Type.Array(HeldMessageSchema) });
+export const StoredKeepRequest = Type.Object({
+  messages: Type.Array(HeldMessageSchema),
+  marks: Type.Array(HeldKeySchema),
+});
 export type StoredKeepRequest = Static<typeof StoredKeepRequest>;
 
 /**
@@ -112,7 +117,7 @@ export class StoredHomes {
     do {
       const request: StoredPullRequest = { member: this.membership.selfUpdate(), after };
       const answer: StoredPullAnswer = await this.peers.call(member.http, STORED_PULL_PATH, request, PAGE_TIMEOUT_MS);
-      kept += await copies.keep(answer.messages);
+      kept += await copies.keep(answer.messages, answer.marks);
       after = answer.next;
     } while (after !== null);
     this.pulled.add(member.name);
@@ -150,7 +155,7 @@ export class StoredHomes {
   }
 
   serveKeep(request: StoredKeepRequest): Promise<number> {
-    return this.requireCopies().keep(request.messages);
+    return this.requireCopies().keep(request.messages, request.marks);
   }
 
   /**
@@ -173,17 +178,19 @@ export class StoredHomes {
     let after: HeldKey | null = null;
     do {
       const page = await collectPage(copies, after, () => true);
-      const groups = new Map<RingMember, HeldMessage[]>();
-      for (const message of page.messages) {
-        const member = target(message.streamId);
-        if (member === undefined || failed.has(member.name)) continue;
-        let group = groups.get(member);
-        if (group === undefined) groups.set(member, (group = []));
-        group.push(message);
-      }
+      const groups = new Map<RingMember, StoredKeepRequest>();
+      const group = (streamId: string): StoredKeepRequest | undefined => {
+        const member = target(streamId);
+        if (member === undefined || failed.has(member.name)) return undefined;
+        let request = groups.get(member);
+        if (request === undefined) groups.set(member, (request = { messages: [], marks: [] }));
+        return request;
+      };
+      for (const message of page.messages) group(message.streamId)?.messages.push(message);
+      for (const mark of page.marks) group(mark.streamId)?.marks.push(mark);
       await Promise.all(
-        [...groups].map(async ([member, messages]) => {
-          const request: StoredKeepRequest = { messages };
+        [...groups].map(async ([member, request]) => {
+          const { messages } = request;
           try {
             await this.peers.call(member.http, STORED_KEEP_PATH, request, PAGE_TIMEOUT_MS);
             sent += messages.length;
@@ -219,7 +226,7 @@ async function collectPage(
   let next = after;
   for (let reads = 0; reads < LIST_BATCHES_PER_PAGE && bytes < PAGE_BYTES; reads++) {
     const batch = await copies.list(next, LIST_BATCH);
-    if (batch.length === 0) return { messages, next: null };
+    if (batch.length === 0) return withMarks(copies, messages, null);
     for (const message of batch) {
       if (wanted(message.streamId)) {
         messages.push(message);
@@ -228,7 +235,18 @@ async function collectPage(
     }
     const last = batch[batch.length - 1];
     next = { streamId: last.streamId, seq: last.seq };
-    if (batch.length < LIST_BATCH) return { messages, next: null };
+    if (batch.length < LIST_BATCH) return withMarks(copies, messages, null);
   }
-  return { messages, next };
+  return withMarks(copies, messages, next);
+}
+
+/** A page and the high-water marks of its streams, which travel with their messages. */
+async function withMarks(
+  copies: MessageCopies,
+  messages: HeldMessage[],
+  next: HeldKey | null,
+): Promise<StoredPullAnswer> {
+  const streamIds = new Set<string>();
+  for (const message of messages) streamIds.add(message.streamId);
+  return { messages, marks: await copies.marks([...streamIds]), next };
 }

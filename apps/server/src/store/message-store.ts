@@ -99,11 +99,17 @@ export interface MessageCopies {
   /** Up to `limit` messages this store holds after `after` (null: from the first), by stream id, then sequence. */
   list(after: HeldKey | null, limit: number): Promise<HeldMessage[]>;
   /**
-   * Keeps copies under their sequences, in one transaction. A copy whose position or messageUuid its stream
-   * already holds is skipped (the same message, copied before), so copying twice changes nothing. Resolves to
-   * how many were new.
+   * The high-water marks of those of these streams that have one: the last sequence the stream used, kept when
+   * its newest messages expired so that the next message is not numbered as one of them (a reader's token may
+   * point there).
    */
-  keep(messages: readonly HeldMessage[]): Promise<number>;
+  marks(streamIds: readonly string[]): Promise<HeldKey[]>;
+  /**
+   * Keeps copies under their sequences, and raises marks to at least those given, in one transaction. A copy
+   * whose position or messageUuid its stream already holds is skipped (the same message, copied before), so
+   * copying twice changes nothing. Resolves to how many messages were new.
+   */
+  keep(messages: readonly HeldMessage[], marks: readonly HeldKey[]): Promise<number>;
 }
 
 /** A position whose bytes this adapter did not make (another store type's token, or an older format). */

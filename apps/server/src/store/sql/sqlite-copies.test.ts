@@ -58,8 +58,8 @@ describe('SQLite copies between nodes', () => {
       'b:id\u0000with "quotes"',
       'b:m-3',
     ]);
-    expect(await to.copies!.keep(held)).toBe(5);
-    expect(await to.copies!.keep(held)).toBe(0);
+    expect(await to.copies!.keep(held, [])).toBe(5);
+    expect(await to.copies!.keep(held, [])).toBe(0);
     expect(await listAll(to, 100)).toEqual(held);
   });
 
@@ -68,18 +68,38 @@ describe('SQLite copies between nodes', () => {
     expect(first.messages).toEqual([]);
     await from.append([1, 2].map((n) => message('c', n)));
     const read = await from.readAfter('c', null, 1, Date.now());
-    await to.copies!.keep((await listAll(from, 100)).filter((m) => m.streamId === 'c'));
+    await to.copies!.keep(
+      (await listAll(from, 100)).filter((m) => m.streamId === 'c'),
+      [],
+    );
     await to.append([message('c', 3), message('c', 1)]);
     const resumed = await to.readAfter('c', read.position, 10, Date.now());
     expect(resumed.messages.map((m) => m.messageUuid)).toEqual(['id\u0000with "quotes"', 'm-3']);
     expect(resumed.gap).toBe(false);
   });
 
+  it('carries high-water marks: a stream whose newest message expired goes on numbering after it', async () => {
+    const now = Date.now();
+    await from.append([message('e', 1), { ...message('e', 3), expiresAt: now + 50 }]);
+    const read = await from.readAfter('e', null, 10, now);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    while ((await from.purgeExpired(Date.now(), 100)) > 0);
+    const held = (await listAll(from, 100)).filter((m) => m.streamId === 'e');
+    expect(held.map((m) => m.messageUuid)).toEqual(['m-1']);
+    const marks = await from.copies!.marks(['e', 'no-such-stream']);
+    expect(marks).toHaveLength(1);
+    await to.copies!.keep(held, marks);
+    await to.append([message('e', 4)]);
+    // The reader had seen m-3 (since purged): its token still finds the message stored after the move.
+    const resumed = await to.readAfter('e', read.position, 10, Date.now());
+    expect(resumed.messages.map((m) => m.messageUuid)).toEqual(['m-4']);
+  });
+
   it('skips a copy of a message the stream holds under another position (sent again to another node)', async () => {
     await to.append([message('d', 1)]);
     await from.append([message('d', 1), message('d', 2)]);
     const copies = (await listAll(from, 100)).filter((m) => m.streamId === 'd');
-    expect(await to.copies!.keep(copies)).toBe(1);
+    expect(await to.copies!.keep(copies, [])).toBe(1);
     const read = await to.readAfter('d', null, 10, Date.now());
     expect(read.messages.map((m) => m.messageUuid)).toEqual(['m-1', 'id\u0000with "quotes"']);
   });

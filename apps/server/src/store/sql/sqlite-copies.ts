@@ -1,8 +1,10 @@
 import type { DataSource } from 'typeorm';
 import type { HeldKey, HeldMessage, MessageCopies } from '../message-store.js';
 import { decodeUuid, encodeUuid } from '../message-uuid-key.js';
+import type { Statement } from './append-statements.js';
+import { SQLITE_PURGE } from './purge-statements.js';
 import type { SqlWriter } from './sql-writers.js';
-import { MESSAGES_TABLE } from './table.js';
+import { HIGH_WATER_TABLE, MESSAGES_TABLE } from './table.js';
 
 const COLUMNS = 'stream_id, seq, message_uuid, created_at, expires_at, payload';
 
@@ -43,8 +45,29 @@ export class SqliteCopies implements MessageCopies {
     }));
   }
 
-  async keep(messages: readonly HeldMessage[]): Promise<number> {
-    if (messages.length === 0) return 0;
+  async marks(streamIds: readonly string[]): Promise<HeldKey[]> {
+    if (streamIds.length === 0) return [];
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT stream_id, last_seq FROM ${HIGH_WATER_TABLE} WHERE stream_id IN (SELECT value FROM json_each(?))`,
+      [JSON.stringify(streamIds)],
+    );
+    return rows.map((row) => ({ streamId: String(row.stream_id), seq: Number(row.last_seq) }));
+  }
+
+  async keep(messages: readonly HeldMessage[], marks: readonly HeldKey[]): Promise<number> {
+    const raise: Statement[] =
+      marks.length === 0
+        ? []
+        : [
+            SQLITE_PURGE.raiseMarks(
+              marks.map((mark) => mark.streamId),
+              marks.map((mark) => mark.seq),
+            ),
+          ];
+    if (messages.length === 0) {
+      if (raise.length > 0) await this.writer.atomically(raise);
+      return 0;
+    }
     const paramRows = messages.map((m) => [
       m.streamId,
       m.seq,
@@ -53,7 +76,7 @@ export class SqliteCopies implements MessageCopies {
       m.expiresAt,
       m.messageJson,
     ]);
-    const [kept] = await this.writer.atomically([{ sql: KEEP_SQL, paramRows }]);
+    const [kept] = await this.writer.atomically([{ sql: KEEP_SQL, paramRows }, ...raise]);
     return kept.length;
   }
 }
