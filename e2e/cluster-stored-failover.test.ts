@@ -57,6 +57,34 @@ async function tokenAfterFirst(node: ServerProcess, streamId: string): Promise<s
   return ((await res.json()) as { dbResumeToken: string }).dbResumeToken;
 }
 
+/**
+ * node-3, owner of a stream, leaves (SIGTERM) and rejoins: everything stored before, while away and after reads
+ * back through every member, from the start and from tokens taken before and while it was away.
+ */
+async function leaveAndRejoin(cluster: TestCluster): Promise<void> {
+  const streamId = await cluster.streamOwnedBy('node-3', 'leave');
+  const sent = Array.from({ length: 30 }, (_, i) => `before-${i}`);
+  for (const uuid of sent) await sendStored(cluster.node('node-1'), streamId, uuid);
+  const token = await tokenAfterFirst(cluster.node('node-3'), streamId);
+
+  expect(await cluster.kill('node-3', 'SIGTERM')).toBe(0);
+  await cluster.waitForRing(['node-1', 'node-2']);
+  for (const node of cluster.others()) expect(await readStored(node, streamId)).toEqual(sent);
+  expect(await readStored(cluster.node('node-2'), streamId, token)).toEqual(sent.slice(1));
+  const whileAway = Array.from({ length: 10 }, (_, i) => `away-${i}`);
+  for (const uuid of whileAway) await sendStored(cluster.node('node-2'), streamId, uuid);
+  const tokenWhileAway = await tokenAfterFirst(cluster.node('node-1'), streamId);
+
+  await cluster.startNode('node-3');
+  await cluster.waitForRing(['node-1', 'node-2', 'node-3']);
+  expect(await cluster.ownerOf(streamId)).toBe('node-3');
+  await sendStored(cluster.node('node-1'), streamId, 'after');
+  const all = [...sent, ...whileAway, 'after'];
+  for (const node of cluster.others()) expect(await readStored(node, streamId)).toEqual(all);
+  expect(await readStored(cluster.node('node-1'), streamId, token)).toEqual(all.slice(1));
+  expect(await readStored(cluster.node('node-3'), streamId, tokenWhileAway)).toEqual(all.slice(1));
+}
+
 describe('stored streams when members go and come back: embedded SQLite with store.allowNodeLocalInCluster', () => {
   let cluster: TestCluster;
 
@@ -82,27 +110,7 @@ describe('stored streams when members go and come back: embedded SQLite with sto
   });
 
   it('a member that leaves (SIGTERM) hands its stored messages to the next homes and takes them back when it rejoins', async () => {
-    const streamId = await cluster.streamOwnedBy('node-3', 'leave');
-    const sent = Array.from({ length: 30 }, (_, i) => `before-${i}`);
-    for (const uuid of sent) await sendStored(cluster.node('node-1'), streamId, uuid);
-    const token = await tokenAfterFirst(cluster.node('node-3'), streamId);
-
-    expect(await cluster.kill('node-3', 'SIGTERM')).toBe(0);
-    await cluster.waitForRing(['node-1', 'node-2']);
-    for (const node of cluster.others()) expect(await readStored(node, streamId)).toEqual(sent);
-    expect(await readStored(cluster.node('node-2'), streamId, token)).toEqual(sent.slice(1));
-    const whileAway = Array.from({ length: 10 }, (_, i) => `away-${i}`);
-    for (const uuid of whileAway) await sendStored(cluster.node('node-2'), streamId, uuid);
-    const tokenWhileAway = await tokenAfterFirst(cluster.node('node-1'), streamId);
-
-    await cluster.startNode('node-3');
-    await cluster.waitForRing(['node-1', 'node-2', 'node-3']);
-    expect(await cluster.ownerOf(streamId)).toBe('node-3');
-    await sendStored(cluster.node('node-1'), streamId, 'after');
-    const all = [...sent, ...whileAway, 'after'];
-    for (const node of cluster.others()) expect(await readStored(node, streamId)).toEqual(all);
-    expect(await readStored(cluster.node('node-1'), streamId, token)).toEqual(all.slice(1));
-    expect(await readStored(cluster.node('node-3'), streamId, tokenWhileAway)).toEqual(all.slice(1));
+    await leaveAndRejoin(cluster);
   });
 
   it("a live tail (Server-Sent Events) opened at any member runs at the stream's home and sees every message", async () => {
@@ -180,5 +188,18 @@ describe.runIf(postgresUrl !== null)('stored streams when an owner crashes: shar
     expectNothingLost(figures);
     // The shared database: the interim owner serves the stream while its owner is down.
     expect(Object.keys(figures.outageReads)).toEqual(['200']);
+  });
+
+  it('an owner that leaves (SIGTERM) and rejoins: every stored message reads back through every member', async () => {
+    await leaveAndRejoin(cluster);
+  });
+
+  it('an owner that never comes back: its streams go on at the live owner with everything stored before', async () => {
+    const streamId = await cluster.streamOwnedBy('node-3', 'gone');
+    await sendStored(cluster.node('node-1'), streamId, 'before');
+    await cluster.kill('node-3', 'SIGKILL');
+    await cluster.waitForRing(['node-1', 'node-2']);
+    await sendStored(cluster.node('node-2'), streamId, 'after');
+    for (const node of cluster.others()) expect(await readStored(node, streamId)).toEqual(['before', 'after']);
   });
 });
