@@ -4,7 +4,7 @@ import {
   testServerUrl,
   type ScratchDatabase,
 } from '../apps/server/src/store/testing/scratch-database.js';
-import { expectError } from './support/api-helpers.js';
+import { expectError, scrapeMetrics } from './support/api-helpers.js';
 import { TestCluster } from './support/cluster.js';
 import type { ServerProcess } from './support/server.js';
 import { EventStreamReader } from './support/sse.js';
@@ -111,6 +111,11 @@ describe('stored streams when members go and come back: embedded SQLite with sto
 
   it('a member that leaves (SIGTERM) hands its stored messages to the next homes and takes them back when it rejoins', async () => {
     await leaveAndRejoin(cluster);
+    // The rejoined node took back at least the 10 messages stored while it was away.
+    const copiedIn = (await scrapeMetrics(cluster.node('node-3'))).get(
+      'ipubsub_cluster_stored_copies_total{direction="in"}',
+    );
+    expect(copiedIn).toBeGreaterThanOrEqual(10);
   });
 
   it("a live tail (Server-Sent Events) opened at any member runs at the stream's home and sees every message", async () => {

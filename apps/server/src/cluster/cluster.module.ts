@@ -63,9 +63,24 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
         },
         {
           provide: StoredHomes,
-          inject: [Membership, StoredStreams, PeerClient, CLUSTER_LOGGER],
-          useFactory: (membership: Membership, stored: StoredStreams, peers: PeerClient, log: Logger) =>
-            new StoredHomes(membership, stored, peers, log),
+          inject: [Membership, StoredStreams, PeerClient, CLUSTER_LOGGER, Metrics],
+          useFactory: (
+            membership: Membership,
+            stored: StoredStreams,
+            peers: PeerClient,
+            log: Logger,
+            metrics: Metrics,
+          ) => {
+            const copied = new Counter({
+              name: 'ipubsub_cluster_stored_copies_total',
+              help: 'Stored messages copied between members on a node-local store (in: new here; out: sent), as streams change home',
+              labelNames: ['direction'] as const,
+              registers: [metrics.registry],
+            });
+            return new StoredHomes(membership, stored, peers, log, (direction, messages) =>
+              copied.labels(direction).inc(messages),
+            );
+          },
         },
         {
           provide: HandOff,

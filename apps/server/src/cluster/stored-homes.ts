@@ -80,6 +80,8 @@ export class StoredHomes {
     private readonly stored: Pick<StoredStreams, 'copies' | 'idle'>,
     private readonly peers: PeerClient,
     private readonly logger: Logger,
+    /** Stored messages copied to (`in`: new to this node's store) or sent from this node. */
+    private readonly onCopied: (direction: 'in' | 'out', messages: number) => void = () => undefined,
   ) {
     this.enabled = stored.copies !== undefined && membership.clustered;
   }
@@ -121,6 +123,7 @@ export class StoredHomes {
       after = answer.next;
     } while (after !== null);
     this.pulled.add(member.name);
+    this.onCopied('in', kept);
     if (kept > 0) this.logger.info({ from: member.name, messages: kept }, 'took over stored messages');
   }
 
@@ -151,11 +154,15 @@ export class StoredHomes {
       await this.stored.idle();
     }
     const homes = this.membership.homes;
-    return collectPage(copies, request.after, (streamId) => homes.owner(streamId)?.name === requester);
+    const page = await collectPage(copies, request.after, (streamId) => homes.owner(streamId)?.name === requester);
+    this.onCopied('out', page.messages.length);
+    return page;
   }
 
-  serveKeep(request: StoredKeepRequest): Promise<number> {
-    return this.requireCopies().keep(request.messages, request.marks);
+  async serveKeep(request: StoredKeepRequest): Promise<number> {
+    const kept = await this.requireCopies().keep(request.messages, request.marks);
+    this.onCopied('in', kept);
+    return kept;
   }
 
   /**
@@ -205,6 +212,7 @@ export class StoredHomes {
       );
       after = page.next;
     } while (after !== null);
+    this.onCopied('out', sent);
     this.logger.info({ messages: sent }, 'handed over stored messages');
   }
 
