@@ -3,8 +3,10 @@
 //            at the same time over the same BENCH_PAIR_STREAMS streams: sends/s, messages delivered/s, and
 //            whether deliveries keep up with sends (receivers that run ahead park and are woken by a send)
 //   sends    sends alone (BENCH_CONNECTIONS) over the same number of streams
+//   workers  both of the above through the shared port of a node with node.workers auto against one with 1
 // Rounds alternate the servers, the order rotating each round, and every round writes to new streams; each
 // round's figures, its ratios to the floor, and the medians are printed.
+import { availableParallelism } from 'node:os';
 import { options, selected } from './lib/options.mjs';
 import { ServerUnderTest } from './lib/processes.mjs';
 import { count, heading, line, percent, summary, target } from './lib/report.mjs';
@@ -56,10 +58,10 @@ async function runPair(server, prefix, seconds) {
  * Starts the servers, warms each up with `warmup(server)`, then runs `measure(server, round)` on each for
  * the rounds (order rotating), printing every result with `describe`; stops them and returns name → results.
  */
-async function alternate({ warmup, measure, describe }) {
+async function alternate({ starters = SERVERS, warmup, measure, describe }) {
   const servers = [];
   try {
-    for (const [name, start] of SERVERS) servers.push([name, await start()]);
+    for (const [name, start] of starters) servers.push([name, await start()]);
     for (const [, server] of servers) await warmup(server);
     const runs = new Map(servers.map(([name]) => [name, []]));
     for (let round = 0; round < options.PAIR_ROUNDS; round++) {
@@ -80,19 +82,24 @@ async function alternate({ warmup, measure, describe }) {
  * Per-round ratios to the floor and the ratio of the medians, for `key` (higher is better; `inverse` for
  * costs, lower is better, so that a ratio above 1 always favours iPubSub); returns the latter for iPubSub.
  */
-function ratios(runs, key, label, inverse = false) {
-  const floor = runs.get('floor');
+function ratios(runs, key, label, inverse = false, base = 'floor') {
+  const floor = runs.get(base);
   const of = (a, b) => (inverse ? b / a : a / b);
   let ratio;
   for (const [name, results] of runs) {
-    if (name === 'floor') continue;
+    if (name === base) continue;
     const perRound = results.map((r, i) => of(r[key], floor[i][key]).toFixed(2)).join(', ');
     const ofMedians = of(median(results.map((r) => r[key])), median(floor.map((r) => r[key])));
-    if (name === 'iPubSub') ratio = ofMedians;
-    line('ratio', `${name}/floor ${label}: per round ${perRound}; of the medians ${ofMedians.toFixed(2)}`);
+    ratio ??= ofMedians;
+    line('ratio', `${name}/${base} ${label}: per round ${perRound}; of the medians ${ofMedians.toFixed(2)}`);
   }
   return ratio;
 }
+
+const describePair = (r) =>
+  `${count(r.sent).padStart(7)} sends/s ${count(r.delivered).padStart(7)} delivered/s ` +
+  `(${percent(r.delivered / r.sent)} of sends)  ${count(r.emptyPolls)} empty polls/s  ${r.failed} failed   ` +
+  `CPU: server ${percent(r.serverCpu)} (${r.cpuPerMessageUs.toFixed(1)} µs per send or delivery), wrk ${percent(r.loadgenCpu)}`;
 
 async function pairFigure() {
   heading(
@@ -105,10 +112,7 @@ async function pairFigure() {
   const runs = await alternate({
     warmup: (server) => runPair(server, 'pair-warm-', options.PAIR_WARMUP),
     measure: (server, round) => runPair(server, `pair${round}-`, options.PAIR_DURATION),
-    describe: (r) =>
-      `${count(r.sent).padStart(7)} sends/s ${count(r.delivered).padStart(7)} delivered/s ` +
-      `(${percent(r.delivered / r.sent)} of sends)  ${count(r.emptyPolls)} empty polls/s  ${r.failed} failed   ` +
-      `CPU: server ${percent(r.serverCpu)} (${r.cpuPerMessageUs.toFixed(1)} µs per send or delivery), wrk ${percent(r.loadgenCpu)}`,
+    describe: describePair,
   });
   for (const [name, results] of runs) {
     const sent = median(results.map((r) => r.sent));
@@ -126,23 +130,26 @@ async function pairFigure() {
   ];
 }
 
+/** Sends alone for `seconds` on streams `<prefix><n>`. */
+async function sendsAlone(server, prefix, seconds) {
+  const r = await runLoad({ tool, port: server.port, seconds, streams: options.PAIR_STREAMS, streamPrefix: prefix });
+  return { ...r, sent: r.okPerSecond };
+}
+
+const describeSends = (r) =>
+  `${count(r.sent).padStart(7)} sends/s   ${r.failed} failed   ` +
+  `CPU: server ${percent(r.serverCpu)} (${r.cpuPerMessageUs.toFixed(1)} µs per send), wrk ${percent(r.loadgenCpu)}`;
+
 async function sendsFigure() {
   heading(
     'Sends alone',
     `wrk, 1 thread, ${options.CONNECTIONS} connections over ${count(options.PAIR_STREAMS)} streams; ` +
       `${options.PAIR_DURATION} s per round after a ${options.PAIR_WARMUP} s warm-up per server; ${options.PAIR_ROUNDS} rounds`,
   );
-  const common = { tool, seconds: options.PAIR_DURATION, streams: options.PAIR_STREAMS };
   const runs = await alternate({
-    warmup: (server) =>
-      runLoad({ ...common, port: server.port, seconds: options.PAIR_WARMUP, streamPrefix: 'sends-warm-' }),
-    measure: async (server, round) => {
-      const r = await runLoad({ ...common, port: server.port, streamPrefix: `sends${round}-` });
-      return { ...r, sent: r.okPerSecond };
-    },
-    describe: (r) =>
-      `${count(r.sent).padStart(7)} sends/s   ${r.failed} failed   ` +
-      `CPU: server ${percent(r.serverCpu)} (${r.cpuPerMessageUs.toFixed(1)} µs per send), wrk ${percent(r.loadgenCpu)}`,
+    warmup: (server) => sendsAlone(server, 'sends-warm-', options.PAIR_WARMUP),
+    measure: (server, round) => sendsAlone(server, `sends${round}-`, options.PAIR_DURATION),
+    describe: describeSends,
   });
   for (const [name, results] of runs) line(name, `median: ${count(median(results.map((r) => r.sent)))} sends/s`);
   const ratio = ratios(runs, 'sent', 'sends');
@@ -150,7 +157,38 @@ async function sendsFigure() {
   return target('sends alone ≥ 0.9× floor (ratio of the medians)', ratio >= 0.9);
 }
 
+async function workersFigure() {
+  heading(
+    'Workers: node.workers auto against 1, through the shared port',
+    `the pair and then sends alone as above, ${availableParallelism()} workers for auto; a request reaching a ` +
+      `worker that does not own its stream is forwarded to the one that does`,
+  );
+  const starters = [
+    ['workers 1', () => ServerUnderTest.ipubsubWorkers(1)],
+    ['auto', () => ServerUnderTest.ipubsubWorkers('auto')],
+  ];
+  const pair = await alternate({
+    starters,
+    warmup: (server) => runPair(server, 'pair-warm-', options.PAIR_WARMUP),
+    measure: (server, round) => runPair(server, `pair${round}-`, options.PAIR_DURATION),
+    describe: describePair,
+  });
+  const delivered = ratios(pair, 'delivered', 'pair delivered', false, 'workers 1');
+  const sends = await alternate({
+    starters,
+    warmup: (server) => sendsAlone(server, 'sends-warm-', options.PAIR_WARMUP),
+    measure: (server, round) => sendsAlone(server, `sends${round}-`, options.PAIR_DURATION),
+    describe: describeSends,
+  });
+  const sent = ratios(sends, 'sent', 'sends alone', false, 'workers 1');
+  return [
+    target('workers auto delivers more than 1 in the pair', delivered > 1),
+    target('workers auto accepts more sends alone than 1', sent > 1),
+  ];
+}
+
 const verdicts = [];
 if (selected('pair')) verdicts.push(...(await pairFigure()));
 if (selected('sends')) verdicts.push(await sendsFigure());
+if (selected('workers')) verdicts.push(...(await workersFigure()));
 summary('Targets (pair)', verdicts);

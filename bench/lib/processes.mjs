@@ -2,8 +2,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +23,36 @@ export function cpuSecondsOf(pid) {
   }
   const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * A port `base` with base … base + 2n + 1 free on loopback for TCP and UDP: an iPubSub node of n workers takes
+ * base + i for HTTP and, with the gossip port at base + n + 1, base + n + 1 + i for gossip.
+ */
+async function freePortRange(n) {
+  const free = async (port) => {
+    const tcp = createServer();
+    const udp = createSocket('udp4');
+    try {
+      tcp.listen(port, '127.0.0.1');
+      await once(tcp, 'listening');
+      udp.bind(port, '127.0.0.1');
+      await once(udp, 'listening');
+      return true;
+    } catch {
+      return false;
+    } finally {
+      tcp.close();
+      udp.close(() => undefined);
+    }
+  };
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    let ok = true;
+    for (let port = base; port <= base + 2 * n + 1 && ok; port++) ok = await free(port);
+    if (ok) return base;
+  }
+  throw new Error('no free port range');
 }
 
 async function freePort() {
@@ -52,8 +83,8 @@ export class ServerUnderTest {
    * The iPubSub node built in apps/server/dist (of this checkout, or of `root`), with `IPUBSUB_*` overrides on
    * top of the single-node config.
    */
-  static async ipubsub(env = {}, root = REPO_ROOT) {
-    const port = await freePort();
+  static async ipubsub(env = {}, root = REPO_ROOT, port = undefined) {
+    port ??= await freePort();
     const storePath = mkdtempSync(join(tmpdir(), 'ipubsub-bench-'));
     const child = spawn(
       process.execPath,
@@ -73,7 +104,39 @@ export class ServerUnderTest {
     const server = new ServerUnderTest('iPubSub', child, port, () =>
       rmSync(storePath, { recursive: true, force: true }),
     );
-    await server.waitReady();
+    // Generous: on a machine busy with other work, a node (or its workers) can take tens of seconds to start.
+    await server.waitReady(120_000);
+    return server;
+  }
+
+  /**
+   * An iPubSub node of `workers` worker processes (a number, or `auto`) sharing its port, each a ring member
+   * on its own port; resolves once every worker's ring holds all of them.
+   */
+  static async ipubsubWorkers(workers) {
+    const count = workers === 'auto' ? availableParallelism() : workers;
+    const base = await freePortRange(count);
+    const server = await ServerUnderTest.ipubsub(
+      {
+        IPUBSUB_NODE_WORKERS: String(workers),
+        IPUBSUB_CLUSTER_GOSSIP_PORT: String(base + count + 1),
+        IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'true',
+      },
+      REPO_ROOT,
+      base,
+    );
+    if (count === 1) return server;
+    for (let i = 1; i <= count; i++) {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const view = await fetch(`http://127.0.0.1:${base + i}/api/v1/cluster`)
+          .then((res) => res.json())
+          .catch(() => undefined);
+        if (view?.ring.length === count) break;
+        if (Date.now() > deadline) throw new Error(`worker ${i} of ${count} not in a full ring:\n${server.output}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     return server;
   }
 
@@ -137,9 +200,16 @@ export class ServerUnderTest {
     return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
   }
 
-  /** CPU seconds (user + system) used so far. */
+  /** CPU seconds (user + system) used so far, by the process and its children (the workers of node.workers). */
   cpuSeconds() {
-    return cpuSecondsOf(this.child.pid);
+    const pid = this.child.pid;
+    let children = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      // gone
+    }
+    return children.reduce((sum, child) => sum + (cpuSecondsOf(child) ?? 0), cpuSecondsOf(pid) ?? 0);
   }
 
   async stop() {
