@@ -77,7 +77,7 @@ export class StoredHomes {
 
   constructor(
     private readonly membership: Membership,
-    private readonly stored: Pick<StoredStreams, 'copies' | 'idle'>,
+    private readonly stored: Pick<StoredStreams, 'copies' | 'settled'>,
     private readonly peers: PeerClient,
     private readonly logger: Logger,
     /** Stored messages copied to (`in`: new to this node's store) or sent from this node. */
@@ -151,7 +151,7 @@ export class StoredHomes {
       this.membership.learn(request.member);
       // Sends accepted before this node learnt of the new home are committed before the listing starts; later
       // ones are forwarded to the new home, which serves nothing before its pulls are done.
-      await this.stored.idle();
+      await this.stored.settled();
     }
     const homes = this.membership.homes;
     const page = await collectPage(copies, request.after, (streamId) => homes.owner(streamId)?.name === requester);
@@ -173,7 +173,7 @@ export class StoredHomes {
   async handOver(): Promise<void> {
     const copies = this.stored.copies;
     if (copies === undefined || !this.enabled) return;
-    await this.stored.idle();
+    await this.stored.settled();
     const homes = this.membership.homes;
     const live = this.membership.ring;
     const target = (streamId: string): RingMember | undefined => {

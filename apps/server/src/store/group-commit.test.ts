@@ -93,6 +93,26 @@ describe('GroupCommit on SQLite', () => {
     await commits.idle();
   });
 
+  it('settled() waits for the sends accepted before it, not for those that keep arriving after', async () => {
+    const commits = committer(GROUP_COMMIT_LIMITS, 1);
+    const before = [commits.append(message('a', 'a1')), commits.append(message('b', 'b1'))];
+    await new Promise((resolve) => setImmediate(resolve)); // a batch is in flight
+    before.push(commits.append(message('a', 'a2')));
+    let beforeDone = 0;
+    for (const send of before) void send.then(() => beforeDone++);
+    let settled: boolean | 'too early' = false;
+    void commits.settled().then(() => (settled = beforeDone === before.length ? true : 'too early'));
+    const later: Promise<unknown>[] = [];
+    // A steady stream of sends: there is always one waiting, so idle() would not resolve within this loop.
+    for (let n = 0; settled === false && n < 2_000; n++) {
+      later.push(commits.append(message('c', `c${n}`)));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(settled).toBe(true);
+    await Promise.all(later);
+    expect(await stored('a')).toEqual(['a1', 'a2']);
+  });
+
   it('refuses sends beyond maxPending instead of queueing them', async () => {
     const commits = committer({ maxBatchMessages: 10, maxBatchBytes: 1 << 20, maxPending: 5 });
     const accepted = Array.from({ length: 5 }, (_, i) => commits.append(message('s', `m${i}`)));

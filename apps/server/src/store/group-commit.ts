@@ -19,6 +19,14 @@ interface PendingAppend {
   readonly message: NewMessage;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (err: unknown) => void;
+  /** Callers of `settled()` waiting for this message among others. */
+  barriers?: Barrier[];
+}
+
+/** A `settled()` call: how many of the messages it waits for are still pending or in flight. */
+interface Barrier {
+  left: number;
+  readonly done: () => void;
 }
 
 /**
@@ -31,6 +39,7 @@ interface PendingAppend {
  */
 export class GroupCommit {
   private pending: PendingAppend[] = [];
+  private readonly batchesInFlight = new Set<PendingAppend[]>();
   /** Streams with a batch in flight. */
   private readonly busyStreams = new Set<string>();
   private inFlight = 0;
@@ -62,6 +71,20 @@ export class GroupCommit {
     });
   }
 
+  /**
+   * Resolves once every message accepted before this call has been committed or failed; unlike `idle()`, later
+   * sends do not hold it up, so it ends under steady load too.
+   */
+  settled(): Promise<void> {
+    const waiting = [...this.pending];
+    for (const batch of this.batchesInFlight) waiting.push(...batch);
+    if (waiting.length === 0) return Promise.resolve();
+    return new Promise((done) => {
+      const barrier: Barrier = { left: waiting.length, done };
+      for (const pending of waiting) (pending.barriers ??= []).push(barrier);
+    });
+  }
+
   /** Resolves when nothing is waiting or being committed. */
   idle(): Promise<void> {
     if (this.inFlight === 0 && this.pending.length === 0) return Promise.resolve();
@@ -73,6 +96,7 @@ export class GroupCommit {
       const batch = this.takeBatch();
       if (batch.length === 0) return; // every waiting stream has a batch in flight
       this.inFlight++;
+      this.batchesInFlight.add(batch);
       void this.commit(batch);
     }
     if (this.inFlight === 0 && this.pending.length === 0) {
@@ -116,11 +140,16 @@ export class GroupCommit {
     }
     for (const message of messages) this.busyStreams.delete(message.streamId);
     this.inFlight--;
+    this.batchesInFlight.delete(batch);
     if (results === undefined) {
       for (const pending of batch) pending.reject(failure);
     } else {
       this.onCommitted(messages.filter((_, i) => !results[i].duplicate));
       for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
+    }
+    for (const pending of batch) {
+      if (pending.barriers === undefined) continue;
+      for (const barrier of pending.barriers) if (--barrier.left === 0) barrier.done();
     }
     this.launch();
   }

@@ -207,6 +207,11 @@ export class StoredStreams {
     return this.commits.idle();
   }
 
+  /** Resolves once every send accepted before this call has been committed or failed; later ones are not awaited. */
+  settled(): Promise<void> {
+    return this.commits.settled();
+  }
+
   private async readAfter(
     streamId: string,
     after: StorePosition | null,
