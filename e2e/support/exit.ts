@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, SERVER_MAIN } from './server.js';
 
-/** Starts the server with this environment and waits for it to exit by itself (killed after 10 s): code and stderr. */
+/** Starts the server with this environment and waits for it to exit by itself (killed after 30 s: a loaded machine starts Node slowly): code and stderr. */
 export async function startExpectingExit(
   env: Record<string, string>,
 ): Promise<{ code: number | null; stderr: string }> {
@@ -20,7 +20,7 @@ export async function startExpectingExit(
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   const [code] = (await once(child, 'exit')) as [number | null];
   clearTimeout(killer);
   return { code, stderr };

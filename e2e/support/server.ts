@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { httpsRequest } from './tls.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const SERVER_MAIN = join(REPO_ROOT, 'apps/server/dist/main.js');
@@ -33,6 +34,8 @@ export interface StartOptions {
   waitReady?: boolean;
   /** How long to wait for that (ms); default 20 s. */
   startTimeoutMs?: number;
+  /** The node serves HTTPS (http.tls.* in `env`) with a certificate this CA (PEM) signed. */
+  ca?: string;
 }
 
 /** A real iPubSub node running as a child process of the test. */
@@ -43,6 +46,8 @@ export class ServerProcess {
     readonly url: string,
     readonly env: Record<string, string>,
     private output: string[],
+    /** The CA (PEM) of an HTTPS node's certificate. */
+    readonly ca?: string,
   ) {}
 
   static async start(options: StartOptions = {}): Promise<ServerProcess> {
@@ -67,7 +72,8 @@ export class ServerProcess {
     };
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
-    const server = new ServerProcess(child, port, `http://127.0.0.1:${port}`, env, output);
+    const url = `${options.ca === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
+    const server = new ServerProcess(child, port, url, env, output, options.ca);
     await server.waitUntil(options.waitReady === false ? '/health' : '/ready', options.startTimeoutMs);
     return server;
   }
@@ -86,8 +92,11 @@ export class ServerProcess {
     while (Date.now() < deadline) {
       if (this.exited) throw new Error(`server exited (${this.child.exitCode ?? this.child.signalCode}):\n${this.log}`);
       try {
-        const res = await fetch(this.url + path);
-        if (res.ok) return;
+        const status =
+          this.ca === undefined
+            ? (await fetch(this.url + path)).status
+            : (await httpsRequest(this.url + path, { ca: this.ca })).status;
+        if (status === 200) return;
       } catch {
         // not listening yet
       }

@@ -6,6 +6,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { ERROR_STATUS, type ErrorCode } from '@ipubsub/sdk/wire';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -22,6 +23,7 @@ import { classifyFastifyError, sendError } from './api/errors.js';
 import { STREAMS_PATH_PREFIX } from './api/streams.routes.js';
 import type { AppConfig } from './config/index.js';
 import { logRequest, secondsSinceArrival, stampArrival, type Metrics } from './observability/index.js';
+import { readTlsFiles, reloadTlsOnSighup } from './tls.js';
 
 /**
  * HTTP on one port, served by two Fastify instances behind a small front.
@@ -47,14 +49,24 @@ const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 export function serveHttp(streamApi: FastifyInstance, config: AppConfig, logger: Logger): FastifyServerFactory {
   const cors = corsPolicy(config.http.corsOrigins);
   const accessLog = config.log.requests;
+  const tls = readTlsFiles(config.http.tls);
   return (nestHandler) => {
-    const server = createServer({ connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, (req, res) => {
+    const handle = (req: IncomingMessage, res: ServerResponse): void => {
       stampArrival(req);
       if (accessLog) logRequest(logger, req, res);
       if (cors !== undefined && req.headers.origin !== undefined && cors(req, res)) return;
       if (req.url!.startsWith(STREAMS_PATH_PREFIX)) streamApi.routing(req, res);
       else nestHandler(req, res);
-    });
+    };
+    const options = { connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS };
+    let server: Server;
+    if (tls === undefined) server = createServer(options, handle);
+    else {
+      // HTTPS on the same port; SIGHUP re-reads the certificate (rotation) without dropping connections.
+      const https = createHttpsServer({ ...options, ...tls }, handle);
+      reloadTlsOnSighup(https, config.http.tls, logger);
+      server = https;
+    }
     server.on('clientError', answerClientError);
     // Node's own limits: a request must arrive whole within the timeouts (they end once it has been read, so
     // a long poll waits its full timeoutSeconds for its answer); beyond maxConnections a socket is closed.

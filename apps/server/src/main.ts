@@ -102,6 +102,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // A configuration problem found while starting (an unreadable TLS file) is said plainly, as at loading.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`ipubsub: ${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`ipubsub: failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(1);
 });

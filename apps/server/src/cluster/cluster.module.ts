@@ -17,6 +17,7 @@ import { Metrics, Readiness } from '../observability/index.js';
 import { StoredStreams, StoredStreamsHttp, StoreModule } from '../store/index.js';
 import { StreamEngine } from '../streams/index.js';
 import { StreamsModule } from '../streams/streams.module.js';
+import { clusterTrust } from '../tls.js';
 import { ClusterAuth } from './auth.js';
 import { ClusterController } from './cluster.controller.js';
 import { HandOff } from './handoff.js';
@@ -58,8 +59,9 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
         },
         {
           provide: PeerClient,
-          inject: [ClusterAuth, Membership],
-          useFactory: (auth: ClusterAuth, membership: Membership) => PeerClient.create(auth, membership.clustered),
+          inject: [ClusterAuth, Membership, APP_CONFIG],
+          useFactory: (auth: ClusterAuth, membership: Membership, config: AppConfig) =>
+            PeerClient.create(auth, membership.clustered, clusterTrust(config.cluster.tls)),
         },
         {
           provide: StoredHomes,
@@ -206,13 +208,14 @@ function createMembership(config: AppConfig, auth: ClusterAuth, logger: Logger):
     );
   }
   const urlHost = http.host.includes(':') ? `[${http.host}]` : http.host;
+  const scheme = http.tls.certFile === undefined ? 'http' : 'https';
   return new Membership(
     {
       cluster: cluster.name,
       self: {
         name: config.node.name,
         gossip: cluster.gossip.advertise ?? formatAddress(cluster.gossip.host, cluster.gossip.port),
-        http: (http.advertiseUrl ?? `http://${urlHost}:${http.port}`).replace(/\/+$/, ''),
+        http: (http.advertiseUrl ?? `${scheme}://${urlHost}:${http.port}`).replace(/\/+$/, ''),
       },
       seeds: cluster.seeds,
       bind: { host: cluster.gossip.host, port: cluster.gossip.port },

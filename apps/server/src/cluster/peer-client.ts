@@ -29,6 +29,11 @@ export interface PeerResponse {
   readonly body: Buffer;
 }
 
+/** Certificates (PEM) that verify peers' https:// certificates, in place of the system's. */
+export interface PeerTrust {
+  readonly ca: string[];
+}
+
 /** Why this node gave up on one of its calls in flight (the `code` of the PeerUnreachable it ends with). */
 export type Abandoned = 'shutting-down' | 'peer-left' | 'client-hung-up';
 
@@ -60,11 +65,15 @@ export class PeerClient {
   private constructor(
     private readonly auth: ClusterAuth,
     private readonly Client: typeof import('undici').Client | undefined,
+    private readonly trust: PeerTrust | undefined,
   ) {}
 
-  /** undici is imported only by a node in a cluster: a single node never calls another, and it costs memory. */
-  static async create(auth: ClusterAuth, clustered: boolean): Promise<PeerClient> {
-    return new PeerClient(auth, clustered ? (await import('undici')).Client : undefined);
+  /**
+   * undici is imported only by a node in a cluster: a single node never calls another, and it costs memory.
+   * `trust`: the certificates that verify peers' https:// URLs (default: the system's).
+   */
+  static async create(auth: ClusterAuth, clustered: boolean, trust?: PeerTrust): Promise<PeerClient> {
+    return new PeerClient(auth, clustered ? (await import('undici')).Client : undefined, trust);
   }
 
   request(base: string, request: PeerRequest): Promise<PeerResponse> {
@@ -137,7 +146,7 @@ export class PeerClient {
     let peer = this.peers.get(base);
     if (peer === undefined) {
       if (this.Client === undefined) throw new Error('a single node has no peers to call');
-      peer = new PeerConnections(base, this.Client);
+      peer = new PeerConnections(base, this.Client, this.trust);
       this.peers.set(base, peer);
     }
     return peer;
@@ -154,10 +163,13 @@ class PeerConnections {
   constructor(
     readonly base: string,
     private readonly Client: typeof import('undici').Client,
+    private readonly trust: PeerTrust | undefined,
   ) {}
 
   open(): Client {
-    const client = new this.Client(this.base, { pipelining: 1, keepAliveTimeout: 60_000, connect: { timeout: 2_000 } });
+    // An https:// peer's certificate is verified (undici's default) against `trust`, else the system's CAs.
+    const connect = { timeout: 2_000, ...this.trust };
+    const client = new this.Client(this.base, { pipelining: 1, keepAliveTimeout: 60_000, connect });
     this.all.push(client);
     return client;
   }
