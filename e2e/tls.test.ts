@@ -94,12 +94,16 @@ describe('a three-member cluster over https with cluster.tls.caFile', () => {
     const gossipPorts = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
     const seeds = gossipPorts.map((port) => `127.0.0.1:${port}`).join(',');
     const [first] = certs.servers;
-    for (let i = 0; i < 3; i++) {
-      nodes.push(
-        await ServerProcess.start({
+    const ports = [await freePort(), await freePort(), await freePort()];
+    // Started together (a member waits for its seeds), then watched until every ring holds all three.
+    const started = await Promise.allSettled(
+      [0, 1, 2].map((i) =>
+        ServerProcess.start({
           config: `config/multi-node-${i + 1}.yaml`,
-          port: await freePort(),
+          port: ports[i],
           ca: certs.ca,
+          waitReady: false,
+          startTimeoutMs: 60_000,
           env: {
             IPUBSUB_CLUSTER_GOSSIP_PORT: String(gossipPorts[i]),
             IPUBSUB_CLUSTER_SEEDS: seeds,
@@ -108,11 +112,13 @@ describe('a three-member cluster over https with cluster.tls.caFile', () => {
             IPUBSUB_CLUSTER_TLS_CAFILE: certs.caFile,
           },
         }),
-      );
-    }
+      ),
+    );
+    for (const start of started) if (start.status === 'fulfilled') nodes.push(start.value);
+    for (const start of started) if (start.status === 'rejected') throw start.reason;
     const get = async (node: ServerProcess, path: string): Promise<Record<string, unknown>> =>
       JSON.parse((await httpsRequest(node.url + path, { ca: certs.ca })).body) as Record<string, unknown>;
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 600; i++) {
       const views = await Promise.all(nodes.map((node) => get(node, '/api/v1/cluster')));
       if (views.every((view) => (view.ring as string[]).length === 3)) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
