@@ -224,12 +224,13 @@ export class HandOff implements MembershipListener {
     const byOwner = groupByOwner(ring, snapshots);
     const self = { ...this.membership.selfUpdate(), state: 'left' as const };
     // Stored messages first: the last in-memory request tells each member that this node left, which makes it
-    // home to this node's streams, and by then their stored messages are in its file.
+    // home to this node's streams, and by then their stored messages are in its file. If some could not be
+    // handed over, this node does not say it left (see StoredHomes.handOver).
     const storedCopied = this.homes.handOver();
     const transfers = ring.names.map((name) => {
       // Settles only once the entry is gone, so a request waiting on it finds the way clear when it retries.
       const transfer = storedCopied
-        .then(() => this.push(ring.member(name)!, byOwner.get(name) ?? [], self, ring))
+        .then((all) => this.push(ring.member(name)!, byOwner.get(name) ?? [], all ? self : undefined, ring))
         .finally(() => this.outgoing.delete(name));
       this.outgoing.set(name, transfer);
       return transfer;
@@ -239,6 +240,12 @@ export class HandOff implements MembershipListener {
       { streams: snapshots.length, messages: countMessages(snapshots), to: ring.names },
       'handed off in-memory streams',
     );
+    if (!(await storedCopied)) {
+      this.logger.error('stored messages not all handed over: exiting without announcing the leave');
+      this.left = true;
+      this.peers.abortAll();
+      return;
+    }
     // Every member now knows this node left, so one that forwarded a stored long poll here re-routes it.
     this.releaseStoredReaders();
     await this.membership.leave();

@@ -167,12 +167,22 @@ export class StoredHomes {
 
   /**
    * Leaving: every stored message this node holds goes to its stream's next home — or, when that home is down,
-   * to the stream's live owner, where the home pulls it once back. Never rejects: a member that cannot take its
-   * share is logged (the messages stay in this node's file, which a restart under the same name serves again).
+   * to the stream's live owner, where the home pulls it once back. Resolves to whether all of them got there;
+   * never rejects. When some did not, the caller must not announce that it left: the others then take this
+   * node for crashed and keep its streams waiting for it (503), instead of serving them without those messages.
    */
-  async handOver(): Promise<void> {
+  async handOver(): Promise<boolean> {
     const copies = this.stored.copies;
-    if (copies === undefined || !this.enabled) return;
+    if (copies === undefined || !this.enabled) return true;
+    try {
+      return await this.sendAll(copies);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'could not read the stored messages to hand over');
+      return false;
+    }
+  }
+
+  private async sendAll(copies: MessageCopies): Promise<boolean> {
     await this.stored.settled();
     const homes = this.membership.homes;
     const live = this.membership.ring;
@@ -214,6 +224,7 @@ export class StoredHomes {
     } while (after !== null);
     this.onCopied('out', sent);
     this.logger.info({ messages: sent }, 'handed over stored messages');
+    return failed.size === 0;
   }
 
   private requireCopies(): MessageCopies {
