@@ -98,7 +98,10 @@ async function main(): Promise<void> {
     process.exit(0);
   };
   process.once('SIGTERM', (signal) => void stop(signal));
-  process.once('SIGINT', (signal) => void stop(signal));
+  // Ctrl-C reaches a worker together with its primary, which stops the workers one at a time (each handing
+  // its streams to those still running); a worker stopping on its own too would hand off to leaving siblings.
+  if (worker > 0) process.on('SIGINT', () => undefined);
+  else process.once('SIGINT', (signal) => void stop(signal));
 }
 
 main().catch((err: unknown) => {
