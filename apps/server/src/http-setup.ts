@@ -156,20 +156,27 @@ class InvalidJsonBody extends Error {
 /**
  * Validation, `{error, code}` answers and the latency metric for both instances. Nest's records latency in
  * an onResponse hook; the stream API's route handlers record their own (see `registerStreamRoutes`), since
- * any onResponse hook makes Fastify add listeners to every response.
+ * any onResponse hook makes Fastify add listeners to every response. Returns the list every route registered
+ * from now on is added to (`METHOD /path`), which the node logs at debug once listening.
  */
 export function configureHttp(
   app: NestFastifyApplication,
   streamApi: FastifyInstance,
   logger: Logger,
   metrics: Metrics,
-): void {
+): string[] {
   const validation = new Validation();
   const durations = metrics.requestDurations;
   const recordLatency = (request: FastifyRequest, reply: FastifyReply): void =>
     durations.record(request.routeOptions.url ?? 'unmatched', reply.statusCode, secondsSinceArrival(request.raw));
   countConnections(app.getHttpServer() as Server, metrics);
   const nest = app.getHttpAdapter().getInstance();
+  const routes: string[] = [];
+  for (const instance of [nest, streamApi]) {
+    instance.addHook('onRoute', ({ method, url }) => {
+      for (const one of [method].flat()) routes.push(`${one} ${url}`);
+    });
+  }
   nest.setValidatorCompiler(validation.compile);
   nest.addHook('onResponse', (request, reply, done) => {
     recordLatency(request, reply);
@@ -186,6 +193,7 @@ export function configureHttp(
     void sendError(reply, 'NOT_FOUND', 'no such route');
     recordLatency(request, reply);
   });
+  return routes;
 }
 
 /** The open-connections gauge: one addition per connection, not per request. */

@@ -6,6 +6,7 @@ import { LogController } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
   ApiExceptionFilter,
+  registerOpenApi,
   registerStreamRoutes,
   registerTokenGuard,
   StreamEventsController,
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   });
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   const metrics = app.get(Metrics);
-  configureHttp(app, streamApi, logger, metrics);
+  const routes = configureHttp(app, streamApi, logger, metrics);
   const authenticator = app.get<symbol, Authenticator | null>(AUTHENTICATOR);
   if (authenticator !== null)
     registerTokenGuard(app.getHttpAdapter().getInstance(), authenticator, config.auth.protectMetrics);
@@ -76,11 +77,13 @@ async function main(): Promise<void> {
     app.get(StreamEventsController),
     metrics.requestDurations,
   );
+  await registerOpenApi(app.getHttpAdapter().getInstance(), config);
   await streamApi.ready();
   await app.listen(config.http.port, config.http.host);
   if (worker > 0) await listenOnOwnPort(app.getHttpServer(), config.http.host, workerOwnPort(machine, worker));
   const address = app.getHttpServer().address();
   logger.info({ address, store: config.store.type }, 'iPubSub node listening');
+  logger.debug({ routes }, 'HTTP routes');
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

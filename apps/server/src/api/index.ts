@@ -5,3 +5,4 @@ export { StreamsController } from './streams.controller.js';
 export { registerStreamRoutes } from './streams.routes.js';
 export { ShutdownState } from './shutdown-state.js';
 export { registerTokenGuard } from './token-guard.js';
+export { openApiDocument, registerOpenApi } from './openapi.js';
