@@ -1,12 +1,14 @@
 import {
   ERROR_STATUS,
   ErrorResponse,
+  EventsQuery,
   Gap,
   ReceivedBatch,
   ReceivedMessage,
   ReceiveQuery,
   SendRequest,
   SendResponse,
+  StreamEvent,
   StreamId,
 } from '@ipubsub/sdk/wire';
 import swagger from '@fastify/swagger';
@@ -15,7 +17,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../config/index.js';
 import { PACKAGE_VERSION } from '../package-version.js';
-import { RECEIVE_ROUTE, SEND_ROUTE } from './streams.routes.js';
+import { EVENTS_ROUTE, RECEIVE_ROUTE, SEND_ROUTE } from './streams.routes.js';
 
 /** Where the document and its interactive reference are served. */
 export const OPENAPI_ROUTE = '/openapi.json';
@@ -61,6 +63,7 @@ const SCHEMAS: Record<string, TSchema> = {
   ReceivedMessage,
   ReceivedBatch,
   Gap,
+  StreamEvent,
   ErrorResponse,
   ClusterView,
   StreamOwner,
@@ -138,6 +141,34 @@ export function openApiDocument(config: AppConfig): Json {
                 'a message, or with maxMessages a batch of messages',
               ),
               ...errorAnswers([...CLIENT_ERRORS, ...authErrors, 424, 429, ...SERVER_ERRORS]),
+            },
+          },
+          bearer,
+        ),
+      },
+      [EVENTS_ROUTE]: {
+        get: operation(
+          {
+            operationId: 'events',
+            summary: 'Live tail of a stored stream as Server-Sent Events (replay, then each message as stored)',
+            tags: ['streams'],
+            parameters: [
+              ...queryParameters(EventsQuery),
+              {
+                name: 'Last-Event-ID',
+                in: 'header',
+                required: false,
+                description: 'resume after this event id (sent by a reconnecting EventSource)',
+                schema: { type: 'string' },
+              },
+            ],
+            responses: {
+              200: {
+                description:
+                  'an event stream: each `data:` is a StreamEvent (JSON), each `id:` the resume token after it',
+                content: { 'text/event-stream': { schema: { type: 'string' } } },
+              },
+              ...errorAnswers([...CLIENT_ERRORS, ...authErrors, ...SERVER_ERRORS]),
             },
           },
           bearer,
