@@ -53,6 +53,7 @@ export async function runLoad({
   if (receive && tool !== 'wrk') throw new Error('the receive load needs wrk (Debian package wrk)');
   const env = {
     ...process.env,
+    BENCH_LIB: join(REPO_ROOT, 'bench/lib'),
     BENCH_SEND_STREAMS: String(streams),
     BENCH_STREAM_PREFIX: streamPrefix,
     BENCH_RECEIVE_TIMEOUT_SECONDS: String(receiveTimeoutSeconds),

@@ -1,5 +1,5 @@
 -- wrk script: POST /api/v1/streams/send with a fresh messageUuid per request, spread over a pool of streams,
--- and a JSON summary from done() for bench/lib/send-load.mjs to read.
+-- and a JSON summary (bench/lib/wrk-result.lua) for bench/lib/send-load.mjs to read.
 local streams = tonumber(os.getenv("BENCH_SEND_STREAMS"))
 local payload = os.getenv("BENCH_PAYLOAD")
 local prefix = os.getenv("BENCH_RUN_ID")
@@ -27,9 +27,4 @@ function request()
   return wrk.format(nil, nil, nil, body)
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('BENCH_RESULT {"requests":%d,"durationUs":%d,"non2xx":%d,"socketErrors":%d,"p50Us":%d,"p99Us":%d}\n',
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
+dofile(os.getenv("BENCH_LIB") .. "/wrk-result.lua")
