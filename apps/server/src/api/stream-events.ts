@@ -5,7 +5,7 @@ import { Counter } from 'prom-client';
 import type { EventsQuery } from '@ipubsub/sdk/wire';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AUTHENTICATOR, type Authenticator } from '../auth/index.js';
-import { ClusterRouter } from '../cluster/index.js';
+import { ClusterRouter, isForwarded } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics } from '../observability/index.js';
 import { StoredStreams, type ReadResult, type StorePosition } from '../store/index.js';
@@ -60,19 +60,15 @@ export class StreamEventsController {
   }
 
   async serve(query: EventsQuery, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (this.auth !== null) {
+    // A tail relayed by another member was authorized there; the router checks that member's signature.
+    if (this.auth !== null && !(this.cluster.active && isForwarded(req))) {
       // EventSource cannot set headers: the token may come in the query instead, on this route only.
       const authorization =
         req.headers.authorization ?? (query.access_token === undefined ? undefined : `Bearer ${query.access_token}`);
       const denied = await this.auth.authorize(authorization, 'receive', query.streamId);
       if (denied !== undefined) return void sendDenial(reply, denied);
     }
-    const placement = this.cluster.active ? this.cluster.tailPlacement(query.streamId) : null;
-    if (placement !== null) {
-      // A node-local store in a cluster: the tail runs where the stream's messages are (EventSource follows).
-      if ('redirect' in placement) return void reply.redirect(placement.redirect + req.url, 307);
-      return void sendError(reply, 'OWNER_UNAVAILABLE', placement.unavailable);
-    }
+    if (this.cluster.active && (await this.cluster.routeTail(query.streamId, req, reply)) === 'answered') return;
     let start;
     try {
       start = await this.startPosition(query, req.headers['last-event-id']);

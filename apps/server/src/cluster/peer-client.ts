@@ -20,6 +20,17 @@ export interface PeerRequest {
   readonly timeoutMs: number;
 }
 
+/** A live tail relayed from the stream's owner: the reader's resume point goes along. */
+export interface PeerTailRequest {
+  readonly path: string;
+  readonly hop: number;
+  readonly grant?: string;
+  readonly lastEventId?: string;
+}
+
+/** Headers of a relayed live tail's answer that the reader needs. */
+const RELAYED_HEADERS = ['content-type', 'cache-control', 'x-accel-buffering', 'www-authenticate', 'retry-after'];
+
 export interface PeerResponse {
   readonly status: number;
   readonly contentType: string | undefined;
@@ -77,13 +88,8 @@ export class PeerClient {
   }
 
   request(base: string, request: PeerRequest): Promise<PeerResponse> {
-    const headers: Record<string, string> = { [HOP_HEADER]: String(request.hop) };
+    const headers = this.signedHeaders(request);
     if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
-    if (request.grant !== undefined) headers[GRANT_HEADER] = request.grant;
-    if (this.auth.enabled) {
-      const { method, path, hop, grant } = request;
-      headers[AUTH_HEADER] = this.auth.signRequest(method, path, hop, internalBody(request), Date.now(), grant);
-    }
     const peer = this.connectionsTo(base);
     const client = peer.idle.pop() ?? peer.open();
     return new Promise((resolve, reject) => {
@@ -99,6 +105,24 @@ export class PeerClient {
         },
         call,
       );
+    });
+  }
+
+  /**
+   * Relays a live tail (Server-Sent Events) from the stream's owner to `answer` as it comes, on a connection of
+   * its own (a tail holds it for as long as it lasts). The owner's stream is read only as fast as the reader
+   * takes it, so a slow reader is the owner's to drop. Resolves when the tail ends, whichever side ends it;
+   * rejects with PeerUnreachable when the owner did not answer at all (nothing was written to `answer`).
+   * `begin` is called once the owner's answer starts, before anything is written.
+   */
+  relayTail(base: string, request: PeerTailRequest, answer: ServerResponse, begin: () => void): Promise<void> {
+    const headers = this.signedHeaders({ method: 'GET', ...request });
+    if (request.lastEventId !== undefined) headers['last-event-id'] = request.lastEventId;
+    const peer = this.connectionsTo(base);
+    const client = peer.open();
+    return new Promise((resolve, reject) => {
+      const relay = new TailRelay(peer, client, answer, begin, resolve, reject);
+      client.dispatch({ method: 'GET', path: request.path, headers, bodyTimeout: 0 }, relay);
     });
   }
 
@@ -142,6 +166,17 @@ export class PeerClient {
     await Promise.all(peers.map((peer) => peer.destroy()));
   }
 
+  /** The hop count, the access decision and the cluster's signature over the request. */
+  private signedHeaders(request: Omit<PeerRequest, 'timeoutMs'>): Record<string, string> {
+    const headers: Record<string, string> = { [HOP_HEADER]: String(request.hop) };
+    if (request.grant !== undefined) headers[GRANT_HEADER] = request.grant;
+    if (this.auth.enabled) {
+      const { method, path, hop, grant } = request;
+      headers[AUTH_HEADER] = this.auth.signRequest(method, path, hop, internalBody(request), Date.now(), grant);
+    }
+    return headers;
+  }
+
   private connectionsTo(base: string): PeerConnections {
     let peer = this.peers.get(base);
     if (peer === undefined) {
@@ -157,7 +192,7 @@ export class PeerClient {
 class PeerConnections {
   /** Connections with no call, the most recently used last (its socket is the likeliest to be still open). */
   readonly idle: Client[] = [];
-  readonly calls = new Set<PeerCall>();
+  readonly calls = new Set<{ abandon(reason: Abandoned): void }>();
   private readonly all: Client[] = [];
 
   constructor(
@@ -181,6 +216,94 @@ class PeerConnections {
   async destroy(): Promise<void> {
     this.idle.length = 0;
     await Promise.all(this.all.map((client) => client.destroy()));
+  }
+
+  /** A connection that served one relayed tail: closed, not kept idle. */
+  forget(client: Client): void {
+    this.all.splice(this.all.indexOf(client), 1);
+    void client.destroy();
+  }
+}
+
+/** undici's handler for a relayed live tail: the owner's answer is written through as it arrives. */
+class TailRelay implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private started = false;
+  private done = false;
+
+  constructor(
+    private readonly peer: PeerConnections,
+    private readonly client: Client,
+    private readonly answer: ServerResponse,
+    /** Called when the owner's answer starts, before it is written to `answer`. */
+    private readonly begin: () => void,
+    private readonly resolve: () => void,
+    private readonly reject: (err: PeerUnreachable) => void,
+  ) {
+    peer.calls.add(this);
+    answer.on('close', this.onReaderGone);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.done) controller.abort(new Error('client-hung-up'));
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    const relayed: Record<string, string | string[]> = {};
+    for (const name of RELAYED_HEADERS) if (headers[name] !== undefined) relayed[name] = headers[name];
+    this.started = true;
+    this.begin();
+    this.answer.writeHead(statusCode, relayed);
+    this.answer.flushHeaders();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // Read the owner's stream only as fast as the reader takes it.
+    if (!this.answer.write(chunk)) {
+      controller.pause();
+      this.answer.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.finish();
+    this.answer.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (!this.started && !this.answer.destroyed) {
+      this.finish(new PeerUnreachable(this.peer.base, (err as { code?: string }).code ?? 'error', { cause: err }));
+      return;
+    }
+    this.finish();
+    // The tail broke off midway: the reader reconnects from its last id.
+    this.answer.destroy();
+  }
+
+  abandon(reason: Abandoned): void {
+    this.controller?.abort(new Error(reason));
+    if (!this.started) this.finish(new PeerUnreachable(this.peer.base, reason, { cause: new Error(reason) }));
+  }
+
+  private readonly onReaderGone = (): void => {
+    if (this.done) return;
+    this.controller?.abort(new Error('client-hung-up'));
+    this.finish();
+  };
+
+  private finish(err?: PeerUnreachable): void {
+    if (this.done) return;
+    this.done = true;
+    this.peer.calls.delete(this);
+    this.peer.forget(this.client);
+    this.answer.removeListener('close', this.onReaderGone);
+    if (err === undefined) this.resolve();
+    else this.reject(err);
   }
 }
 
@@ -278,6 +401,6 @@ class PeerCall implements Dispatcher.DispatchHandler {
 const EMPTY = Buffer.alloc(0);
 
 /** Internal calls sign their body; forwarded client requests do not (a client could send that body itself). */
-function internalBody(request: PeerRequest): string {
+function internalBody(request: Pick<PeerRequest, 'body' | 'contentType'>): string {
   return request.contentType === INTERNAL_CONTENT_TYPE ? (request.body ?? '') : '';
 }

@@ -26,6 +26,8 @@ interface Routing {
   retried: boolean;
   /** A stored request on a node-local store: placed by the stream's home, not its live owner (StoredHomes). */
   readonly atHome: boolean;
+  /** A live tail (Server-Sent Events): relayed from the owner as it comes, not forwarded as one answer. */
+  readonly tail: boolean;
 }
 
 /** A request may be forwarded, then re-routed once by a node with a newer ring; a third hop is refused. */
@@ -70,6 +72,19 @@ export class ClusterRouter {
   }
 
   route(streamId: string, req: FastifyRequest, reply: FastifyReply): Route | Promise<Route> {
+    return this.enter(streamId, req, reply, false);
+  }
+
+  /**
+   * A live tail is served by its stream's owner, where stored messages are committed and tails woken; any other
+   * node relays the owner's event stream. When the stream moves, the owner ends the tail and the reader
+   * reconnects with its last id, reaching the new owner.
+   */
+  routeTail(streamId: string, req: FastifyRequest, reply: FastifyReply): Route | Promise<Route> {
+    return this.enter(streamId, req, reply, true);
+  }
+
+  private enter(streamId: string, req: FastifyRequest, reply: FastifyReply, tail: boolean): Route | Promise<Route> {
     const hop = hopCount(req);
     if (hop !== 0) {
       const problem = !Number.isInteger(hop) || hop < 0 ? `bad ${HOP_HEADER} header` : this.verify(req, hop, streamId);
@@ -78,10 +93,12 @@ export class ClusterRouter {
         return 'answered';
       }
     }
-    const atHome = this.homes.enabled && isStored(req);
+    // A live tail reads the store of the node serving it: on a node-local store, the stream's home.
+    const atHome = this.homes.enabled && (tail || isStored(req));
     // The common case on an owner, without allocating anything.
     if (!atHome && this.handOff.open && this.membership.ring.owner(streamId)?.name === this.self) return 'local';
-    return this.dispatch({ streamId, req, reply, hop, startedAt: performance.now(), retried: false, atHome });
+    const startedAt = performance.now();
+    return this.dispatch({ streamId, req, reply, hop, startedAt, retried: false, atHome, tail });
   }
 
   /**
@@ -100,27 +117,12 @@ export class ClusterRouter {
         startedAt,
         retried: true,
         atHome: this.homes.enabled,
+        tail: false,
       };
       // 'local' only if the stream came straight back (or no member is left): the client polls again.
       if ((await this.dispatch(routing)) === 'answered') return;
     }
     void sendError(reply, 'NO_MESSAGE', STREAM_MOVED);
-  }
-
-  /**
-   * Where a live tail (Server-Sent Events) of a stored stream is served. It reads the store of the node serving
-   * it, so on a node-local store it must run at the stream's home: `redirect` is the home's base URL when that
-   * is another member, `unavailable` says why it cannot be served now (home down, or its messages not yet
-   * pulled here), null serves it here.
-   */
-  tailPlacement(streamId: string): { readonly redirect: string } | { readonly unavailable: string } | null {
-    if (!this.homes.enabled) return null;
-    const home = this.membership.homes.owner(streamId);
-    if (home === undefined) return null;
-    if (this.membership.isDown(home.name)) return { unavailable: homeDown(streamId, home) };
-    if (home.name !== this.self) return { redirect: home.http };
-    const problem = this.handOff.open ? this.homes.notServable(streamId) : 'this node is taking over streams; retry';
-    return problem === null ? null : { unavailable: problem };
   }
 
   private verify(req: FastifyRequest, hop: number, streamId: string): string | null {
@@ -152,7 +154,34 @@ export class ClusterRouter {
       return this.unavailable(reply, `the owner of stream ${streamId} moved while the request was forwarded; retry`);
     const handing = this.handOff.handingTo(owner.name);
     if (handing !== undefined) return handing.then(() => this.dispatch(routing));
-    return this.forward(owner, routing);
+    return routing.tail ? this.relayTail(owner, routing) : this.forward(owner, routing);
+  }
+
+  private async relayTail(owner: RingMember, routing: Routing): Promise<Route> {
+    const { streamId, req, reply } = routing;
+    const lastEventId = req.headers['last-event-id'];
+    try {
+      await this.peers.relayTail(
+        owner.http,
+        {
+          path: req.url,
+          hop: routing.hop + 1,
+          grant: this.grants ? forwardedGrant(req.method, streamId) : undefined,
+          lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
+        },
+        reply.raw,
+        () => reply.hijack(),
+      );
+      this.counters.forwarded();
+    } catch (err) {
+      const code = err instanceof PeerUnreachable ? err.code : 'error';
+      if (!reply.raw.destroyed)
+        return this.unavailable(
+          reply,
+          `the owner of stream ${streamId} (${owner.name}) did not answer (${code}); retry`,
+        );
+    }
+    return 'answered';
   }
 
   private async forward(owner: RingMember, routing: Routing): Promise<Route> {
