@@ -55,7 +55,7 @@ describe.runIf(serverUrl !== null)('live tail in a cluster sharing PostgreSQL', 
     for (const id of ['a', 'b']) await sendStored(cluster.node('node-2'), streamId, id);
     const reader = await EventStreamReader.open(tailUrl(cluster.node('node-2'), streamId));
     const seen = await reader.messages(2);
-    await cluster.node('node-1').stop('SIGTERM');
+    await cluster.kill('node-1', 'SIGTERM');
     await reader.closed; // the owner ended the tail as it left
     await cluster.waitForRing(['node-2', 'node-3']);
     await sendStored(cluster.node('node-3'), streamId, 'c');

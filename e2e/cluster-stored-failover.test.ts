@@ -118,7 +118,7 @@ describe('stored streams when members go and come back: embedded SQLite with sto
     expect(copiedIn).toBeGreaterThanOrEqual(10);
   });
 
-  it("a live tail (Server-Sent Events) opened at any member runs at the stream's home and sees every message", async () => {
+  it("a live tail (Server-Sent Events) opened at any member is relayed from the stream's home and sees every message", async () => {
     const streamId = await cluster.streamOwnedBy('node-1', 'tail');
     await sendStored(cluster.node('node-2'), streamId, 'tail-1');
     for (const node of cluster.others()) {
@@ -126,7 +126,6 @@ describe('stored streams when members go and come back: embedded SQLite with sto
         `${node.url}/api/v1/streams/events?streamId=${encodeURIComponent(streamId)}`,
       );
       expect(reader.response.status).toBe(200);
-      expect(reader.response.url.startsWith(cluster.node('node-1').url)).toBe(true);
       const [replayed] = await reader.messages(1);
       expect(JSON.parse(replayed.data)).toMatchObject({ messageUuid: 'tail-1' });
       reader.close();

@@ -87,7 +87,7 @@ export class ServerProcess {
     return this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
-  async waitUntil(path: string, timeoutMs = 20_000): Promise<void> {
+  async waitUntil(path: string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.exited) throw new Error(`server exited (${this.child.exitCode ?? this.child.signalCode}):\n${this.log}`);
