@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ClusterAuth } from '../auth.js';
-import { Ring, type RingMember } from '../ring.js';
+import { Ring } from '../ring.js';
+import { HomeMembers } from './home-members.js';
 import { Swim, isMember } from './swim.js';
 import type { MemberAddress, MemberUpdate, MembershipEvent, SwimTiming } from './types.js';
 import { UdpTransport } from './udp-transport.js';
@@ -45,9 +46,7 @@ export class Membership {
   private timer: NodeJS.Timeout | undefined;
   private leaving = false;
   private currentRing: Ring;
-  /** Every member seen and not left, down ones included (see `homes`). */
-  private readonly homeMembers = new Map<string, RingMember>();
-  private currentHomes: Ring;
+  private readonly homeMembers: HomeMembers;
   private readonly rejectionsLogged = new Set<string>();
   listener: MembershipListener | undefined;
 
@@ -57,8 +56,7 @@ export class Membership {
     private readonly logger: Logger,
   ) {
     this.currentRing = new Ring([options.self], 1);
-    this.homeMembers.set(options.self.name, options.self);
-    this.currentHomes = this.currentRing;
+    this.homeMembers = new HomeMembers(options.self);
     this.transport = new UdpTransport(auth, {
       message: (from, message) => this.swim?.receive(performance.now(), from, message),
       rejected: (from, reason) => this.logRejection(from, reason),
@@ -91,7 +89,7 @@ export class Membership {
    * down does not move them; only a join or a leave does (see docs/operations/cluster.md, "Node-local store").
    */
   get homes(): Ring {
-    return this.currentHomes;
+    return this.homeMembers.ring;
   }
 
   /** Whether a member is down: a home (see `homes`) that is not in the ring of live members. */
@@ -206,7 +204,8 @@ export class Membership {
 
   private rebuildRing(): void {
     const known = this.swim?.members() ?? [this.selfUpdate()];
-    this.rebuildHomes(known);
+    // Before the live ring, so that a listener told of a ring change sees the homes of the same moment.
+    this.homeMembers.update(known, this.leaving ? this.options.self.name : undefined);
     const members = known.filter(
       (member) => isMember(member.state) && !(this.leaving && member.name === this.options.self.name),
     );
@@ -215,21 +214,6 @@ export class Membership {
       return;
     this.currentRing = new Ring(members, current.version + 1);
     this.listener?.ringChanged(this.currentRing);
-  }
-
-  /** Before the live ring, so that a listener told of a ring change sees the homes of the same moment. */
-  private rebuildHomes(known: readonly MemberUpdate[]): void {
-    let changed = false;
-    for (const member of known) {
-      const home = this.homeMembers.get(member.name);
-      const gone = member.state === 'left' || (this.leaving && member.name === this.options.self.name);
-      if (gone) changed = this.homeMembers.delete(member.name) || changed;
-      else if (home?.http !== member.http) {
-        this.homeMembers.set(member.name, { name: member.name, http: member.http });
-        changed = true;
-      }
-    }
-    if (changed) this.currentHomes = new Ring([...this.homeMembers.values()], this.currentHomes.version + 1);
   }
 
   private logRejection(from: string, reason: string): void {
