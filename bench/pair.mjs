@@ -121,12 +121,14 @@ async function pairFigure() {
   }
   ratios(runs, 'sent', 'sends');
   const ratio = ratios(runs, 'delivered', 'delivered');
-  ratios(runs, 'cpuPerMessageUs', 'by CPU per send or delivery', true);
+  const byCpu = ratios(runs, 'cpuPerMessageUs', 'by CPU per send or delivery', true);
   const ours = runs.get('iPubSub');
   const keptUp = median(ours.map((r) => r.delivered / r.sent));
   return [
     target('pair: delivered ≥ 0.9× floor (ratio of the medians)', ratio >= 0.9),
-    target(`pair: deliveries within 5% of sends (median ${percent(keptUp)})`, keptUp >= 0.95),
+    target(`pair: deliveries within 5% of sends (median ${percent(keptUp)})`, Math.abs(keptUp - 1) <= 0.05),
+    // What a loaded machine cannot skew: the throughput ratio follows how much CPU each server was given.
+    target('pair: CPU per send or delivery ≤ floor / 0.9 (ratio of the medians)', byCpu >= 0.9),
   ];
 }
 
@@ -153,8 +155,11 @@ async function sendsFigure() {
   });
   for (const [name, results] of runs) line(name, `median: ${count(median(results.map((r) => r.sent)))} sends/s`);
   const ratio = ratios(runs, 'sent', 'sends');
-  ratios(runs, 'cpuPerMessageUs', 'by CPU per send', true);
-  return target('sends alone ≥ 0.9× floor (ratio of the medians)', ratio >= 0.9);
+  const byCpu = ratios(runs, 'cpuPerMessageUs', 'by CPU per send', true);
+  return [
+    target('sends alone ≥ 0.9× floor (ratio of the medians)', ratio >= 0.9),
+    target('sends alone: CPU per send ≤ floor / 0.9 (ratio of the medians)', byCpu >= 0.9),
+  ];
 }
 
 async function workersFigure() {
@@ -189,6 +194,6 @@ async function workersFigure() {
 
 const verdicts = [];
 if (selected('pair')) verdicts.push(...(await pairFigure()));
-if (selected('sends')) verdicts.push(await sendsFigure());
+if (selected('sends')) verdicts.push(...(await sendsFigure()));
 if (selected('workers')) verdicts.push(...(await workersFigure()));
 summary('Targets (pair)', verdicts);
