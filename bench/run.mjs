@@ -9,7 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './lib/processes.mjs';
 
-const SECTIONS = ['http', 'pair', 'memory', 'store', 'cluster', 'auth'];
+const SECTIONS = ['http', 'pair', 'memory', 'flood', 'store', 'cluster', 'auth'];
 
 function parseFlags(argv) {
   const env = {};

@@ -36,6 +36,11 @@ const DEFAULTS = {
   FILL_CONNECTIONS: 8,
   FILL_PIPELINE: 64,
   WAITERS: 20_000,
+  /** The flood (bench/flood.mjs): this many 1 MB sends, over this many connections, to 1 stream and to 100, */
+  FLOOD_SENDS: 4000,
+  FLOOD_CONNECTIONS: 8,
+  /** on the default configuration and with this memory budget (limits.maxBufferedBytes, MiB). */
+  FLOOD_BUDGET_MIB: 256,
   /** wrk, autocannon, or auto (wrk when installed). */
   LOADGEN: 'auto',
   /** Comma-separated figures to run: send,deliver,latency (http, and deliver,latency,forward for cluster), pair,sends,workers (pair),

@@ -20,6 +20,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { classifyFastifyError, sendError } from './api/errors.js';
+import type { SendGate } from './api/send-gate.js';
 import { STREAMS_PATH_PREFIX } from './api/streams.routes.js';
 import type { AppConfig } from './config/index.js';
 import { logRequest, secondsSinceArrival, stampArrival, type Metrics } from './observability/index.js';
@@ -46,7 +47,12 @@ const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
  * The server both instances share: it notes each request's arrival, applies CORS, then hands requests for
  * the stream API to `streamApi` and the rest to Nest's instance (the handler Fastify gives its server factory).
  */
-export function serveHttp(streamApi: FastifyInstance, config: AppConfig, logger: Logger): FastifyServerFactory {
+export function serveHttp(
+  streamApi: FastifyInstance,
+  config: AppConfig,
+  logger: Logger,
+  sendGate: SendGate,
+): FastifyServerFactory {
   const cors = corsPolicy(config.http.corsOrigins);
   const accessLog = config.log.requests;
   const tls = readTlsFiles(config.http.tls);
@@ -55,8 +61,9 @@ export function serveHttp(streamApi: FastifyInstance, config: AppConfig, logger:
       stampArrival(req);
       if (accessLog) logRequest(logger, req, res);
       if (cors !== undefined && req.headers.origin !== undefined && cors(req, res)) return;
-      if (req.url!.startsWith(STREAMS_PATH_PREFIX)) streamApi.routing(req, res);
-      else nestHandler(req, res);
+      if (req.url!.startsWith(STREAMS_PATH_PREFIX)) {
+        if (!sendGate.refused(req, res)) streamApi.routing(req, res);
+      } else nestHandler(req, res);
     };
     const options = { connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS };
     let server: Server;

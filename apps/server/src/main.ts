@@ -11,11 +11,13 @@ import {
   registerTokenGuard,
   StreamEventsController,
   StreamsController,
+  SendGate,
 } from './api/index.js';
 import { AppModule } from './app.module.js';
 import { AUTHENTICATOR, type Authenticator } from './auth/index.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
 import { GracefulShutdown } from './lifecycle.js';
+import { StreamEngine } from './streams/index.js';
 import { createLogger, Metrics, PinoNestLogger } from './observability/index.js';
 import { configureHttp, createStreamApi, serveHttp } from './http-setup.js';
 import {
@@ -54,19 +56,21 @@ async function main(): Promise<void> {
   const config = worker > 0 ? workerConfig(machine, worker, workers) : machine;
   const logger = await createLogger(config.log, config.node.name);
   const streamApi = createStreamApi(config);
+  const sendGate = new SendGate(config.http.bodyLimitBytes);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimitBytes,
     // Long polls are answered by the drain itself; new requests during it get our own JSON 503.
     return503OnClosing: false,
-    serverFactory: serveHttp(streamApi, config, logger),
+    serverFactory: serveHttp(streamApi, config, logger, sendGate),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     logger: new PinoNestLogger(logger),
   });
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   const metrics = app.get(Metrics);
+  sendGate.budget = app.get(StreamEngine).budget;
   const routes = configureHttp(app, streamApi, logger, metrics);
   const authenticator = app.get<symbol, Authenticator | null>(AUTHENTICATOR);
   if (authenticator !== null)

@@ -17,6 +17,7 @@ import {
 } from '../streams/index.js';
 import { sendDenial, sendError, STREAM_MOVED } from './errors.js';
 import { isoTimestamp } from './iso-time.js';
+import { MEMORY_FULL_ERROR, MEMORY_FULL_RETRY_AFTER_SECONDS } from './send-gate.js';
 import { ShutdownState } from './shutdown-state.js';
 import { serializeBatch, serializeMessage } from './serializers.js';
 import { RECEIVE_ROUTE, recordIfAnswered } from './streams.routes.js';
@@ -160,7 +161,7 @@ export class StreamsController {
 
   private memoryFull(reply: FastifyReply): void {
     reply.header('retry-after', MEMORY_FULL_RETRY_AFTER_SECONDS);
-    this.reject(reply, 'MEMORY_FULL', 'node memory budget full (limits.maxBufferedBytes); retry later');
+    this.reject(reply, 'MEMORY_FULL', MEMORY_FULL_ERROR);
   }
 
   private answerSend(
@@ -290,9 +291,6 @@ export class StreamsController {
     void sendError(reply, code, error);
   }
 }
-
-/** When a memory-full node asks to be retried: its budget frees the moment receivers read, so soon. */
-const MEMORY_FULL_RETRY_AFTER_SECONDS = 1;
 
 /** A message's size for the memory budget: the bytes of the request it came in (envelope included). */
 function requestBytes(body: SendRequest, reply: FastifyReply): number {

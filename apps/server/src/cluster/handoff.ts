@@ -12,7 +12,7 @@ import {
 import type { Membership, MembershipListener } from './membership/membership.js';
 import { MemberUpdateSchema } from './membership/member-schema.js';
 import type { MemberUpdate } from './membership/types.js';
-import type { PeerClient } from './peer-client.js';
+import { PeerRefused, type PeerClient } from './peer-client.js';
 import type { Ring, RingMember } from './ring.js';
 import type { StoredHomes } from './stored-homes.js';
 
@@ -28,6 +28,8 @@ const REBALANCE_DELAY_MS = 1_000;
 const HANDOFF_TIMEOUT_MS = 10_000;
 /** After a failed transfer, when the streams kept are offered again. */
 const RETRY_DELAY_MS = 5_000;
+/** A leaving node whose next owner has no memory for its streams offers them there again this often. */
+const MEMORY_FULL_RETRY_MS = 1_000;
 /** Serialized size at which a hand-off is split into several requests. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -284,8 +286,10 @@ export class HandOff implements MembershipListener {
 
   /**
    * Sends snapshots to `member` in requests of bounded size, in order; the last carries `leaving`. A failed
-   * transfer never drops a message on purpose: a leaving node (`ring` given) sends what is left to the next
-   * owners without that member; any other node keeps the streams and retries at a later rebalance.
+   * transfer never drops a message on purpose: a leaving node (`ring` given) offers what is left again to a
+   * member that had no memory for it (until shutdown.graceSeconds ends the process), and sends it to the next
+   * owners without a member that failed otherwise; any other node keeps the streams and retries at a later
+   * rebalance.
    */
   private async push(
     member: RingMember,
@@ -308,6 +312,11 @@ export class HandOff implements MembershipListener {
       return true;
     } catch (err) {
       const unsent = chunks.slice(sent).flat();
+      if (ring !== undefined && err instanceof PeerRefused && err.code === 'MEMORY_FULL') {
+        this.logger.warn({ to: member.name, streams: unsent.length }, 'hand-off refused: no memory there; retrying');
+        await new Promise((resolve) => setTimeout(resolve, MEMORY_FULL_RETRY_MS));
+        return this.push(member, unsent, leaving, ring);
+      }
       this.logger.error({ to: member.name, streams: unsent.length, err: (err as Error).message }, 'hand-off failed');
       if (ring === undefined) {
         for (const snapshot of unsent) {

@@ -60,6 +60,20 @@ export class PeerUnreachable extends Error {
   }
 }
 
+/** A node-to-node call the other node answered with an error: `code` is its `{error, code}` answer's. */
+export class PeerRefused extends Error {
+  override readonly name = 'PeerRefused';
+  constructor(
+    readonly path: string,
+    readonly peer: string,
+    readonly status: number,
+    readonly code: string | undefined,
+    body: string,
+  ) {
+    super(`${path} at ${peer} answered ${status}: ${body.slice(0, 200)}`);
+  }
+}
+
 /**
  * HTTP to the other nodes, signed with the cluster secret: per node, keep-alive connections each carrying one
  * call at a time (a forwarded long poll holds its connection), as many as calls run at once. Calls in flight can
@@ -137,8 +151,7 @@ export class PeerClient {
       timeoutMs,
     });
     const body = response.body.toString();
-    if (response.status !== 200)
-      throw new Error(`${path} at ${base} answered ${response.status}: ${body.slice(0, 200)}`);
+    if (response.status !== 200) throw new PeerRefused(path, base, response.status, errorCode(body), body);
     return JSON.parse(body) as T;
   }
 
@@ -403,4 +416,14 @@ const EMPTY = Buffer.alloc(0);
 /** Internal calls sign their body; forwarded client requests do not (a client could send that body itself). */
 function internalBody(request: Pick<PeerRequest, 'body' | 'contentType'>): string {
   return request.contentType === INTERNAL_CONTENT_TYPE ? (request.body ?? '') : '';
+}
+
+/** The `code` of an `{error, code}` answer, if the body is one. */
+function errorCode(body: string): string | undefined {
+  try {
+    const code = (JSON.parse(body) as { code?: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
 }

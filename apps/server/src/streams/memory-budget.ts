@@ -26,6 +26,13 @@ export class MemoryBudget {
     return true;
   }
 
+  /** Whether `bytes` more would fit now, without counting them; a refusal is reported as `tryAcquire`'s is. */
+  admits(bytes: number): boolean {
+    if (this.usedBytes + bytes <= this.limitBytes) return true;
+    this.onRefused();
+    return false;
+  }
+
   /**
    * Counts bytes that must be held whatever the budget says (messages given back to the head of a stream, a
    * failed hand-off taken back): dropping them would lose messages the node already accepted.
