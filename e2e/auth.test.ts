@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError, uniqueStreamId } from './support/api-helpers.js';
-import { startExpectingExit } from './support/exit.js';
+import { runUntilExit } from './support/exit.js';
 import { CLI_MAIN, ServerProcess } from './support/server.js';
 import { bearer, es256KeyPair, signToken, TEST_JWT_SECRET, type Scopes } from './support/tokens.js';
 
@@ -208,14 +208,14 @@ describe('auth.mode jwt with an ES256 public key and auth.protectMetrics', () =>
 
 describe('safe defaults stop the start', () => {
   it('refuses anonymous access on a non-loopback host, naming auth.mode and auth.allowAnonymous', async () => {
-    const { code, stderr } = await startExpectingExit({ IPUBSUB_HTTP_HOST: '0.0.0.0' });
+    const { code, stderr } = await runUntilExit([], { IPUBSUB_HTTP_HOST: '0.0.0.0' });
     expect(code).toBe(2);
     expect(stderr).toContain('auth.mode');
     expect(stderr).toContain('auth.allowAnonymous');
   });
 
   it('refuses a cluster with auth whose cluster.secret is under 32 characters', async () => {
-    const { code, stderr } = await startExpectingExit({
+    const { code, stderr } = await runUntilExit([], {
       IPUBSUB_AUTH_MODE: 'jwt',
       IPUBSUB_AUTH_JWT_SECRET: TEST_JWT_SECRET,
       IPUBSUB_CLUSTER_SEEDS: '127.0.0.1:1',

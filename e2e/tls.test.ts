@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueStreamId } from './support/api-helpers.js';
 import { freeUdpPort } from './support/cluster.js';
-import { startExpectingExit } from './support/exit.js';
+import { runUntilExit } from './support/exit.js';
 import { freePort, ServerProcess } from './support/server.js';
 import { httpsRequest, makeCertificates, type TestCertificates } from './support/tls.js';
 
@@ -149,7 +149,7 @@ describe('a three-member cluster over https with cluster.tls.caFile', () => {
 });
 
 it('a certificate file that cannot be read stops the start, naming the key', async () => {
-  const { code, stderr } = await startExpectingExit({
+  const { code, stderr } = await runUntilExit([], {
     IPUBSUB_HTTP_TLS_CERTFILE: join(dir, 'missing.pem'),
     IPUBSUB_HTTP_TLS_KEYFILE: join(dir, 'missing.key'),
   });

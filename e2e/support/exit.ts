@@ -5,11 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, SERVER_MAIN } from './server.js';
 
-/** Starts the server with this environment and waits for it to exit by itself (killed after 30 s: a loaded machine starts Node slowly): code and stderr. */
-export async function startExpectingExit(
+/**
+ * Starts the server with these arguments and environment and waits for it to exit by itself: its exit code
+ * (null when it had to be killed after 30 s, a generous bound for a loaded machine) and what it printed on stderr.
+ */
+export async function runUntilExit(
+  args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [SERVER_MAIN], {
+  const child = spawn(process.execPath, [SERVER_MAIN, ...args], {
     env: {
       ...process.env,
       IPUBSUB_HTTP_PORT: String(await freePort()),
