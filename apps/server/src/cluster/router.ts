@@ -127,8 +127,12 @@ export class ClusterRouter {
 
   private verify(req: FastifyRequest, hop: number, streamId: string): string | null {
     const grant = req.headers[GRANT_HEADER];
-    if (this.grants && grant !== forwardedGrant(req.method, streamId))
-      return `${GRANT_HEADER} does not name this request's action and stream`;
+    if (this.grants) {
+      // Without a secret anyone could claim a member's decision (start-up refuses that configuration).
+      if (!this.auth.enabled) return 'auth.mode jwt needs cluster.secret to trust forwarded requests';
+      if (grant !== forwardedGrant(req.method, streamId))
+        return `${GRANT_HEADER} does not name this request's action and stream`;
+    }
     if (!this.auth.enabled) return null;
     const signedGrant = typeof grant === 'string' ? grant : '';
     return this.auth.verifyRequest(req.headers[AUTH_HEADER], req.method, req.url, hop, '', Date.now(), signedGrant);

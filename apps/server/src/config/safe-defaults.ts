@@ -34,12 +34,7 @@ export function checkSafeDefaults(config: AppConfig): void {
     if (auth.jwt.secret !== '' && auth.jwt.secret.length < MIN_SECRET_LENGTH) {
       throw new ConfigError(`auth.jwt.secret must be at least ${MIN_SECRET_LENGTH} characters`);
     }
-    if (cluster.seeds.length > 0 && cluster.secret.length < MIN_SECRET_LENGTH) {
-      throw new ConfigError(
-        `cluster.secret must be at least ${MIN_SECRET_LENGTH} characters in a cluster with auth.mode "jwt": ` +
-          'members trust the access decisions of the member a request entered through, signed with it',
-      );
-    }
+    if (cluster.seeds.length > 0) checkClusterSecret(config);
   }
   if ((http.tls.certFile === undefined) !== (http.tls.keyFile === undefined)) {
     throw new ConfigError('http.tls.certFile and http.tls.keyFile must be set together');
@@ -71,6 +66,20 @@ function refuseNodeLocalCluster({ store, cluster }: AppConfig): void {
       `Use a store every member shares: ${shared.join(', ')}; or, for development, accept that cost with ` +
       `store.allowNodeLocalInCluster: true (IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER=true).`,
   );
+}
+
+/**
+ * A cluster with `auth.mode: jwt` needs a `cluster.secret` of at least 32 characters: its members serve requests
+ * forwarded to them on the strength of the entry member's signed decision. For the members that `cluster.seeds`
+ * make, and for the workers of `node.workers` (ring members too).
+ */
+export function checkClusterSecret(config: AppConfig): void {
+  if (config.auth.mode === 'jwt' && config.cluster.secret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(
+      `cluster.secret must be at least ${MIN_SECRET_LENGTH} characters in a cluster with auth.mode "jwt": ` +
+        'members trust the access decisions of the member a request entered through, signed with it',
+    );
+  }
 }
 
 /** An address only this machine reaches: 127.0.0.0/8, ::1 or localhost. */

@@ -69,6 +69,10 @@ describe('node.workers', () => {
       /store.allowNodeLocalInCluster/,
     );
     expect(() => checkWorkerConfig(config({ IPUBSUB_HTTP_PORT: '0' }), 1)).not.toThrow();
+    // Workers forward to one another: with auth.mode jwt the owner trusts only decisions signed with the secret.
+    const jwt = { IPUBSUB_AUTH_MODE: 'jwt', IPUBSUB_AUTH_JWT_SECRET: 'x'.repeat(32) };
+    expect(() => checkWorkerConfig(config(jwt), 2)).toThrow(/cluster\.secret must be at least 32/);
+    expect(() => checkWorkerConfig(config({ ...jwt, IPUBSUB_CLUSTER_SECRET: 'y'.repeat(32) }), 2)).not.toThrow();
     expect(() => checkWorkerConfig(config(), 2)).not.toThrow();
   });
 });

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, NODE_LOCAL_STORES, type AppConfig } from '../config/index.js';
+import { checkClusterSecret, ConfigError, NODE_LOCAL_STORES, type AppConfig } from '../config/index.js';
 import { formatAddress } from '../cluster/index.js';
 
 /** The environment variable that tells a forked process which worker (1…n) it is. */
@@ -58,6 +58,7 @@ export function checkWorkerConfig(config: AppConfig, workers: number): void {
         `worker shares, or accept that with store.allowNodeLocalInCluster: true (IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER=true).`,
     );
   }
+  checkClusterSecret(config);
   const highest = Math.max(config.http.port, config.cluster.gossip.port) + workers;
   if (highest > 65535) throw new ConfigError(`node.workers ${workers}: worker ports would go past 65535`);
 }
