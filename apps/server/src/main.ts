@@ -48,7 +48,8 @@ function readConfig(): { config: AppConfig; workers: number } {
 async function main(): Promise<void> {
   const { config: machine, workers } = readConfig();
   if (workers > 1 && cluster.isPrimary) {
-    new WorkerSupervisor(workers, await createLogger(machine.log, machine.node.name)).start();
+    const logger = await createLogger(machine.log, machine.node.name);
+    new WorkerSupervisor(workers, logger, machine.http.tls.certFile !== undefined).start();
     return;
   }
   // A worker of `node.workers: n` is a ring member of its own (see workerConfig).

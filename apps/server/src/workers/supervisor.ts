@@ -21,12 +21,18 @@ export class WorkerSupervisor {
   constructor(
     private readonly count: number,
     private readonly logger: Logger,
+    /** The workers serve HTTPS: SIGHUP (certificate rotation) is passed on to each, which re-reads its files. */
+    private readonly relayReload = false,
   ) {}
 
   start(): void {
     for (let index = 1; index <= this.count; index++) this.fork(index);
     process.once('SIGTERM', (signal) => void this.stop(signal));
     process.once('SIGINT', (signal) => void this.stop(signal));
+    if (this.relayReload)
+      process.on('SIGHUP', () => {
+        for (const worker of this.workers.values()) worker.process.kill('SIGHUP');
+      });
   }
 
   private fork(index: number): void {
