@@ -12,4 +12,7 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   treeshake: true,
+  // Each entry self-contained: the client bundle is one file a page can load as is (the ring's code, shared with
+  // `./wire`, is inlined into both rather than split into a chunk).
+  splitting: false,
 });

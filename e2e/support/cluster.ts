@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ClusterRouting } from '@ipubsub/sdk/wire';
 import { freePort, ServerProcess } from './server.js';
 
 /** A free UDP port on loopback, chosen by the OS. */
@@ -28,6 +29,7 @@ export interface ClusterView {
   ringVersion: number;
   ring: string[];
   members: { name: string; state: string; incarnation: number; http: string; gossip: string }[];
+  routing: ClusterRouting;
 }
 
 /**

@@ -32,7 +32,7 @@ export interface StartOptions {
   port?: number;
   /** Wait for /ready as well as /health. */
   waitReady?: boolean;
-  /** How long to wait for that (ms); default 20 s. */
+  /** How long to wait for that (ms); default 60 s (a loaded machine starts a node slowly). */
   startTimeoutMs?: number;
   /** The node serves HTTPS (http.tls.* in `env`) with a certificate this CA (PEM) signed. */
   ca?: string;
@@ -74,7 +74,12 @@ export class ServerProcess {
     child.stderr!.on('data', collect);
     const url = `${options.ca === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
     const server = new ServerProcess(child, port, url, env, output, options.ca);
-    await server.waitUntil(options.waitReady === false ? '/health' : '/ready', options.startTimeoutMs);
+    try {
+      await server.waitUntil(options.waitReady === false ? '/health' : '/ready', options.startTimeoutMs ?? 60_000);
+    } catch (err) {
+      child.kill('SIGKILL'); // not left running when its start failed: no caller holds it to stop it
+      throw err;
+    }
     return server;
   }
 

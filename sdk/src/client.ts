@@ -1,7 +1,9 @@
+import type { Deadline, Scope } from './deadline.js';
 import { DEFAULTS } from './defaults.js';
 import { newMessageUuid } from './message-uuid.js';
 import { call, type Transport } from './request.js';
 import { RETRY_DEFAULTS } from './retry.js';
+import { Router } from './routing.js';
 import { Subscription } from './subscription.js';
 import type { ClientOptions, ReceiveOptions, SendOptions, SubscribeOptions } from './types.js';
 import type { ReceivedBatch, ReceivedMessage, ReceiveQuery, SendResponse } from './wire-types.generated.js';
@@ -28,25 +30,36 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const closedReason = (): DOMException => new DOMException('the client was closed', 'AbortError');
 
 /**
- * A client of one iPubSub server (any node of a cluster). `close()` (or `await using`) ends every call and
- * subscription it has running.
+ * A client of an iPubSub server or cluster: given any node, it sends each request straight to its stream's owner
+ * (`routing`). `close()` (or `await using`) ends every call and subscription it has running.
  */
 export class IPubSub implements AsyncDisposable {
   private readonly transport: Transport;
   private readonly closer = new AbortController();
+  private readonly scope: Scope = { closed: this.closer.signal, live: new Set<Deadline>() };
   private readonly requestTimeoutMs: number;
 
   constructor(options: ClientOptions) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     if (!(this.requestTimeoutMs > 0))
       throw new RangeError('requestTimeoutMs must be a positive number of milliseconds');
+    const headers = options.headers ?? {};
+    const fetcher = options.fetch ?? ((input, init) => fetch(input, init));
     this.transport = {
-      url: `${options.baseUrl.replace(/\/+$/, '')}/api/v1/streams/`,
-      headers: options.headers ?? {},
+      router: new Router({
+        baseUrl: options.baseUrl.replace(/\/+$/, ''),
+        routing: options.routing ?? 'direct',
+        fetch: fetcher,
+        headers,
+        token: options.token,
+        scope: this.scope,
+        timeoutMs: this.requestTimeoutMs,
+      }),
+      headers,
       token: options.token,
-      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      fetch: fetcher,
       retry: { ...RETRY_DEFAULTS, ...options.retry },
-      closed: this.closer.signal,
+      scope: this.scope,
       pending: new Set(),
     };
   }
@@ -70,6 +83,7 @@ export class IPubSub implements AsyncDisposable {
         body: JSON.stringify({ ...settings, streamId, messageUuid, message }),
       },
       {
+        streamId,
         signal,
         retries: transport.retry.limit,
         noneOn424: false,
@@ -106,7 +120,7 @@ export class IPubSub implements AsyncDisposable {
           timeoutPer: 'attempt',
         }) as Promise<ReceivedMessage<T> | null>,
       options,
-      closed: this.closer.signal,
+      scope: this.scope,
     });
   }
 
@@ -115,7 +129,9 @@ export class IPubSub implements AsyncDisposable {
    * loops finish; resolves once all have. Later calls reject at once, later subscriptions yield nothing.
    */
   async close(): Promise<void> {
-    this.closer.abort(closedReason());
+    const reason = closedReason();
+    this.closer.abort(reason);
+    for (const deadline of this.scope.live) deadline.abort(reason);
     await Promise.all(this.transport.pending);
   }
 
@@ -136,7 +152,7 @@ export class IPubSub implements AsyncDisposable {
       this.transport,
       `receive?${params}`,
       { headers: this.transport.headers },
-      { ...options, noneOn424: true, timeoutMs: waitSeconds * 1000 + this.requestTimeoutMs },
+      { ...options, streamId, noneOn424: true, timeoutMs: waitSeconds * 1000 + this.requestTimeoutMs },
     );
   }
 }

@@ -1,23 +1,27 @@
-import { Deadline } from './deadline.js';
+import { Deadline, type Scope } from './deadline.js';
 import { NetworkError, ProtocolError, errorFor, isIPubSubError, type IPubSubError } from './errors.js';
 import { backoffDelay, isRetryableStatus, retryAfterMs, sleep, type RetrySettings } from './retry.js';
+import { withToken } from './token.js';
 import type { TokenSource } from './types.js';
+import type { Router } from './routing.js';
 
-/** What every API call needs: the streams API's base URL, headers, fetch, retry settings and the client's state. */
+/** What every API call needs: where to send it, headers, fetch, retry settings and the client's state. */
 export interface Transport {
-  readonly url: string;
+  readonly router: Router;
   readonly headers: Record<string, string>;
   /** Bearer token of every request, asked for again (`refresh`) after a 401. */
   readonly token: TokenSource | undefined;
   readonly fetch: typeof fetch;
   readonly retry: RetrySettings;
-  /** Aborts when the client is closed: every call in flight ends with its reason. */
-  readonly closed: AbortSignal;
+  /** The client's: its `close()` ends every call in flight. */
+  readonly scope: Scope;
   /** Calls in flight, so that `close()` can wait for them to end. */
   readonly pending: Set<Promise<unknown>>;
 }
 
 export interface CallOptions {
+  /** The stream the call is about: its owner serves it. */
+  readonly streamId: string;
   /** The caller's signal: aborting it ends the call with its reason. */
   readonly signal: AbortSignal | undefined;
   /** Retries after the first attempt of network failures, timeouts and retryable answers. */
@@ -47,10 +51,10 @@ export function call(transport: Transport, path: string, init: RequestInit, opti
  * signal or of the client's close once either aborts.
  */
 async function attempts(transport: Transport, path: string, init: RequestInit, options: CallOptions): Promise<unknown> {
-  const { fetch: send, retry } = transport; // called unbound: a browser's fetch rejects any other `this`
+  const { fetch: send, retry, router } = transport; // called unbound: a browser's fetch rejects any other `this`
   const what = `${init.method ?? 'GET'} ${path.split('?')[0]}`;
   const perCall = options.timeoutPer === 'call';
-  const whole = new Deadline([options.signal, transport.closed], perCall ? options.timeoutMs : undefined, what);
+  const whole = new Deadline([options.signal], transport.scope, perCall ? options.timeoutMs : undefined, what);
   const { token } = transport;
   /** A 401 asked the token function for a new token: the next 401 is final. */
   let refreshed = false;
@@ -59,11 +63,13 @@ async function attempts(transport: Transport, path: string, init: RequestInit, o
       whole.signal.throwIfAborted();
       // Outside the attempt's try: a token function that fails ends the call with its own error, unretried.
       const headers = token === undefined ? init.headers : await withToken(init.headers, token, refreshed);
-      const deadline = perCall ? whole : new Deadline([whole.signal], options.timeoutMs, what);
+      const deadline = perCall ? whole : new Deadline([whole.signal], transport.scope, options.timeoutMs, what);
+      const url = router.urlFor(options.streamId);
       let failure: IPubSubError;
       let delay: number | undefined;
       try {
-        const response = await send(transport.url + path, { ...init, headers, signal: deadline.signal });
+        const response = await send(url + path, { ...init, headers, signal: deadline.signal });
+        router.observe(response);
         if (response.ok) return await parse(response);
         const body = await response.json().catch(() => ({}));
         if (options.noneOn424 && response.status === 424) return null;
@@ -82,6 +88,8 @@ async function attempts(transport: Transport, path: string, init: RequestInit, o
         // fetch reports network failures (refused, reset, cut off mid-body) as TypeError; anything else is a bug.
         else if (isIPubSubError(error) || !(error instanceof TypeError)) throw error;
         else failure = new NetworkError(error.message, 0, 'NETWORK_ERROR', { cause: error });
+        // Network failures and timeouts only (answers were thrown above): the next attempt goes another way.
+        router.unreachable(url);
       } finally {
         if (!perCall) deadline.release();
       }
@@ -94,12 +102,6 @@ async function attempts(transport: Transport, path: string, init: RequestInit, o
   } finally {
     whole.release();
   }
-}
-
-/** The request's headers with `authorization: Bearer <token>`, from the token or the function giving it. */
-async function withToken(headers: HeadersInit | undefined, token: TokenSource, refresh: boolean): Promise<HeadersInit> {
-  const value = typeof token === 'string' ? token : await token({ refresh });
-  return { ...(headers as Record<string, string>), authorization: `Bearer ${value}` };
 }
 
 /** A 2xx answer's JSON body; anything else (a proxy's HTML page) is a ProtocolError naming what came. */

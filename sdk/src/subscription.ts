@@ -1,4 +1,4 @@
-import { Deadline } from './deadline.js';
+import { Deadline, type Scope } from './deadline.js';
 import type { ReceivedMessage, ReceiveQuery } from './wire-types.generated.js';
 import type { SubscribeOptions, SubscriptionMessage } from './types.js';
 
@@ -21,7 +21,7 @@ export class Subscription<T = unknown>
   /** Position after the last message delivered (or the token given); persist it to resume later. */
   resumeToken: string | undefined;
   private readonly stopper = new AbortController();
-  /** Aborts when any of the caller's signal, the client's close or `return()` does. */
+  /** Aborts when the caller's signal, the client's `close()` or `return()` does. */
   private readonly ended: Deadline;
   private readonly readFromDB: boolean;
   private readonly poll: Poll<T>;
@@ -29,13 +29,13 @@ export class Subscription<T = unknown>
   private reading = false;
   private previous: Promise<unknown> = Promise.resolve();
 
-  /** `closed`: the client's signal, aborted by its `close()`, which ends this subscription too. */
-  constructor({ poll, options, closed }: { poll: Poll<T>; options: SubscribeOptions; closed: AbortSignal }) {
+  /** `scope`: the client's, whose `close()` ends this subscription too. */
+  constructor({ poll, options, scope }: { poll: Poll<T>; options: SubscribeOptions; scope: Scope }) {
     this.poll = poll;
     this.options = options;
     this.resumeToken = options.resumeToken;
     this.readFromDB = options.fromStore ?? options.resumeToken !== undefined;
-    this.ended = new Deadline([options.signal, closed, this.stopper.signal], undefined, 'subscribe');
+    this.ended = new Deadline([options.signal, this.stopper.signal], scope, undefined, 'subscribe');
   }
 
   [Symbol.asyncIterator](): this {

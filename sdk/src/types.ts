@@ -37,6 +37,13 @@ export interface ClientOptions {
    * retries a poll that timed out. @default 10000
    */
   requestTimeoutMs?: number;
+  /**
+   * `direct`: learn the cluster's ring from `baseUrl` and send each request straight to its stream's owner (at
+   * the members' advertised URLs, which the client must be able to reach); `any`: send everything to `baseUrl`,
+   * whose node forwards what it does not own (for a proxy or load balancer in front of the cluster). A single
+   * node, or a server without the ring, is the same either way. @default 'direct'
+   */
+  routing?: 'direct' | 'any';
 }
 
 /** A bearer token, or a function that returns one (`refresh`: the server refused the last one). */

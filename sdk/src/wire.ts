@@ -200,3 +200,23 @@ export interface ErrorResponse {
   error: string;
   code: ErrorCode;
 }
+
+export { hashString, Rendezvous, RING_HASH, RING_VERSION_HEADER } from './ring.js';
+
+/** How a client routes each request straight to its stream's owner: part of `GET /api/v1/cluster`. */
+export const ClusterRouting = Type.Object(
+  {
+    hash: Type.String({ description: 'the owner function; the SDK routes directly only when it knows this one' }),
+    version: Type.String({
+      description: 'changes with the members or their URLs; answers carry it in the ipubsub-ring-version header',
+    }),
+    members: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        url: Type.String({ description: "the member's advertised HTTP base URL" }),
+      }),
+    ),
+  },
+  {},
+);
+export type ClusterRouting = Static<typeof ClusterRouting>;

@@ -1,15 +1,25 @@
-import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { transform } from 'esbuild';
+import { build } from 'esbuild';
 import { expect, it } from 'vitest';
 
-const LIMIT_BYTES = 3 * 1024;
+// Raised from 3 kB when deadlines, close(), direct routing and the ring's hash came in (docs/decisions.md).
+const LIMIT_BYTES = 4 * 1024;
 
 it(`the ESM bundle stays within ${LIMIT_BYTES} bytes minified and gzipped`, async () => {
-  const bundle = readFileSync(new URL('../dist/index.js', import.meta.url), 'utf8');
-  const { code } = await transform(bundle, { minify: true, format: 'esm', target: 'es2022' });
+  // Bundled from the built entry, so the chunks it shares with the `wire` entry (the ring's hash) count too.
+  const { outputFiles } = await build({
+    entryPoints: [new URL('../dist/index.js', import.meta.url).pathname],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: 'es2022',
+    write: false,
+  });
+  const code = outputFiles[0].text;
   const gzipped = gzipSync(code, { level: 9 }).length;
+  console.log(`SDK bundle: ${gzipped} bytes minified and gzipped`);
   expect(gzipped).toBeLessThanOrEqual(LIMIT_BYTES);
   // Guards against measuring an empty or broken bundle.
   expect(code).toContain('api/v1/streams/');
+  expect(code).toContain('rendezvous-murmur3-32');
 });

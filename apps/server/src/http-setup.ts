@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { ERROR_STATUS, type ErrorCode } from '@ipubsub/sdk/wire';
+import { ERROR_STATUS, RING_VERSION_HEADER, type ErrorCode } from '@ipubsub/sdk/wire';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Ajv } from 'ajv';
 import Fastify, {
@@ -256,7 +256,11 @@ function corsPolicy(origins: readonly string[]): ((req: IncomingMessage, res: Se
     if (!(anyOrigin || allowed.has(origin))) return false;
     res.setHeader('access-control-allow-origin', origin);
     res.setHeader('vary', 'Origin');
-    if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+    if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) {
+      // A browser's SDK reads it to notice a ring change (direct routing).
+      res.setHeader('access-control-expose-headers', RING_VERSION_HEADER);
+      return false;
+    }
     res.setHeader('access-control-allow-methods', 'GET, POST');
     res.setHeader('access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS);
     res.setHeader('vary', 'Origin, Access-Control-Request-Headers');

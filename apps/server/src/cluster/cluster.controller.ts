@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { RouteSchema } from '@nestjs/platform-fastify';
-import { StreamId } from '@ipubsub/sdk/wire';
+import { RING_HASH, StreamId, type ClusterRouting } from '@ipubsub/sdk/wire';
 import { Type } from '@sinclair/typebox';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Membership, type MemberView } from './membership/membership.js';
@@ -15,6 +15,8 @@ export interface ClusterView {
   /** Names of the members that own streams, sorted. */
   readonly ring: string[];
   readonly members: MemberView[];
+  /** What a client needs to send each request straight to its stream's owner. */
+  readonly routing: ClusterRouting;
 }
 
 const OwnerQuery = Type.Object({ streamId: StreamId }, { additionalProperties: false });
@@ -37,6 +39,11 @@ export class ClusterController {
       ringVersion: ring.version,
       ring: ring.names,
       members: this.membership.members(),
+      routing: {
+        hash: RING_HASH,
+        version: ring.fingerprint,
+        members: ring.members.map((member) => ({ name: member.name, url: member.http })),
+      },
     };
   }
 

@@ -1,5 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { DEFAULTS, type ReceivedMessage, type ReceiveQuery, type SendRequest } from '@ipubsub/sdk/wire';
+import {
+  DEFAULTS,
+  RING_VERSION_HEADER,
+  type ReceivedMessage,
+  type ReceiveQuery,
+  type SendRequest,
+} from '@ipubsub/sdk/wire';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { sendError, STREAM_MOVED } from '../api/errors.js';
@@ -85,6 +91,8 @@ export class ClusterRouter {
   }
 
   private enter(streamId: string, req: FastifyRequest, reply: FastifyReply, tail: boolean): Route | Promise<Route> {
+    // Every answer tells the client which ring this node routes by: an SDK holding another refreshes its own.
+    reply.header(RING_VERSION_HEADER, this.membership.ring.fingerprint);
     const hop = hopCount(req);
     if (hop !== 0) {
       const problem = !Number.isInteger(hop) || hop < 0 ? `bad ${HOP_HEADER} header` : this.verify(req, hop, streamId);
