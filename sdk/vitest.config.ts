@@ -4,7 +4,8 @@ export default defineProject({
   test: {
     name: 'sdk',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
+    // Generous: tests restart real servers, which takes long on a loaded machine.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
   },
 });
