@@ -1,4 +1,5 @@
 import {
+  ClusterRouting,
   ERROR_STATUS,
   ErrorResponse,
   EventsQuery,
@@ -46,6 +47,7 @@ const ClusterView = Type.Object({
   ringVersion: Type.Integer({ description: 'changes of the ring this node has seen' }),
   ring: Type.Array(Type.String(), { description: 'names of the members owning streams, sorted' }),
   members: Type.Array(Member),
+  routing: ClusterRouting,
 });
 const StreamOwner = Type.Object({
   streamId: Type.String(),
