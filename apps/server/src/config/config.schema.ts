@@ -156,6 +156,8 @@ export const ConfigSchema = Type.Object(
          * Bytes of message data the node holds in memory (buffered, parked with blocked senders, waiting for the
          * store's commit, in a hand-off), counted as the JSON each arrived in; a send beyond it gets 503
          * MEMORY_FULL. Default: a quarter of the V8 heap limit (`--max-old-space-size`); at most half of it.
+         * Per process: each of `node.workers` has its own heap and its own budget, so the machine needs room
+         * for workers × this (plus about as much again for requests in flight and garbage).
          */
         maxBufferedBytes: Type.Optional(Type.Integer({ minimum: 65_536 })),
         /** Bytes of messages one in-memory stream buffers, beside `inMemoryStreamSize`; a larger message is 413. */
