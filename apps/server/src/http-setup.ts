@@ -20,6 +20,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { classifyFastifyError, sendError } from './api/errors.js';
+import { parseJsonBody } from './api/json-body.js';
 import type { SendGate } from './api/send-gate.js';
 import { STREAMS_PATH_PREFIX } from './api/streams.routes.js';
 import type { AppConfig } from './config/index.js';
@@ -134,30 +135,6 @@ export function createStreamApi(config: AppConfig): FastifyInstance {
   api.removeContentTypeParser('application/json');
   api.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
   return api;
-}
-
-/**
- * JSON bodies as JSON.parse reads them. Fastify's own parser refuses `__proto__` and `constructor` keys, but a
- * message is any JSON and must come back as sent: JSON.parse makes such keys plain own properties (it never
- * sets a prototype), the wire schemas refuse unknown keys in the envelope, and message bodies are only ever
- * stored and serialized again, never merged into other objects. (It also spares two regular-expression scans
- * of every body.)
- */
-function parseJsonBody(
-  _req: FastifyRequest,
-  body: string | Buffer,
-  done: (err: Error | null, body?: unknown) => void,
-): void {
-  try {
-    done(null, JSON.parse(body as string));
-  } catch (err) {
-    done(new InvalidJsonBody(`body is not valid JSON: ${(err as Error).message}`));
-  }
-}
-
-/** Answered 400 INVALID_REQUEST with its message, which says where the JSON went wrong. */
-class InvalidJsonBody extends Error {
-  readonly statusCode = 400;
 }
 
 /**
