@@ -4,6 +4,8 @@
 //   delivery             messages/s delivered over S streams for clusters of 1, 2 and 3 nodes, each stream's
 //                        sender and receiver entering through different nodes
 //   forwarding cost      CPU per send of each node of two, sends going straight to their owner or through the other
+//   SDK routing          sends/s of SDK clients on a three-node cluster, routing 'direct' (to each stream's owner)
+//                        against 'any' (everything through node-1), rounds alternated; requests forwarded, CPU per send
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +15,7 @@ import { ServerUnderTest } from './lib/processes.mjs';
 import { payloadOf, RawConnection, sendRequest } from './lib/raw-http.mjs';
 import { countedWindow, requestLoop } from './lib/request-loops.mjs';
 import { count, heading, line, ms, percent } from './lib/report.mjs';
+import { IPubSub } from '../sdk/dist/index.js';
 
 const payload = payloadOf(options.MESSAGE_BYTES);
 const WARMUP_SAMPLES = 200;
@@ -187,6 +190,75 @@ async function forwardingCostFigure() {
   });
 }
 
+/** Requests all nodes forwarded so far. */
+async function forwardedTotal(nodes) {
+  const texts = await Promise.all(nodes.map(async (node) => (await fetch(`${node.url}/metrics`)).text()));
+  return texts.reduce((sum, text) => {
+    const match = /^ipubsub_cluster_forwarded_requests_total\{outcome="ok"\} (\d+)/m.exec(text);
+    return sum + (match === null ? 0 : Number(match[1]));
+  }, 0);
+}
+
+/** SDK sends through one client in `routing` mode: one loop per stream, back to back, for the counted window. */
+async function sdkSends(routing, nodes, streams) {
+  const client = new IPubSub({ baseUrl: nodes[0].url, routing });
+  const message = JSON.parse(payload);
+  // Until the client holds the ring (direct): its first answers carry the ring version, then it loads the ring.
+  for (let i = 0; i < 3; i++) await Promise.all(streams.map((stream) => client.send(stream, message)));
+  const forwardedBefore = await forwardedTotal(nodes);
+  const cpuBefore = nodes.map((node) => node.cpuSeconds());
+  let answered = 0;
+  let counted = 0;
+  const elapsed = await countedWindow({ warmupSeconds: options.WARMUP, seconds: options.DURATION }, (window) => {
+    for (const stream of streams)
+      void (async () => {
+        while (window.running) {
+          await client.send(stream, message);
+          answered++;
+          if (window.counting) counted++;
+        }
+      })();
+  });
+  await sleep(200); // the last sends of the loops settle
+  const cpuMicros = (nodes.reduce((sum, node, i) => sum + (node.cpuSeconds() - cpuBefore[i]), 0) / answered) * 1e6;
+  const forwarded = (await forwardedTotal(nodes)) - forwardedBefore;
+  await client.close();
+  return { perSecond: counted / elapsed, forwarded: forwarded / answered, cpuMicros };
+}
+
+async function sdkRoutingFigure() {
+  const rounds = options.ROUNDS;
+  heading(
+    'Cluster: SDK routing',
+    `three nodes; one SDK client given node-1, ${FORWARD_CONNECTIONS} send loops each on its own stream; routing 'direct' ` +
+      `(each request to its stream's owner) against 'any' (all to node-1, which forwards two in three); ${options.DURATION} s ` +
+      `after ${options.WARMUP} s warm-up, ${rounds} rounds alternated; CPU: all three nodes per send`,
+  );
+  await withCluster(3, async (nodes) => {
+    const streams = Array.from({ length: FORWARD_CONNECTIONS }, (_, i) => `sdk-routing-${i}`);
+    const results = { direct: [], any: [] };
+    for (let round = 0; round < rounds; round++) {
+      for (const routing of round % 2 === 0 ? ['direct', 'any'] : ['any', 'direct']) {
+        const result = await sdkSends(routing, nodes, streams);
+        results[routing].push(result);
+        line(
+          routing,
+          `round ${round + 1}: ${count(result.perSecond).padStart(7)} sends/s   forwarded ${percent(result.forwarded)}   ` +
+            `CPU per send ${result.cpuMicros.toFixed(0)} µs`,
+        );
+      }
+    }
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const ratios = (field) => results.direct.map((direct, i) => (direct[field] / results.any[i][field]).toFixed(2));
+    line(
+      'median',
+      `direct ${count(median(results.direct.map((r) => r.perSecond)))} sends/s, any ${count(median(results.any.map((r) => r.perSecond)))} sends/s; ` +
+        `direct/any per round: sends/s ${ratios('perSecond').join(', ')}, CPU per send ${ratios('cpuMicros').join(', ')}`,
+    );
+  });
+}
+
 if (selected('latency')) await latencyFigure();
 if (selected('deliver')) await deliveryFigure();
 if (selected('forward')) await forwardingCostFigure();
+if (selected('sdk')) await sdkRoutingFigure();

@@ -43,7 +43,7 @@ const DEFAULTS = {
   FLOOD_BUDGET_MIB: 256,
   /** wrk, autocannon, or auto (wrk when installed). */
   LOADGEN: 'auto',
-  /** Comma-separated figures to run: send,deliver,latency (http, and deliver,latency,forward for cluster), pair,sends,workers (pair),
+  /** Comma-separated figures to run: send,deliver,latency (http, and deliver,latency,forward,sdk for cluster), pair,sends,workers (pair),
    * idle-streams,waiters (memory); empty: all. */
   ONLY: '',
   /** Also fill the floor with the idle streams (1), which doubles the time of that figure; the waiters figure always has it. */
