@@ -22,7 +22,7 @@ function recordingOrigins(): { fetch: typeof fetch; origins: Set<string> } {
   return {
     origins,
     fetch: (input, init) => {
-      origins.add(new URL(String(input)).origin);
+      origins.add(new URL(input instanceof Request ? input.url : input).origin);
       return fetch(input, init);
     },
   };
