@@ -28,6 +28,23 @@ afterAll(async () => {
 /** A message whose send request is about `kib` KiB. */
 const payload = (kib: number): string => 'x'.repeat(kib * 1024 - 100);
 
+/** A send whose body goes chunked, without content-length. */
+function sendChunked(body: unknown): Promise<Response> {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+  return fetch(`${server.url}/api/v1/streams/send`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: stream,
+    duplex: 'half',
+  } as RequestInit);
+}
+
 async function receiveUuids(streamId: string): Promise<string[]> {
   const res = await server.receive({ streamId, timeoutSeconds: 0, maxMessages: 1000 });
   if (res.status === 424) return [];
@@ -54,6 +71,17 @@ describe('memory budget', () => {
     // A stored send waits for its commit in memory too: refused alike.
     const stored = { streamId: uniqueStreamId('stored'), messageUuid: 's', message: payload(200), writeToDB: true };
     await expectError(await server.send(stored), 503, 'MEMORY_FULL');
+    // Those were refused unread, by their content-length; a chunked body has none and is refused once parsed.
+    for (const writeToDB of [false, true]) {
+      const chunked = await sendChunked({
+        streamId: uniqueStreamId('chunked'),
+        messageUuid: 'c',
+        message: payload(200),
+        writeToDB,
+      });
+      expect(chunked.headers.get('retry-after')).toBe('1');
+      await expectError(chunked, 503, 'MEMORY_FULL');
+    }
     // Full is not unready, and small messages that fit are still taken.
     expect((await fetch(`${server.url}/ready`)).status).toBe(200);
     const small = uniqueStreamId('small');
