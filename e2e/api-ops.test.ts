@@ -46,6 +46,8 @@ describe('CORS', () => {
     );
     expect(sent.status).toBe(200);
     expect(sent.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+    // A page's SDK reads the ring version of a cluster node's answers (direct routing).
+    expect(sent.headers.get('access-control-expose-headers')).toBe('ipubsub-ring-version');
     const empty = await server.receive(
       { streamId: uniqueStreamId('cors-empty'), timeoutSeconds: 0 },
       { headers: { origin: ALLOWED } },
