@@ -2,7 +2,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { exportJWK, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../config/index.js';
 import { Value } from '@sinclair/typebox/value';
@@ -105,6 +107,60 @@ describe('TokenVerifier', () => {
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode(pem));
     expect(await reason(verifier, confused)).toBe('InvalidToken: algorithm not allowed');
+  });
+});
+
+describe('TokenVerifier with a JWKS URL', () => {
+  it('fetches the key set from a real HTTP server, again for an unknown kid, and refuses HS tokens', async () => {
+    const keys = [
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+    ];
+    const published: object[] = [{ ...(await exportJWK(keys[0]!.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }];
+    let fetches = 0;
+    const server = createServer((_req, res) => {
+      fetches++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: published }));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as { port: number };
+      // No cooldown between fetches, so that the rotated key below is fetched at once.
+      const verifier = new TokenVerifier(jwtConfig({ jwksUrl: `http://127.0.0.1:${port}/jwks.json` }), 0);
+      const sign = (kid: string, key: (typeof keys)[number]['privateKey']) =>
+        new SignJWT(SCOPES).setProtectedHeader({ alg: 'ES256', kid }).setExpirationTime('1h').sign(key);
+      expect(await reason(verifier, await sign('k1', keys[0]!.privateKey))).toBe('verified');
+      expect(fetches).toBe(1);
+      // A rotated key, published after the first fetch: a token naming its kid makes the verifier fetch again.
+      expect(await reason(verifier, await sign('k2', keys[1]!.privateKey))).toBe(
+        'InvalidToken: no signing key matches the token',
+      );
+      published.push({ ...(await exportJWK(keys[1]!.publicKey)), kid: 'k2', alg: 'ES256', use: 'sig' });
+      expect(await reason(verifier, await sign('k2', keys[1]!.privateKey))).toBe('verified');
+      expect(fetches).toBe(3);
+      expect(await reason(verifier, await hs256())).toBe('InvalidToken: algorithm not allowed');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('TokenVerifier with an unreachable JWKS URL', () => {
+  it('says the keys are unavailable (a 503 to retry), not that the token is invalid', async () => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    server.close();
+    await once(server, 'close');
+    const verifier = new TokenVerifier(jwtConfig({ jwksUrl: `http://127.0.0.1:${port}/jwks.json` }));
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const token = await new SignJWT(SCOPES)
+      .setProtectedHeader({ alg: 'ES256', kid: 'k' })
+      .setExpirationTime('1h')
+      .sign(privateKey);
+    expect(await reason(verifier, token)).toMatch(/^KeysUnavailable: /);
   });
 });
 

@@ -38,7 +38,11 @@ export class TokenVerifier {
   private readonly algorithms: JWSAlgorithm[];
   private readonly clockToleranceMs: number;
 
-  constructor(private readonly config: AppConfig['auth']['jwt']) {
+  /** `jwksCooldownMs`: after a fetch of the JWKS, how long a token with an unknown `kid` waits for the next. */
+  constructor(
+    private readonly config: AppConfig['auth']['jwt'],
+    jwksCooldownMs = 30_000,
+  ) {
     this.clockToleranceMs = config.clockToleranceSeconds * 1000;
     if (config.secret !== '') {
       this.key = new TextEncoder().encode(config.secret);
@@ -49,7 +53,7 @@ export class TokenVerifier {
       this.algorithms = algorithmsFor(key, config.publicKeyFile);
     } else if (config.jwksUrl !== undefined) {
       // jose caches the set and fetches it again when a token names an unknown `kid` (at most every 30 s).
-      this.key = createRemoteJWKSet(new URL(config.jwksUrl));
+      this.key = createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: jwksCooldownMs });
       this.algorithms = ASYMMETRIC_ALGORITHMS;
     } else {
       throw new Error('auth.jwt has no key (secret, publicKeyFile or jwksUrl)');
