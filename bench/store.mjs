@@ -1,5 +1,6 @@
-// Stored messages, per store adapter (SQLite always; PostgreSQL, MariaDB and Cassandra when IPUBSUB_TEST_POSTGRES_URL,
-// IPUBSUB_TEST_MYSQL_URL and IPUBSUB_TEST_CASSANDRA_URL are set, each in a scratch database dropped afterwards).
+// Stored messages, per store adapter (SQLite always; PostgreSQL, MariaDB, Cassandra and MongoDB when
+// IPUBSUB_TEST_POSTGRES_URL, IPUBSUB_TEST_MYSQL_URL, IPUBSUB_TEST_CASSANDRA_URL and IPUBSUB_TEST_MONGODB_URL are set,
+// each in a scratch database dropped afterwards).
 // With BENCH_BASELINE (the root of another built checkout) its node is measured too, alternating with this one for
 // BENCH_ROUNDS rounds, each round on a fresh node and store:
 //   stored sends   writeToDB sends/s answered 200 (durable), SENDERS keep-alive connections sending back to
@@ -22,7 +23,7 @@ import { count, heading, line, percent, summary, target } from './lib/report.mjs
 const SENDERS = 64;
 const REPLAY_BATCH = 100;
 const REPLAY_READERS = 8;
-const TARGETS = { sqlite: 10_000, postgres: 5_000, mysql: 5_000, cassandra: 5_000 };
+const TARGETS = { sqlite: 10_000, postgres: 5_000, mysql: 5_000, cassandra: 5_000, mongodb: 5_000 };
 const REPLAY_TARGET = 50_000;
 const payload = payloadOf(options.MESSAGE_BYTES);
 // The database clients are the server's dependencies.
@@ -31,6 +32,18 @@ const requireFromServer = createRequire(join(REPO_ROOT, 'apps/server/package.jso
 /** A database of its own on the test server, so a run neither sees nor leaves rows. */
 async function scratchDatabase(type, serverUrl) {
   const name = `ipubsub_bench_${randomBytes(4).toString('hex')}`;
+  if (type === 'mongodb') {
+    // Created by the store's first write; the driver drops it.
+    const client = new (requireFromServer('mongodb').MongoClient)(serverUrl);
+    return {
+      url: serverUrl.replace(/^(mongodb:\/\/[^/?]*)(?:\/[^?]*)?/, `$1/${name}`),
+      drop: () =>
+        client
+          .db(name)
+          .dropDatabase()
+          .finally(() => client.close()),
+    };
+  }
   const run = async (statement) => {
     if (type === 'postgres') {
       const client = new (requireFromServer('pg').Client)({ connectionString: serverUrl });
@@ -67,7 +80,7 @@ async function scratchDatabase(type, serverUrl) {
 const load = () => `load ${loadavg()[0].toFixed(2)}`;
 
 /** Process names of each database server, whose CPU counts when it runs on this machine (the test servers do). */
-const DATABASE_PROCESSES = { postgres: ['postgres'], mysql: ['mariadbd', 'mysqld'] };
+const DATABASE_PROCESSES = { postgres: ['postgres'], mysql: ['mariadbd', 'mysqld'], mongodb: ['ferretdb', 'mongod'] };
 
 /** CPU seconds used so far by the local processes of the store type's database server; 0 for none. */
 function databaseCpuSeconds(type) {
@@ -251,12 +264,13 @@ for (const [type, variable] of [
   ['postgres', 'IPUBSUB_TEST_POSTGRES_URL'],
   ['mysql', 'IPUBSUB_TEST_MYSQL_URL'],
   ['cassandra', 'IPUBSUB_TEST_CASSANDRA_URL'],
+  ['mongodb', 'IPUBSUB_TEST_MONGODB_URL'],
 ]) {
   const serverUrl = process.env[variable];
   if (serverUrl === undefined || serverUrl === '') {
     line(
       type,
-      `skipped: set ${variable} (${type === 'cassandra' ? 'scripts/cassandra.sh start' : 'eval "$(scripts/databases.sh env)"'})`,
+      `skipped: set ${variable} (${{ cassandra: 'scripts/cassandra.sh start', mongodb: 'scripts/mongodb.sh start; eval "$(scripts/mongodb.sh env)"' }[type] ?? 'eval "$(scripts/databases.sh env)"'})`,
     );
     continue;
   }

@@ -35,7 +35,7 @@ if (serverUrl !== null) {
       await database?.drop();
     });
 
-    it('creates the unique (stream, messageUuid) and (stream, sequence) indexes and an expiry index', async () => {
+    it('keys messages by (stream, messageUuid), with a unique (stream, sequence) index and an expiry index', async () => {
       const indexes = await withMongoClient(serverUrl, async (client) => {
         const db = client.db(database.name);
         return {
@@ -44,7 +44,7 @@ if (serverUrl !== null) {
         };
       });
       const byName = Object.fromEntries(indexes.messages.map((index) => [index.name, index]));
-      expect(byName.stream_uuid).toMatchObject({ key: { s: 1, u: 1 }, unique: true });
+      expect(byName._id_).toMatchObject({ key: { _id: 1 } });
       expect(byName.stream_seq).toMatchObject({ key: { s: 1, q: 1 }, unique: true });
       expect(byName.expire).toMatchObject({ key: { e: 1 } });
       expect(indexes.heads.map((index) => index.name)).toContain('expire');

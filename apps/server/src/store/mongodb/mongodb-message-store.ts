@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoClient, MongoServerError, type Collection, type Db, type Filter, type ObjectId } from 'mongodb';
+import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
 import {
   InvalidPositionError,
   StoreUnavailableError,
@@ -10,19 +10,17 @@ import {
   type StoredMessage,
   type StorePosition,
 } from '../message-store.js';
-import { decodeUuid, encodeUuid } from '../message-uuid-key.js';
 import { clientOptions, databaseName, redactMongoUrl } from './mongodb-settings.js';
 import { StreamHeads, insertUnordered, type Claim, type HeadDocument } from './stream-heads.js';
 
 /** One stored message. Short field names: every document carries them. */
 interface MessageDocument {
-  _id?: ObjectId;
+  /** The (stream, messageUuid) key: unique, and looked up by every compatible server directly (messageKey). */
+  _id: string;
   /** stream id */
   s: string;
   /** sequence in the stream, assigned from the stream's head */
   q: number;
-  /** messageUuid, JSON-escaped (encodeUuid) */
-  u: string;
   /** arrival timestamp, epoch ms */
   t: number;
   /** expiry: a Date, so that a TTL index can use it */
@@ -46,7 +44,8 @@ const POSITION_LENGTH = 9;
 
 /**
  * The message store on MongoDB, or any server speaking its wire protocol, through the official driver. See
- * docs/operations/mongodb.md. One document per message, unique on (stream, messageUuid) and on (stream, sequence);
+ * docs/operations/mongodb.md. One document per message, its `_id` the (stream, messageUuid) key, unique on (stream,
+ * sequence) too;
  * no multi-document transaction (not every compatible server has them): each write is idempotent or checked.
  *
  * A batch claims each stream's sequences on its head (one atomic `$inc`) before inserting the messages with one
@@ -101,7 +100,7 @@ export class MongoMessageStore implements MessageStore {
     const afterSeq = after === null ? null : decodePosition(after);
     const filter = afterSeq === null ? { s: streamId } : { s: streamId, q: { $gt: afterSeq } };
     const docs = await this.messages
-      .find({ ...filter, e: { $gt: new Date(now) } }, { projection: { _id: 0, q: 1, u: 1, t: 1, p: 1 } })
+      .find({ ...filter, e: { $gt: new Date(now) } }, { projection: { q: 1, t: 1, p: 1 } })
       .sort({ q: 1 })
       .limit(limit)
       .toArray();
@@ -113,7 +112,7 @@ export class MongoMessageStore implements MessageStore {
       if (expected !== null && doc.q !== expected) gap = true;
       expected = doc.q + 1;
       messages[i] = {
-        messageUuid: decodeUuid(doc.u),
+        messageUuid: uuidOf(doc._id),
         messageJson: doc.p,
         timestamp: doc.t,
         position: encodePosition(doc.q),
@@ -159,13 +158,13 @@ export class MongoMessageStore implements MessageStore {
     results: AppendResult[],
     lastAttempt: boolean,
   ): Promise<number[]> {
-    const keys = new Map<number, string>(indexes.map((i) => [i, encodeUuid(batch[i].messageUuid)]));
-    const stored = await this.storedTimestamps(indexes.map((i) => ({ s: batch[i].streamId, u: keys.get(i)! })));
+    const keys = new Map<number, string>(indexes.map((i) => [i, messageKey(batch[i])]));
+    const stored = await this.storedTimestamps([...keys.values()]);
     // Duplicates of stored messages and of earlier ones in the batch; the rest, by stream, in batch order.
     const fresh = new Map<string, number[]>();
     for (const i of indexes) {
       const message = batch[i];
-      const key = `${message.streamId} ${keys.get(i)}`;
+      const key = keys.get(i)!;
       const original = stored.get(key);
       if (original !== undefined) {
         results[i] = { duplicate: true, timestamp: original };
@@ -191,9 +190,9 @@ export class MongoMessageStore implements MessageStore {
         const message = batch[i];
         docIndexes.push(i);
         docs.push({
+          _id: keys.get(i)!,
           s: streamId,
           q: first + n,
-          u: keys.get(i)!,
           t: message.timestamp,
           e: new Date(message.expiresAt),
           p: message.messageJson,
@@ -218,50 +217,52 @@ export class MongoMessageStore implements MessageStore {
     results: AppendResult[],
     lastAttempt: boolean,
   ): Promise<number[]> {
-    const originals = await this.storedTimestamps([...refused].map((d) => ({ s: docs[d].s, u: docs[d].u })));
+    const originals = await this.storedTimestamps([...refused].map((d) => docs[d]._id));
     const collided = new Set<string>();
     for (const d of refused) {
-      const original = originals.get(`${docs[d].s} ${docs[d].u}`);
+      const original = originals.get(docs[d]._id);
       if (original !== undefined) results[docIndexes[d]] = { duplicate: true, timestamp: original };
       else collided.add(docs[d].s);
     }
     if (collided.size === 0) return [];
     if (lastAttempt) throw new StoreUnavailableError('message store busy: another node keeps writing the same streams');
     const retry: number[] = [];
-    const undo: ObjectId[] = [];
+    const undo: string[] = [];
     docs.forEach((doc, d) => {
       if (!collided.has(doc.s) || results[docIndexes[d]].duplicate) return;
       retry.push(docIndexes[d]);
-      if (!refused.has(d)) undo.push(doc._id!);
+      if (!refused.has(d)) undo.push(doc._id);
     });
     if (undo.length > 0) await this.messages.deleteMany({ _id: { $in: undo } });
     return retry.sort((a, b) => a - b);
   }
 
-  /** `stream id + ' ' + uuid key` → timestamp of those of `wanted` that are stored. */
-  private async storedTimestamps(wanted: readonly { s: string; u: string }[]): Promise<Map<string, number>> {
-    const byStream = new Map<string, string[]>();
-    for (const { s, u } of wanted) {
-      const keys = byStream.get(s);
-      if (keys === undefined) byStream.set(s, [u]);
-      else keys.push(u);
-    }
-    const clauses = [...byStream].map(([s, keys]) => ({ s, u: { $in: keys } }));
+  /** Message key → timestamp of those of `keys` that are stored. */
+  private async storedTimestamps(keys: readonly string[]): Promise<Map<string, number>> {
     const found = new Map<string, number>();
-    if (clauses.length === 0) return found;
-    const docs = await this.messages
-      .find(clauses.length === 1 ? clauses[0] : { $or: clauses }, { projection: { _id: 0, s: 1, u: 1, t: 1 } })
-      .toArray();
-    for (const doc of docs) found.set(`${doc.s} ${doc.u}`, doc.t);
+    if (keys.length === 0) return found;
+    const docs = await this.messages.find({ _id: { $in: [...keys] } }, { projection: { t: 1 } }).toArray();
+    for (const doc of docs) found.set(doc._id, doc.t);
     return found;
   }
+}
+
+/**
+ * A message's `_id`: its stream and messageUuid as a JSON array, which keeps the two apart whatever they hold, with
+ * lone surrogates escaped (JSON.stringify does), so that every id survives BSON's UTF-8 and compares exactly.
+ */
+function messageKey(message: NewMessage): string {
+  return JSON.stringify([message.streamId, message.messageUuid]);
+}
+
+function uuidOf(key: string): string {
+  return (JSON.parse(key) as [string, string])[1];
 }
 
 /** The collections' indexes; a TTL index on the expiry where the server has them, a plain one where not. */
 async function createIndexes(db: Db): Promise<void> {
   const messages = db.collection(MESSAGES_COLLECTION);
   // One at a time: FerretDB 1.24 drops the connection when one createIndexes command names several existing ones.
-  await messages.createIndex({ s: 1, u: 1 }, { name: 'stream_uuid', unique: true });
   await messages.createIndex({ s: 1, q: 1 }, { name: 'stream_seq', unique: true });
   await Promise.all([expiryIndex(messages), expiryIndex(db.collection(HEADS_COLLECTION))]);
 }
