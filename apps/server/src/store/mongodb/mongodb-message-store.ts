@@ -44,9 +44,9 @@ const POSITION_LENGTH = 9;
 
 /**
  * The message store on MongoDB, or any server speaking its wire protocol, through the official driver. See
- * docs/operations/mongodb.md. One document per message, its `_id` the (stream, messageUuid) key, unique on (stream,
- * sequence) too;
- * no multi-document transaction (not every compatible server has them): each write is idempotent or checked.
+ * docs/operations/mongodb.md. One document per message, its `_id` the (stream, messageUuid) key, unique on
+ * (stream, sequence) too; no multi-document transaction (not every compatible server has them): each write is
+ * idempotent or checked.
  *
  * A batch claims each stream's sequences on its head (one atomic `$inc`) before inserting the messages with one
  * unordered insertMany, so a number is never handed out twice even when a newer message was purged or the insert
