@@ -75,7 +75,9 @@ function mongodb(serverUrl: string): StoreBackend {
       const url = new URL(database.url.replace(/^mongodb:/, 'http:'));
       url.port = String(proxy.port);
       url.searchParams.set('directConnection', 'true');
+      // A request caught on a connection the proxy cut may see neither answer nor close: the socket timeout ends it.
       url.searchParams.set('serverSelectionTimeoutMS', '2000');
+      url.searchParams.set('socketTimeoutMS', '10000');
       return {
         env: { IPUBSUB_STORE_TYPE: 'mongodb', IPUBSUB_STORE_URL: url.toString().replace(/^http:/, 'mongodb:') },
         lose: () => proxy.close(),

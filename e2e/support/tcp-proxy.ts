@@ -7,9 +7,15 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private readonly server: Server;
+  private closed = false;
 
   private constructor(targetHost: string, targetPort: number) {
     this.server = createServer((client) => {
+      // Accepted before close() but handed over after it.
+      if (this.closed) {
+        client.destroy();
+        return;
+      }
       const upstream = connect(targetPort, targetHost);
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
@@ -34,6 +40,7 @@ export class TcpProxy {
 
   /** Refuses new connections and cuts the open ones (the listener stops at once; it is not waited for). */
   close(): Promise<void> {
+    this.closed = true;
     this.server.close();
     for (const socket of this.sockets) socket.destroy();
     return Promise.resolve();
