@@ -14,9 +14,9 @@ describe('mongodb store.url', () => {
     expect(clientOptions('mongodb://h/db')).toEqual({
       serverSelectionTimeoutMS: 5_000,
       connectTimeoutMS: 5_000,
-      socketTimeoutMS: 30_000,
+      timeoutMS: 15_000,
     });
-    expect(clientOptions('mongodb://h/db?serverselectiontimeoutms=100&socketTimeoutMS=0')).toEqual({
+    expect(clientOptions('mongodb://h/db?serverselectiontimeoutms=100&timeoutMS=0')).toEqual({
       connectTimeoutMS: 5_000,
     });
   });

@@ -10,7 +10,9 @@ export const DEFAULT_DATABASE = 'ipubsub';
 const DEFAULT_OPTIONS = {
   serverSelectionTimeoutMS: 5_000,
   connectTimeoutMS: 5_000,
-  socketTimeoutMS: 30_000,
+  // The driver's bound on a whole operation (selection, pool check-out, round trip): a request caught on a
+  // connection that died without closing would otherwise wait for ever.
+  timeoutMS: 15_000,
 } as const satisfies MongoClientOptions;
 
 /**
