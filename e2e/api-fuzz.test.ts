@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../apps/server/src/cluster/membership/sim-network.js';
 import { ServerProcess } from './support/server.js';
 
 /**
@@ -16,17 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
 });
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STREAMS = ['fuzz-a', 'fuzz-b', 'fuzz-c'];
 const VALUES: unknown[] = [
@@ -101,7 +91,7 @@ function mutation(random: () => number, i: number): string {
 
 describe('bad input over HTTP', () => {
   it('never gets a 5xx, and every refusal is {error, code}', async () => {
-    const random = prng(11);
+    const random = seededRandom(11);
     const answers = new Map<number, number>();
     for (let i = 0; i < 400; i++) {
       const body = mutation(random, i);
