@@ -60,7 +60,12 @@ describe('a node with http.tls', () => {
       ca: certs.ca,
       agent,
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Parked on the server, so its connection was made with the first certificate.
+    for (let i = 0; i < 600; i++) {
+      const metrics = await httpsRequest(`${node.url}/metrics`, { ca: certs.ca });
+      if (/^ipubsub_waiting_clients 1$/m.test(metrics.body)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     copyFileSync(certs.servers[1]!.certFile, certFile);
     copyFileSync(certs.servers[1]!.keyFile, keyFile);
     node.child.kill('SIGHUP');
