@@ -101,6 +101,8 @@ export class TestCluster {
       config: `config/multi-node-${((index - 1) % 3) + 1}.yaml`,
       port: spec.httpPort,
       waitReady,
+      // Members start together, each waiting for its seeds: on a busy two-core machine that takes a while.
+      startTimeoutMs: 60_000,
       env: {
         IPUBSUB_NODE_NAME: spec.name,
         IPUBSUB_CLUSTER_GOSSIP_PORT: String(spec.gossipPort),
