@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectError, uniqueStreamId, waitForWaiters } from './support/api-helpers.js';
 import { ServerProcess } from './support/server.js';
@@ -80,5 +81,19 @@ describe('SIGTERM', () => {
     console.info(`SIGINT with one waiting receiver: exit ${code} after ${ms.toFixed(0)} ms`);
     expect(code).toBe(0);
     expect(ms).toBeLessThan(5_000);
+  });
+});
+
+describe('SIGTERM with connections that never sent a request', () => {
+  it('closes them instead of waiting for them until the grace runs out', async () => {
+    server = await ServerProcess.start({ env: { IPUBSUB_SHUTDOWN_GRACESECONDS: '120', IPUBSUB_LOG_LEVEL: 'info' } });
+    // As fetch and browsers open spare connections: connected, nothing sent.
+    const spare = connect(server.port, '127.0.0.1');
+    await once(spare, 'connect');
+    const closed = once(spare, 'close');
+    expect(await server.stop('SIGTERM', 110_000)).toBe(0);
+    await closed;
+    expect(server.log).toContain('"msg":"stopped"');
+    expect(server.log).not.toContain('drain took longer');
   });
 });

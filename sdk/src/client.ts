@@ -1,10 +1,12 @@
 import type { Deadline, Scope } from './deadline.js';
 import { DEFAULTS } from './defaults.js';
 import { newMessageUuid } from './message-uuid.js';
+import { eventStreamPoll, type OpenTail } from './event-stream.js';
 import { call, type Transport } from './request.js';
 import { RETRY_DEFAULTS } from './retry.js';
 import { Router } from './routing.js';
-import { Subscription } from './subscription.js';
+import { Subscription, type Poll } from './subscription.js';
+import { withToken } from './token.js';
 import type { ClientOptions, ReceiveOptions, SendOptions, SubscribeOptions } from './types.js';
 import type { ReceivedBatch, ReceivedMessage, ReceiveQuery, SendResponse } from './wire-types.generated.js';
 
@@ -112,16 +114,30 @@ export class IPubSub implements AsyncDisposable {
     // Polls answered at once would follow one another without pause, a load on the server and nothing gained.
     if (options.timeoutSeconds === 0)
       throw new RangeError('subscribe long-polls: timeoutSeconds must be at least 1 (receive() reads without waiting)');
-    return new Subscription<T>({
-      poll: (query, signal) =>
-        this.poll(streamId, query, {
-          signal,
-          retries: Infinity,
-          timeoutPer: 'attempt',
-        }) as Promise<ReceivedMessage<T> | null>,
-      options,
-      scope: this.scope,
-    });
+    const longPoll: Poll<T> = (query, signal) =>
+      this.poll(streamId, query, {
+        signal,
+        retries: Infinity,
+        timeoutPer: 'attempt',
+      }) as Promise<ReceivedMessage<T> | null>;
+    const stored = options.fromStore ?? options.resumeToken !== undefined;
+    const poll =
+      stored && options.eventStream !== false ? eventStreamPoll(this.tailOpener(streamId), longPoll) : longPoll;
+    return new Subscription<T>({ poll, options, scope: this.scope });
+  }
+
+  /** Opens the live tail (Server-Sent Events) of a stored stream, with the client's headers and token. */
+  private tailOpener(streamId: string): OpenTail {
+    const { transport } = this;
+    return async (resumeToken, signal) => {
+      const params = new URLSearchParams({ streamId });
+      if (resumeToken !== undefined) params.set('dbResumeToken', resumeToken);
+      const headers = { ...transport.headers, accept: 'text/event-stream' };
+      const init = {
+        headers: transport.token === undefined ? headers : await withToken(headers, transport.token, false),
+      };
+      return transport.fetch(`${transport.router.urlFor(streamId)}events?${params}`, { ...init, signal });
+    };
   }
 
   /**

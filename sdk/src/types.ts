@@ -69,6 +69,12 @@ export interface SubscribeOptions extends RequestOptions {
   resumeToken?: ReceiveQuery['dbResumeToken'];
   /** Length of each long poll; the server's default when absent. */
   timeoutSeconds?: ReceiveQuery['timeoutSeconds'];
+  /**
+   * A stored subscription follows the server's live tail (one Server-Sent Events stream, `fetch` streaming)
+   * rather than a request per message, and long-polls when the tail cannot be had (an older server, a proxy that
+   * buffers). `false`: always long-poll. @default true
+   */
+  eventStream?: boolean;
 }
 
 /** A message delivered by a subscription. */

@@ -180,17 +180,29 @@ export function configureHttp(
   return routes;
 }
 
-/** The open-connections gauge: one addition per connection, not per request. */
+/** Each server's open connections, for the gauge and for the shutdown (`closeUnusedConnections`). */
+const openConnections = new WeakMap<Server, Set<Socket>>();
+
+/** The open-connections gauge: one set insertion per connection, not per request. */
 function countConnections(server: Server, metrics: Metrics): void {
-  let open = 0;
-  const closed = (): void => {
-    open--;
-  };
+  const open = new Set<Socket>();
+  openConnections.set(server, open);
   server.on('connection', (socket: Socket) => {
-    open++;
-    socket.once('close', closed);
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
   });
-  metrics.gauge('ipubsub_open_connections', 'Open HTTP connections (limit: http.maxConnections)', () => open);
+  metrics.gauge('ipubsub_open_connections', 'Open HTTP connections (limit: http.maxConnections)', () => open.size);
+}
+
+/**
+ * Closes the connections with no answer pending, once the node has stopped taking requests. Node's own
+ * `closeIdleConnections()` skips a connection that has not sent a request yet (fetch and browsers open spare
+ * ones), and `server.close()` would then wait for it until the shutdown's grace runs out.
+ */
+export function closeUnusedConnections(server: Server): void {
+  for (const socket of openConnections.get(server) ?? []) {
+    if ((socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage == null) socket.destroy();
+  }
 }
 
 /**

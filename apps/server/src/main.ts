@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
@@ -19,7 +20,7 @@ import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
 import { GracefulShutdown } from './lifecycle.js';
 import { StreamEngine } from './streams/index.js';
 import { createLogger, Metrics, PinoNestLogger } from './observability/index.js';
-import { configureHttp, createStreamApi, serveHttp } from './http-setup.js';
+import { closeUnusedConnections, configureHttp, createStreamApi, serveHttp } from './http-setup.js';
 import {
   checkWorkerConfig,
   listenOnOwnPort,
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
       process.exit(0);
     }, config.shutdown.graceSeconds * 1000).unref();
     await app.get(GracefulShutdown).drain();
+    closeUnusedConnections(app.getHttpServer() as Server);
     await app.close();
     await streamApi.close();
     logger.info('stopped');
