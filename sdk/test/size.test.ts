@@ -3,7 +3,7 @@ import { build } from 'esbuild';
 import { expect, it } from 'vitest';
 
 // Raised from 3 kB when deadlines, close(), direct routing, the ring's hash and the live tail came in (docs/decisions.md).
-const LIMIT_BYTES = 4 * 1024;
+const LIMIT_BYTES = 5 * 1024;
 
 it(`the ESM bundle stays within ${LIMIT_BYTES} bytes minified and gzipped`, async () => {
   // Bundled from the built entry, so the chunks it shares with the `wire` entry (the ring's hash) count too.
