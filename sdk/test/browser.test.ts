@@ -52,6 +52,32 @@ const PAGE = `<!doctype html>
       return isForbiddenError(error) ? error.code : String(error);
     }
   };
+  /** The browser's own EventSource on a live tail: \`count\` messages, across its reconnections. */
+  window.eventSource = (url, count) =>
+    new Promise((resolve, reject) => {
+      const source = new EventSource(url);
+      const seen = [];
+      let opened = 0;
+      source.onopen = () => opened++;
+      source.onmessage = (event) => {
+        seen.push({ id: event.lastEventId, ...JSON.parse(event.data) });
+        if (seen.length === count) {
+          source.close();
+          resolve({ seen, opened });
+        }
+      };
+      setTimeout(() => (source.close(), reject(new Error(\`\${seen.length} of \${count} after 20 s\`))), 20_000);
+    });
+
+  /** A stored subscription through the SDK (fetch streaming of the live tail). */
+  window.collectStored = async (baseUrl, stream, count) => {
+    const seen = [];
+    for await (const msg of new IPubSub({ baseUrl }).subscribe(stream, { fromStore: true, timeoutSeconds: 5 })) {
+      seen.push(msg.message);
+      if (seen.length === count) break;
+    }
+    return seen;
+  };
   window.ready = true;
 </script>`;
 
@@ -68,7 +94,8 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   if (skip) return;
-  api = await servers.start({ env: { IPUBSUB_HTTP_CORSORIGINS: '*' } });
+  // Live tails end after 2 s, so an EventSource reconnects (with Last-Event-ID) within a test.
+  api = await servers.start({ env: { IPUBSUB_HTTP_CORSORIGINS: '*', IPUBSUB_EVENTS_MAXLIFETIMESECONDS: '2' } });
   guarded = await servers.start({
     env: { IPUBSUB_HTTP_CORSORIGINS: '*', IPUBSUB_AUTH_MODE: 'jwt', IPUBSUB_AUTH_JWT_SECRET: TEST_JWT_SECRET },
   });
@@ -188,5 +215,30 @@ describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
       fresh,
     ] as const);
     expect(ended).toBe('FORBIDDEN');
+  });
+
+  it('a native EventSource replays a stored stream, follows it, and resumes after reconnecting without loss', async () => {
+    const errorsBefore = pageErrors.length;
+    const stream = uniqueStream('browser-tail');
+    const node = new IPubSub({ baseUrl: api.url });
+    for (const n of [1, 2]) await node.send(stream, n, { writeToDB: true });
+    const url = `${api.url}/api/v1/streams/events?streamId=${stream}`;
+    const tailing = page.evaluate(([u, n]) => (window as any).eventSource(u, n), [url, 5] as const);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await node.send(stream, 3, { writeToDB: true });
+    // The server ends the tail after 2 s; the browser reconnects with the last id it saw.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    for (const n of [4, 5]) await node.send(stream, n, { writeToDB: true });
+    const { seen, opened } = (await tailing) as { seen: { id: string; message: number }[]; opened: number };
+    expect(seen.map((event) => event.message)).toEqual([1, 2, 3, 4, 5]);
+    expect(seen.every((event) => /^[A-Za-z0-9_-]+$/.test(event.id))).toBe(true);
+    expect(opened).toBeGreaterThanOrEqual(2);
+
+    const stored = await page.evaluate(([baseUrl, id]) => (window as any).collectStored(baseUrl, id, 5), [
+      api.url,
+      stream,
+    ] as const);
+    expect(stored).toEqual([1, 2, 3, 4, 5]);
+    expect(pageErrors.slice(errorsBefore)).toEqual([]);
   });
 });
