@@ -7,15 +7,10 @@ import {
 import { waitForGauge } from './support/api-helpers.js';
 import { TestCluster } from './support/cluster.js';
 import { ServerProcess } from './support/server.js';
+import { expectOwnerChangeContinuesStream, storeThrough } from './support/stored-cluster.js';
 
 // The stored-mode behaviours of SPEC §2–3 run on MongoDB in store.test.ts (through storeBackends); this file
 // holds what is particular to it: its store.url, and a cluster of nodes sharing one database.
-
-interface Batch {
-  messages: Array<{ messageUuid: string; message: unknown }>;
-  dbResumeToken?: string;
-  gap?: { reason: string };
-}
 
 describe('store.type mongodb at start', () => {
   it('stops the node on a store.url the driver cannot parse, naming what is wrong', async () => {
@@ -45,30 +40,6 @@ describe.runIf(serverUrl !== null)('a cluster of three sharing one MongoDB datab
   let database: ScratchMongoDatabase;
   let cluster: TestCluster;
 
-  /** Everything stored after `token` (or from the start), read through `node` in one batch. */
-  const readThrough = async (node: ServerProcess, streamId: string, token?: string): Promise<Batch> => {
-    const res = await node.receive({
-      streamId,
-      readFromDB: true,
-      timeoutSeconds: 0,
-      maxMessages: 1000,
-      ...(token === undefined ? {} : { dbResumeToken: token }),
-    });
-    if (res.status === 424) return { messages: [] };
-    expect(res.status, await res.clone().text()).toBe(200);
-    return (await res.json()) as Batch;
-  };
-  const store = async (
-    node: ServerProcess,
-    streamId: string,
-    messageUuid: string,
-    message: unknown,
-  ): Promise<{ duplicate?: boolean }> => {
-    const res = await node.send({ streamId, messageUuid, message, writeToDB: true });
-    expect(res.status, await res.clone().text()).toBe(200);
-    return (await res.json()) as { duplicate?: boolean };
-  };
-
   beforeAll(async () => {
     database = scratchMongoDatabase(serverUrl!);
     // The three nodes start at once: each creates the collections' indexes.
@@ -83,30 +54,12 @@ describe.runIf(serverUrl !== null)('a cluster of three sharing one MongoDB datab
     const streamId = await cluster.streamOwnedBy('node-1', 'mongodb-wake');
     const polling = cluster.node('node-2').receive({ streamId, readFromDB: true, timeoutSeconds: 20 });
     await waitForGauge(cluster.node('node-1'), 'ipubsub_store_waiting_readers', 1);
-    await store(cluster.node('node-3'), streamId, 'w-1', 'woken');
+    await storeThrough(cluster.node('node-3'), streamId, 'w-1', 'woken');
     const res = await polling;
     expect(res.status).toBe(200);
     expect(((await res.json()) as { message: unknown }).message).toBe('woken');
   });
 
-  it('a new owner continues the stream where the killed one stopped: old tokens resume without a gap, retries stay duplicates', async () => {
-    const streamId = await cluster.streamOwnedBy('node-2', 'mongodb-owner');
-    for (let i = 0; i < 10; i++) await store(cluster.node(i % 2 === 0 ? 'node-1' : 'node-3'), streamId, `m-${i}`, i);
-    const before = await readThrough(cluster.node('node-3'), streamId);
-    expect(before.messages.map((m) => m.message)).toEqual(Array.from({ length: 10 }, (_, i) => i));
-
-    await cluster.kill('node-2', 'SIGKILL');
-    await cluster.waitForRing(['node-1', 'node-3']);
-    for (const node of ['node-1', 'node-3'])
-      expect((await readThrough(cluster.node(node), streamId)).messages.map((m) => m.message)).toEqual(
-        Array.from({ length: 10 }, (_, i) => i),
-      );
-    expect((await store(cluster.node('node-3'), streamId, 'm-4', 'retried after the crash')).duplicate).toBe(true);
-    await store(cluster.node('node-1'), streamId, 'm-10', 10);
-
-    const after = await readThrough(cluster.node('node-1'), streamId, before.dbResumeToken);
-    expect(after.messages.map((m) => m.message)).toEqual([10]);
-    // The new owner claimed on the stream's head in MongoDB: nothing between the two reads is missing.
-    expect(after.gap).toBeUndefined();
-  });
+  it('a new owner continues the stream where the killed one stopped: old tokens resume without a gap, retries stay duplicates', () =>
+    expectOwnerChangeContinuesStream(cluster, 'mongodb'));
 });
