@@ -69,7 +69,7 @@ async function attempts(transport: Transport, path: string, init: RequestInit, o
       let delay: number | undefined;
       try {
         const response = await send(url + path, { ...init, headers, signal: deadline.signal });
-        router.observe(response);
+        router.observe(url, response);
         if (response.ok) return await parse(response);
         const body = await response.json().catch(() => ({}));
         if (options.noneOn424 && response.status === 424) return null;

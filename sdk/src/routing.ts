@@ -7,6 +7,8 @@ import type { ClusterRouting } from './wire-types.generated.js';
 const STREAMS_PATH = '/api/v1/streams/';
 /** Least time between two ring loads: nodes that disagree for a moment (a member joining) cost one load a second. */
 const RELOAD_INTERVAL_MS = 1000;
+/** Longest wait before routing directly again after members kept not answering (unreachable from this client). */
+const MAX_HOLD_MS = 60_000;
 
 /** A member of the ring, with the streams API URL of its advertised base URL. */
 interface Member {
@@ -42,6 +44,10 @@ export class Router {
   private version: string | null = null;
   private loading = false;
   private loadedAt = -Infinity;
+  /** Members that did not answer, one after another with no direct answer between: each doubles the hold. */
+  private failures = 0;
+  /** No ring is loaded before then (`Date.now()` clock). */
+  private heldUntil = 0;
 
   constructor(private readonly options: RouterOptions) {
     this.baseStreamsUrl = `${options.baseUrl}${STREAMS_PATH}`;
@@ -52,24 +58,31 @@ export class Router {
     return this.ring?.owner(streamId)!.url ?? this.baseStreamsUrl;
   }
 
-  /** An answer's ring version: another than the one held means the ring changed. */
-  observe(response: Response): void {
+  /** An answer from `url`; its ring version, if another than the one held, means the ring changed. */
+  observe(url: string, response: Response): void {
     if (this.options.routing === 'any') return;
+    if (url !== this.baseStreamsUrl) this.failures = 0;
     const version = response.headers.get(RING_VERSION_HEADER);
     if (version !== null && version !== this.version) this.reload();
   }
 
-  /** A member did not answer: route through the base URL until the ring is loaded again. */
+  /**
+   * A member did not answer: route through the base URL until the ring is loaded again, at the next answer after
+   * a hold of 1 s, doubling up to a minute while members keep not answering (the client cannot reach their
+   * advertised URLs: a load balancer in front of the cluster, where `routing: 'any'` is the setting to use).
+   */
   unreachable(url: string): void {
-    if (this.options.routing === 'any' || url === this.baseStreamsUrl) return;
+    // Calls in flight to members of a ring already let go are the same failure, not more of them.
+    if (this.options.routing === 'any' || url === this.baseStreamsUrl || this.ring === null) return;
     this.ring = null;
     this.version = null;
-    this.reload();
+    this.heldUntil = Date.now() + Math.min(MAX_HOLD_MS, RELOAD_INTERVAL_MS * 2 ** this.failures++);
   }
 
   private reload(): void {
     const now = Date.now();
-    if (this.loading || now - this.loadedAt < RELOAD_INTERVAL_MS || this.options.scope.closed.aborted) return;
+    if (this.loading || now < this.heldUntil || now - this.loadedAt < RELOAD_INTERVAL_MS) return;
+    if (this.options.scope.closed.aborted) return;
     this.loading = true;
     this.loadedAt = now;
     void this.load().finally(() => (this.loading = false));
