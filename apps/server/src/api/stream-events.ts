@@ -9,6 +9,7 @@ import { ClusterRouter, isForwarded } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics } from '../observability/index.js';
 import { StoredStreams, type ReadResult, type StorePosition } from '../store/index.js';
+import { StreamEngine, type MemoryBudget } from '../streams/index.js';
 import { sendDenial, sendError } from './errors.js';
 import { isoTimestamp } from './iso-time.js';
 
@@ -26,8 +27,8 @@ const HEARTBEAT = ': keep-alive\n\n';
  *
  * Tails of one stream wake together and share their reads (StoredStreams.follow), so each page is rendered
  * once however many readers it goes to. A reader whose connection does not take its events (more than
- * `events.maxPendingBytes` unsent) is disconnected: it resumes from its last id, and the node buffers nothing
- * without bound.
+ * `events.maxPendingBytes` unsent, or more than the node's memory budget has room for) is disconnected: it
+ * resumes from its last id, and the node buffers nothing without bound.
  */
 @Injectable()
 export class StreamEventsController {
@@ -35,6 +36,7 @@ export class StreamEventsController {
   /** Each page's events, rendered by the first of the readers it goes to. */
   private readonly rendered = new WeakMap<ReadResult, string>();
   private open = 0;
+  private readonly budget: MemoryBudget;
   private readonly eventsSent: Counter;
   private readonly slowReadersDropped: Counter;
 
@@ -43,9 +45,11 @@ export class StreamEventsController {
     @Inject(Metrics) private readonly metrics: Metrics,
     @Inject(AUTHENTICATOR) private readonly auth: Authenticator | null,
     @Inject(ClusterRouter) private readonly cluster: ClusterRouter,
+    @Inject(StreamEngine) engine: StreamEngine,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.settings = config.events;
+    this.budget = engine.budget;
     metrics.gauge('ipubsub_event_streams_open', 'Live tails (Server-Sent Events) open on this node', () => this.open);
     this.eventsSent = new Counter({
       name: 'ipubsub_events_sent_total',
@@ -114,12 +118,16 @@ export class StreamEventsController {
       if (res.destroyed) return;
       const text = step === 'idle' ? HEARTBEAT : this.render(streamId, step);
       if (!res.write(text)) {
-        if (res.writableLength > this.settings.maxPendingBytes) {
+        // What the connection has not taken yet is held in memory: counted in the node's budget until it drains.
+        const pending = res.writableLength;
+        if (pending > this.settings.maxPendingBytes || !this.budget.tryAcquire(pending)) {
           this.slowReadersDropped.inc();
           res.destroy();
           return;
         }
-        await once(res, 'drain', { signal: ended }).catch(() => undefined);
+        await once(res, 'drain', { signal: ended })
+          .catch(() => undefined)
+          .finally(() => this.budget.release(pending));
       }
       if (step !== 'idle') this.eventsSent.inc(step.messages.length);
     }
