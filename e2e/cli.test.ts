@@ -14,8 +14,8 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], input?: string, env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+function run(args: string[], input?: string, env: Record<string, string> = {}, command?: string): Promise<Run> {
+  const child = spawn(command ?? process.execPath, command === undefined ? [CLI, ...args] : args, {
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -92,6 +92,23 @@ describe('ipubsub against a running node', () => {
     const exit = once(child, 'exit');
     child.kill('SIGINT');
     expect((await exit)[0]).toBe(0);
+  });
+
+  it('on a terminal, tail prints one coloured line per message and send shows its progress', async () => {
+    // util-linux `script` runs the command on a pseudo-terminal, as a person's shell would.
+    const onTerminal = (command: string, input = ''): Promise<Run> =>
+      run(['-c', `script -qec ${JSON.stringify(command)} /dev/null`], input, { NO_COLOR: '' }, '/bin/sh');
+    const stream = uniqueStreamId('cli-tty');
+    const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)}`;
+    const sent = await onTerminal(`printf '1\\n2\\n' | env -u NO_COLOR ${cli} send ${stream} - --url ${server.url}`);
+    expect(sent.code, sent.stdout).toBe(0);
+    expect(sent.stdout).toMatch(/\rsent 2 messages .*\/s/);
+    const tail = await onTerminal(`env -u NO_COLOR ${cli} tail ${stream} --url ${server.url}`);
+    expect(tail.code, tail.stdout).toBe(0);
+    const lines = tail.stdout.split(/\r?\n/).filter((line) => line !== '');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\u001b\[2m\d{4}-\d\d-\d\dT[^ ]+Z\u001b\[0m \u001b\[36m[^ ]+\u001b\[0m 1$/);
+    expect(lines[1]).toMatch(/ 2$/);
   });
 
   it('status prints a table of the members with their streams', async () => {

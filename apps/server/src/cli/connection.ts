@@ -23,9 +23,9 @@ export function connect(options: ConnectionOptions): IPubSub {
   return new IPubSub({ baseUrl: options.url, token: options.token, retry: { limit: 2 } });
 }
 
-/** Colours for a person at a terminal only (and never with NO_COLOR set): piped output stays plain. */
+/** Colours for a person at a terminal only (and never with NO_COLOR set to anything): piped output stays plain. */
 export function paint(stream: NodeJS.WriteStream): (code: number, text: string) => string {
-  const on = stream.isTTY === true && process.env.NO_COLOR === undefined;
+  const on = stream.isTTY === true && !process.env.NO_COLOR; // no-color.org: set and not empty
   return (code, text) => (on ? `\u001b[${code}m${text}\u001b[0m` : text);
 }
 
