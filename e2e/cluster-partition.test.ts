@@ -90,6 +90,8 @@ function cut(i: number, on: boolean): void {
   }
 }
 
+const stderrOf = NAMES.map(() => '');
+
 function startNode(i: number): ChildProcess {
   const seeds = NAMES.map((_, j) => `${addressOf(j)}:${GOSSIP_PORT}`).join(',');
   const child = spawn(
@@ -112,12 +114,16 @@ function startNode(i: number): ChildProcess {
         IPUBSUB_CLUSTER_GOSSIP_HOST: addressOf(i),
         IPUBSUB_CLUSTER_GOSSIP_PORT: String(GOSSIP_PORT),
         IPUBSUB_CLUSTER_SEEDS: seeds,
+        // The nodes listen on the test's own namespace addresses, reachable from nowhere else.
+        IPUBSUB_AUTH_ALLOWANONYMOUS: 'true',
         IPUBSUB_LOG_LEVEL: 'warn',
         IPUBSUB_STORE_PATH: mkdtempSync(join(tmpdir(), 'ipubsub-e2e-')),
       },
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
+  // Kept for the failure message: a node that refuses to start says why on stderr.
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderrOf[i] += chunk));
   return child;
 }
 
@@ -182,7 +188,9 @@ describe.skipIf(unavailable !== null)('a network partition (network namespaces)'
     tearDownNetwork();
     setUpNetwork();
     for (let i = 0; i < 3; i++) children.push(startNode(i));
-    await waitForRing([0, 1, 2], NAMES, performance.now(), 30_000);
+    await waitForRing([0, 1, 2], NAMES, performance.now(), 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}\n${stderrOf.map((text, i) => `${NAMES[i]} stderr: ${text}`).join('\n')}`);
+    });
   });
   afterAll(async () => {
     await Promise.all(
