@@ -89,7 +89,7 @@ async function latencyFigure() {
     }),
   );
   line('1 node', describe(alone));
-  const spread = await withCluster(3, async ([first, second, third]) => {
+  const spread = await withCluster(3, async ([first, , third]) => {
     let streamId;
     for (let i = 0; (await ownerOf(first, (streamId = `latency-${i}`))) !== 'node-2'; i++);
     return measureLatency({

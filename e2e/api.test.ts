@@ -29,7 +29,7 @@ async function sendOk(
   const res = await server.send(body);
   const text = await res.text();
   expect(res.status, text).toBe(200);
-  return JSON.parse(text);
+  return JSON.parse(text) as { messageUuid: string; timestamp: string; duplicate?: boolean };
 }
 
 async function receiveOk(streamId: string, timeoutSeconds = 0): Promise<Received> {

@@ -227,7 +227,7 @@ describe.skipIf(unavailable !== null)('a network partition (network namespaces)'
     expect(await send(1, acrossFrom1, 'during-1', 'majority')).toBe(200);
     const [status, tookMs, body] = await polls[1];
     expect(status, body).toBe(200);
-    expect(JSON.parse(body).message).toBe('majority');
+    expect((JSON.parse(body) as { message: unknown }).message).toBe('majority');
     expect(tookMs).toBeLessThan(15_000);
 
     // Each side serves every stream on its own meanwhile.

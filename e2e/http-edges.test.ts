@@ -64,7 +64,7 @@ describe('pipelined long polls', () => {
     for (const streamId of [...streams].reverse()) {
       expect((await server.send({ streamId, messageUuid: 'm', message: streamId })).status).toBe(200);
     }
-    expect((await bodies).map((body) => JSON.parse(body).message)).toEqual(streams);
+    expect((await bodies).map((body) => (JSON.parse(body) as { message: unknown }).message)).toEqual(streams);
     socket.destroy();
   });
 
@@ -77,7 +77,7 @@ describe('pipelined long polls', () => {
     await server.send({ streamId: streams[1], messageUuid: 'm', message: 'kept' });
     const res = await server.receive({ streamId: streams[1], timeoutSeconds: 0 });
     expect(res.status).toBe(200);
-    expect((await res.json()).message).toBe('kept');
+    expect(((await res.json()) as { message: unknown }).message).toBe('kept');
   });
 });
 
@@ -91,6 +91,6 @@ describe('HEAD on the stream API', () => {
     expect(head.status).toBe(404);
     const res = await server.receive({ streamId, timeoutSeconds: 0 });
     expect(res.status).toBe(200);
-    expect((await res.json()).message).toBe('kept');
+    expect(((await res.json()) as { message: unknown }).message).toBe('kept');
   });
 });

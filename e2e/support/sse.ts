@@ -66,7 +66,7 @@ export class EventStreamReader {
     const decoder = new TextDecoder();
     try {
       for await (const chunk of this.response.body!) {
-        this.buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        this.buffer += decoder.decode(chunk, { stream: true });
         let end;
         while ((end = this.buffer.indexOf('\n\n')) !== -1) {
           const block = this.buffer.slice(0, end);

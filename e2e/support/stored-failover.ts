@@ -117,7 +117,7 @@ export async function killOwnerUnderLoad(cluster: TestCluster, options: Failover
   const sending = Promise.all(streams.map(sendAll));
   const failed = sending.then(
     () => undefined,
-    (err: unknown) => err,
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
   );
 
   await until(() => acknowledged >= total / 4, failed);
@@ -231,8 +231,8 @@ async function readAll(
 }
 
 /** Resolves once `condition` holds; rejects if `failed` settles with an error first. */
-async function until(condition: () => boolean, failed: Promise<unknown>): Promise<void> {
-  let error: unknown;
+async function until(condition: () => boolean, failed: Promise<Error | undefined>): Promise<void> {
+  let error: Error | undefined;
   void failed.then((err) => (error = err));
   while (!condition()) {
     if (error !== undefined) throw error;

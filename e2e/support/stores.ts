@@ -41,8 +41,8 @@ function server(type: ServerStoreType, serverUrl: string): StoreBackend {
       const database = await createScratchDatabase(type, serverUrl);
       return {
         env: { IPUBSUB_STORE_TYPE: type, IPUBSUB_STORE_URL: database.url },
-        lose: database.drop,
-        dispose: database.drop,
+        lose: () => database.drop(),
+        dispose: () => database.drop(),
       };
     },
   };
@@ -55,8 +55,8 @@ function cassandra(serverUrl: string): StoreBackend {
       const keyspace = scratchKeyspace(serverUrl);
       return {
         env: { IPUBSUB_STORE_TYPE: 'cassandra', IPUBSUB_STORE_URL: keyspace.url },
-        lose: keyspace.drop,
-        dispose: keyspace.drop,
+        lose: () => keyspace.drop(),
+        dispose: () => keyspace.drop(),
       };
     },
   };
@@ -72,7 +72,7 @@ function mongodb(serverUrl: string): StoreBackend {
         // A dropped database comes back on the next write. Cutting the node's connections through a proxy was
         // tried and left a stored send unanswered now and then (not root-caused).
         lose: null,
-        dispose: database.drop,
+        dispose: () => database.drop(),
       };
     },
   };

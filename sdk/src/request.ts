@@ -71,7 +71,8 @@ async function attempts(transport: Transport, path: string, init: RequestInit, o
         const response = await send(url + path, { ...init, headers, signal: deadline.signal });
         router.observe(url, response);
         if (response.ok) return await parse(response);
-        const body = await response.json().catch(() => ({}));
+        // Whatever the error body holds; errorFor falls back to the status for a missing field.
+        const body = (await response.json().catch(() => ({}))) as Parameters<typeof errorFor>[1];
         if (options.noneOn424 && response.status === 424) return null;
         if (response.status === 401 && typeof token === 'function' && !refreshed) {
           // The token expired or was revoked: one more try, at once, with the one the function gives now.

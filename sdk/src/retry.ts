@@ -30,6 +30,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     const abort = (): void => {
       clearTimeout(timer);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's own abort reason, passed on as fetch does
       reject(signal!.reason);
     };
     const timer = setTimeout(() => {

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-// @ts-expect-error: a plain ESM script without declarations
 import { API_REFERENCE, renderApiReference } from '../scripts/api-reference.mjs';
 
 it('docs/api.md is the reference rendered from the current wire schemas (run node sdk/scripts/api-reference.mjs)', async () => {

@@ -149,10 +149,20 @@ afterAll(async () => {
   rmSync(profile, { recursive: true, force: true });
 });
 
+/** What the test page (above) puts on `window`. */
+interface PageApi {
+  collect(baseUrl: string, stream: string, count: number): Promise<unknown[]>;
+  send(baseUrl: string, stream: string, message: unknown): Promise<string>;
+  invalid(baseUrl: string): Promise<number>;
+  sendRefreshing(baseUrl: string, stream: string, first: string, fresh: string): Promise<boolean[]>;
+  subscribeForbidden(baseUrl: string, token: string): Promise<string>;
+  stop: AbortController;
+}
+
 /** Starts the page's subscription to a new stream; resolves once its first poll waits on the server. */
 async function startCollecting(count: number): Promise<{ stream: string; collected: Promise<unknown[]> }> {
   const stream = uniqueStream('browser');
-  const collected = page.evaluate(([baseUrl, id, n]) => (window as any).collect(baseUrl, id, n), [
+  const collected = page.evaluate(([baseUrl, id, n]) => (window as unknown as PageApi).collect(baseUrl, id, n), [
     api.url,
     stream,
     count,
@@ -169,7 +179,7 @@ describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
     const first = await node.send(stream, { from: 'node', n: 1 });
     const second = await node.send(stream, { from: 'node', n: 2 });
     const third: string = await page.evaluate(
-      ([baseUrl, id]) => (window as any).send(baseUrl, id, { from: 'page', n: 3 }),
+      ([baseUrl, id]) => (window as unknown as PageApi).send(baseUrl, id, { from: 'page', n: 3 }),
       [api.url, stream] as const,
     );
     expect(third).toMatch(/^[0-9a-f-]{36}$/);
@@ -185,11 +195,11 @@ describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
 
   it('stops a waiting subscription with an AbortSignal and reports errors typed', async () => {
     const { collected } = await startCollecting(5);
-    await page.evaluate(() => (window as any).stop.abort());
+    await page.evaluate(() => (window as unknown as PageApi).stop.abort());
     expect(await collected).toEqual([]);
     expect(await eventually(() => waitingClients(api), 0)).toBe(0);
 
-    expect(await page.evaluate((baseUrl) => (window as any).invalid(baseUrl), api.url)).toBe(400);
+    expect(await page.evaluate((baseUrl) => (window as unknown as PageApi).invalid(baseUrl), api.url)).toBe(400);
     // The 400 itself is logged by Chromium as a failed resource load; nothing else may be.
     expect(pageErrors.filter((text) => !text.includes('400'))).toEqual([]);
   });
@@ -200,7 +210,7 @@ describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
     const fresh = await signToken(TEST_JWT_SECRET, scopes);
     const stream = uniqueStream('browser');
     const asked = await page.evaluate(
-      ([baseUrl, id, first, second]) => (window as any).sendRefreshing(baseUrl, id, first, second),
+      ([baseUrl, id, first, second]) => (window as unknown as PageApi).sendRefreshing(baseUrl, id, first, second),
       [guarded.url, stream, expired, fresh] as const,
     );
     expect(asked).toEqual([false, true]);
@@ -210,10 +220,10 @@ describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
     );
     expect(((await received.json()) as { message: unknown }).message).toBe('from the page');
 
-    const ended = await page.evaluate(([baseUrl, token]) => (window as any).subscribeForbidden(baseUrl, token), [
-      guarded.url,
-      fresh,
-    ] as const);
+    const ended = await page.evaluate(
+      ([baseUrl, token]) => (window as unknown as PageApi).subscribeForbidden(baseUrl, token),
+      [guarded.url, fresh] as const,
+    );
     expect(ended).toBe('FORBIDDEN');
   });
 

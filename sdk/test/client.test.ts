@@ -183,7 +183,9 @@ describe('errors', () => {
     expect((error as Error).cause).toBeInstanceOf(TypeError);
     expect(recorder.requests).toHaveLength(1 + FAST_RETRY.limit);
     // Every attempt of a send carries the same messageUuid, so the server can drop repeats.
-    expect(new Set(recorder.requests.map((r) => JSON.parse(r.body!).messageUuid)).size).toBe(1);
+    expect(
+      new Set(recorder.requests.map((r) => (JSON.parse(r.body!) as { messageUuid: string }).messageUuid)).size,
+    ).toBe(1);
   });
 
   it('type guards recognise errors by name, also those of another copy of the SDK', async () => {

@@ -43,7 +43,7 @@ function faultyFetch(...faults: Fault[]): { fetch: typeof fetch; bodies: (string
     fetch: (input, init) => {
       const fault = faults[bodies.length];
       bodies.push(init?.body as string | undefined);
-      return fault?.(String(input), init) ?? fetch(input, init);
+      return fault?.(input instanceof Request ? input.url : input.toString(), init) ?? fetch(input, init);
     },
   };
 }
@@ -65,7 +65,9 @@ describe('retries', () => {
     const stream = uniqueStream();
     const sent = await sdk.send(stream, 'through the burst');
     expect(faulty.bodies).toHaveLength(4);
-    expect(new Set(faulty.bodies.map((body) => JSON.parse(body!).messageUuid))).toEqual(new Set([sent.messageUuid]));
+    expect(new Set(faulty.bodies.map((body) => (JSON.parse(body!) as { messageUuid: string }).messageUuid))).toEqual(
+      new Set([sent.messageUuid]),
+    );
     expect(await client.receive(stream, { maxMessages: 10, timeoutSeconds: 0 })).toMatchObject({
       messages: [{ messageUuid: sent.messageUuid, message: 'through the burst' }],
     });

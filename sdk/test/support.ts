@@ -48,7 +48,10 @@ export function recordingFetch(): { fetch: typeof fetch; requests: { url: string
   return {
     requests,
     fetch: (input, init) => {
-      requests.push({ url: String(input), body: init?.body as string | undefined });
+      requests.push({
+        url: input instanceof Request ? input.url : input.toString(),
+        body: init?.body as string | undefined,
+      });
       return fetch(input, init);
     },
   };

@@ -153,7 +153,7 @@ export function configureHttp(
   const durations = metrics.requestDurations;
   const recordLatency = (request: FastifyRequest, reply: FastifyReply): void =>
     durations.record(request.routeOptions.url ?? 'unmatched', reply.statusCode, secondsSinceArrival(request.raw));
-  countConnections(app.getHttpServer() as Server, metrics);
+  countConnections(app.getHttpServer(), metrics);
   const nest = app.getHttpAdapter().getInstance();
   const routes: string[] = [];
   for (const instance of [nest, streamApi]) {

@@ -357,7 +357,7 @@ class InMemoryReceive extends ClientHangUp implements WaitListener<ReceiveOutcom
       this.controller.answerReceive(outcome, this.query, this.reply);
     } catch (err) {
       // Called from another request's send or a timer: a bug here must fail this request, not that one.
-      this.reply.send(err as Error);
+      this.reply.send(err);
     }
     recordIfAnswered(this.reply, this.controller.parkedReceives);
   }

@@ -110,6 +110,9 @@ function algorithmsFor(key: KeyObject, file: string): JWSAlgorithm[] {
     }
     case 'ed25519':
       return EDDSA_ALGORITHMS;
+    default:
+      // dsa, ed448, x25519, x448: no JWS algorithm jose verifies with them.
+      break;
   }
   throw new Error(`auth.jwt.publicKeyFile ${file}: unsupported key type ${key.asymmetricKeyType}`);
 }

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-// @ts-expect-error: a plain ESM script without declarations
 import { CONFIGURATION_REFERENCE, renderConfigurationReference } from '../../scripts/configuration-reference.mjs';
 import { ConfigSchema } from './config.schema.js';
 import { envName } from './load-config.js';

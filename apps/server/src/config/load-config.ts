@@ -60,7 +60,7 @@ function withMemoryBudget(config: Static<typeof ConfigSchema>, from: string | un
 
 /** TypeBox says "Expected union value" for a bad choice; an operator needs the allowed ones. */
 function describeError(schema: TSchema, message: string): string {
-  const choices = (schema.anyOf as TSchema[] | undefined)?.map((option) => option.const);
+  const choices = (schema.anyOf as TSchema[] | undefined)?.map((option): unknown => option.const);
   if (choices === undefined || choices.some((choice) => choice === undefined)) return message;
   return `expected one of ${choices.map((choice) => JSON.stringify(choice)).join(', ')}`;
 }

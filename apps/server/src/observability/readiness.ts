@@ -2,7 +2,7 @@
 export interface ReadinessCheck {
   readonly name: string;
   /** Resolves to null when ready, or a reason for a person. */
-  check(): Promise<string | null> | string | null;
+  check: () => Promise<string | null> | string | null;
 }
 
 /** Collects readiness checks from the modules that own them; `/ready` asks each. */

@@ -57,7 +57,7 @@ export function messageStoreContract(name: string, fixture: () => Promise<StoreF
         messages.map(({ messageUuid, messageJson, timestamp }) => ({ messageUuid, messageJson, timestamp })),
       ).toEqual(batch.map((m) => ({ messageUuid: m.messageUuid, messageJson: m.messageJson, timestamp: m.timestamp })));
       expect(messages.at(-1)!.position).toEqual(position);
-      expect(messages.map((m) => JSON.parse(m.messageJson))).toEqual(bodies);
+      expect(messages.map((m): unknown => JSON.parse(m.messageJson))).toEqual(bodies);
       expect(gap).toBe(false);
       expect(Buffer.isBuffer(position)).toBe(true);
     });

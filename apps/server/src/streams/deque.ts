@@ -8,7 +8,7 @@ export class Deque<T> {
   private count = 0;
 
   constructor(initialCapacity = 2) {
-    this.items = new Array(initialCapacity);
+    this.items = new Array<T | undefined>(initialCapacity);
   }
 
   get size(): number {
@@ -63,14 +63,14 @@ export class Deque<T> {
 
   /** Items front to back. */
   toArray(): T[] {
-    const out: T[] = new Array(this.count);
+    const out = new Array<T>(this.count);
     const mask = this.items.length - 1;
     for (let i = 0; i < this.count; i++) out[i] = this.items[(this.head + i) & mask] as T;
     return out;
   }
 
   private grow(): void {
-    const next: (T | undefined)[] = new Array(Math.max(2, this.items.length * 2));
+    const next = new Array<T | undefined>(Math.max(2, this.items.length * 2));
     const mask = this.items.length - 1;
     for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) & mask];
     this.items = next;

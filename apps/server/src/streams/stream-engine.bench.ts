@@ -26,7 +26,11 @@ function sender(dedupWindow: number): () => void {
       streamId: string;
       messageUuid: string;
     };
-    engine.send(body.streamId, { messageUuid: body.messageUuid, message: payload, timestamp: n, bytes: 160 }, SEND);
+    void engine.send(
+      body.streamId,
+      { messageUuid: body.messageUuid, message: payload, timestamp: n, bytes: 160 },
+      SEND,
+    );
   };
 }
 

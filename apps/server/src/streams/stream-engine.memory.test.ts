@@ -67,7 +67,7 @@ describe('memory budget', () => {
 
   it('a full circular buffer replacing its oldest needs room only for what it adds', () => {
     createEngine(300, { maxStreamBytes: 300 });
-    for (let i = 0; i < 3; i++) engine.send('s', msg(`m${i}`, 100), circular);
+    for (let i = 0; i < 3; i++) void engine.send('s', msg(`m${i}`, 100), circular);
     expect(engine.send('s', msg('m3', 100), circular)).toBe('accepted'); // drops m0: no more held
     expect(engine.send('s', msg('m4', 50), circular)).toBe('accepted'); // drops m1: 50 fewer
     expect(engine.budget.used).toBe(250);
@@ -81,7 +81,7 @@ describe('memory budget', () => {
   it('counts a blocked sender until its message is taken or it gives up', async () => {
     vi.useFakeTimers();
     createEngine(10_000, { maxStreamBytes: 100 });
-    engine.send('s', msg('m1', 100), blocking());
+    void engine.send('s', msg('m1', 100), blocking());
     const hangUp = new AbortController();
     const blocked = engine.send('s', msg('m2', 100), blocking());
     const gone = engine.send('s', msg('m3', 100), blocking(hangUp.signal));
@@ -100,7 +100,7 @@ describe('memory budget', () => {
 
   it('refuses to park a blocked sender the budget has no room for', () => {
     createEngine(150, { maxStreamBytes: 100 });
-    engine.send('s', msg('m1', 100), blocking());
+    void engine.send('s', msg('m1', 100), blocking());
     expect(engine.send('s', msg('m2', 100), blocking())).toBe('memory_full');
     expect(engine.waiterCount).toBe(0);
   });
@@ -116,9 +116,9 @@ describe('memory budget', () => {
 
   it('holds messages given back to the head even beyond the budget: they were accepted once', () => {
     createEngine(200);
-    engine.send('s', msg('m1', 200), circular);
+    void engine.send('s', msg('m1', 200), circular);
     const taken = engine.receive('s', { timeoutMs: 0 }) as StreamMessage[];
-    engine.send('s', msg('m2', 200), circular);
+    void engine.send('s', msg('m2', 200), circular);
     engine.returnToHead('s', taken);
     expect(engine.budget.used).toBe(400);
     expect(drainUuids('s')).toEqual(['m1', 'm2']);
@@ -127,7 +127,7 @@ describe('memory budget', () => {
 
   it('keeps detached streams counted until handed over, and counts what it adopts', () => {
     createEngine(1_000);
-    engine.send('a', msg('m1', 300), circular);
+    void engine.send('a', msg('m1', 300), circular);
     const [snapshot] = engine.detach(() => true);
     expect(engine.budget.used).toBe(300);
     engine.handedOver(snapshot.messages);
@@ -148,7 +148,7 @@ describe('per-stream byte cap', () => {
 
   it('a circular buffer evicts its oldest messages by bytes until the new one fits', () => {
     createEngine(10_000, { maxStreamBytes: 300 });
-    for (let i = 0; i < 3; i++) engine.send('s', msg(`m${i}`, 100), circular);
+    for (let i = 0; i < 3; i++) void engine.send('s', msg(`m${i}`, 100), circular);
     expect(engine.send('s', msg('m3', 200), circular)).toBe('accepted');
     expect(drainUuids('s')).toEqual(['m2', 'm3']);
     expect(engine.budget.used).toBe(0);
@@ -156,7 +156,7 @@ describe('per-stream byte cap', () => {
 
   it('a blocking queue waits until enough bytes are free, in order', async () => {
     createEngine(10_000, { maxStreamBytes: 300 });
-    for (let i = 0; i < 3; i++) engine.send('s', msg(`m${i}`, 100), blocking());
+    for (let i = 0; i < 3; i++) void engine.send('s', msg(`m${i}`, 100), blocking());
     const big = engine.send('s', msg('big', 200), blocking());
     const small = engine.send('s', msg('small', 10), blocking());
     expect(uuids(engine.receive('s', { timeoutMs: 0 }))).toEqual(['m0']); // 100 free: big does not fit yet

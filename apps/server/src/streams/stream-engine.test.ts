@@ -115,22 +115,22 @@ describe('circular buffer', () => {
   });
 
   it('with capacity 1 keeps only the newest message', () => {
-    engine.send('s', msg('m1'), circular(1));
-    engine.send('s', msg('m2'), circular(1));
+    void engine.send('s', msg('m1'), circular(1));
+    void engine.send('s', msg('m2'), circular(1));
     expect(drain(engine, 's')).toEqual(['m2']);
   });
 
   it('keeps the capacity of the first send; later sizes do not resize the stream', () => {
-    engine.send('s', msg('m1'), circular(2));
-    for (let i = 2; i <= 4; i++) engine.send('s', msg(`m${i}`), circular(100));
+    void engine.send('s', msg('m1'), circular(2));
+    for (let i = 2; i <= 4; i++) void engine.send('s', msg(`m${i}`), circular(100));
     expect(drain(engine, 's')).toEqual(['m3', 'm4']);
   });
 
   it('keeps message bodies and timestamps as sent, including null', () => {
     const bodies = [null, 0, 'text', false, [1, [2]], { nested: { a: null } }];
-    bodies.forEach((body, i) =>
-      engine.send('s', { messageUuid: `m${i}`, message: body, timestamp: 1000 + i, bytes: 100 }, circular()),
-    );
+    bodies.forEach((body, i) => {
+      void engine.send('s', { messageUuid: `m${i}`, message: body, timestamp: 1000 + i, bytes: 100 }, circular());
+    });
     const received = engine.receive('s', { timeoutMs: 0, maxMessages: 10 }) as StreamMessage[];
     expect(received.map((m) => m.message)).toEqual(bodies);
     expect(received.map((m) => m.timestamp)).toEqual(bodies.map((_, i) => 1000 + i));
@@ -140,7 +140,7 @@ describe('circular buffer', () => {
 describe('receive', () => {
   it('with timeout 0 answers at once: a message, or timeout', () => {
     expect(engine.receive('s', { timeoutMs: 0 })).toBe('timeout');
-    engine.send('s', msg('a'), circular());
+    void engine.send('s', msg('a'), circular());
     expect(uuids(engine.receive('s', { timeoutMs: 0 }))).toEqual(['a']);
     expect(engine.receive('s', { timeoutMs: 0 })).toBe('timeout');
   });
@@ -164,27 +164,27 @@ describe('receive', () => {
     expect(receiver.value).toBe('timeout');
     expect(engine.waiterCount).toBe(0);
     // The timed-out receiver must not take a later message.
-    engine.send('s', msg('a'), circular());
+    void engine.send('s', msg('a'), circular());
     expect(drain(engine, 's')).toEqual(['a']);
   });
 
   it('competing receivers each get one message, the longest-waiting first', async () => {
     const receivers = [1, 2, 3].map(() => track(engine.receive('s', { timeoutMs: 5_000 })));
-    for (const id of ['a', 'b', 'c', 'd']) engine.send('s', msg(id), circular());
+    for (const id of ['a', 'b', 'c', 'd']) void engine.send('s', msg(id), circular());
     await flush();
     expect(receivers.map((r) => uuids(r.value))).toEqual([['a'], ['b'], ['c']]);
     expect(drain(engine, 's')).toEqual(['d']);
   });
 
   it('takes up to maxMessages buffered messages, oldest first', () => {
-    for (const id of ['a', 'b', 'c', 'd', 'e']) engine.send('s', msg(id), circular());
+    for (const id of ['a', 'b', 'c', 'd', 'e']) void engine.send('s', msg(id), circular());
     expect(uuids(engine.receive('s', { timeoutMs: 0, maxMessages: 3 }))).toEqual(['a', 'b', 'c']);
     expect(uuids(engine.receive('s', { timeoutMs: 0, maxMessages: 3 }))).toEqual(['d', 'e']);
   });
 
   it('streams are independent', () => {
-    engine.send('x', msg('x1'), circular());
-    engine.send('y', msg('y1'), circular());
+    void engine.send('x', msg('x1'), circular());
+    void engine.send('y', msg('y1'), circular());
     expect(drain(engine, 'y')).toEqual(['y1']);
     expect(drain(engine, 'x')).toEqual(['x1']);
   });
@@ -192,8 +192,8 @@ describe('receive', () => {
 
 describe('blocking queue', () => {
   it('a send to a full queue waits, and is admitted when a receiver frees space', async () => {
-    engine.send('s', msg('m1'), blocking(2, 1_000));
-    engine.send('s', msg('m2'), blocking(2, 1_000));
+    void engine.send('s', msg('m1'), blocking(2, 1_000));
+    void engine.send('s', msg('m2'), blocking(2, 1_000));
     const third = track(engine.send('s', msg('m3'), blocking(2, 1_000)));
     await vi.advanceTimersByTimeAsync(500);
     expect(third.settled).toBe(false);
@@ -206,7 +206,7 @@ describe('blocking queue', () => {
   });
 
   it('answers timeout (424) after the blocking timeout and keeps no trace of the message', async () => {
-    engine.send('s', msg('m1'), blocking(1, 1_000));
+    void engine.send('s', msg('m1'), blocking(1, 1_000));
     const second = track(engine.send('s', msg('m2'), blocking(1, 1_000)));
     await vi.advanceTimersByTimeAsync(999);
     expect(second.settled).toBe(false);
@@ -218,7 +218,7 @@ describe('blocking queue', () => {
   });
 
   it('a retry blocked beside its original is answered as its duplicate once the original is in', async () => {
-    engine.send('s', msg('m1'), blocking(1, 5_000));
+    void engine.send('s', msg('m1'), blocking(1, 5_000));
     const original = track(engine.send('s', msg('m2', 'first', SENT_AT + 1), blocking(1, 5_000)));
     const retry = track(engine.send('s', msg('m2', 'retry', SENT_AT + 2), blocking(1, 5_000)));
     const next = track(engine.send('s', msg('m3'), blocking(1, 5_000)));
@@ -235,7 +235,7 @@ describe('blocking queue', () => {
   });
 
   it('admits blocked senders in FIFO order as space opens, one per freed slot', async () => {
-    engine.send('s', msg('m1'), blocking(1, 5_000));
+    void engine.send('s', msg('m1'), blocking(1, 5_000));
     const blocked = ['m2', 'm3', 'm4'].map((id) => track(engine.send('s', msg(id), blocking(1, 5_000))));
     expect(uuids(engine.receive('s', { timeoutMs: 0 }))).toEqual(['m1']);
     await flush();
@@ -246,8 +246,8 @@ describe('blocking queue', () => {
   });
 
   it('a batch receive passes through blocked senders in order', async () => {
-    engine.send('s', msg('m1'), blocking(2, 5_000));
-    engine.send('s', msg('m2'), blocking(2, 5_000));
+    void engine.send('s', msg('m1'), blocking(2, 5_000));
+    void engine.send('s', msg('m2'), blocking(2, 5_000));
     const blocked = ['m3', 'm4'].map((id) => track(engine.send('s', msg(id), blocking(2, 5_000))));
     expect(uuids(engine.receive('s', { timeoutMs: 0, maxMessages: 10 }))).toEqual(['m1', 'm2', 'm3', 'm4']);
     await flush();
@@ -262,7 +262,7 @@ describe('blocking queue', () => {
   });
 
   it('a blocked sender whose client hangs up is withdrawn and never delivered', async () => {
-    engine.send('s', msg('m1'), blocking(1, 5_000));
+    void engine.send('s', msg('m1'), blocking(1, 5_000));
     const hangUp = new AbortController();
     const withdrawn = track(engine.send('s', msg('m2'), blocking(1, 5_000, hangUp.signal)));
     const kept = track(engine.send('s', msg('m3'), blocking(1, 5_000)));
@@ -278,7 +278,7 @@ describe('blocking queue', () => {
   });
 
   it('a send whose client has already hung up is not parked', async () => {
-    engine.send('s', msg('m1'), blocking(1, 5_000));
+    void engine.send('s', msg('m1'), blocking(1, 5_000));
     const gone = new AbortController();
     gone.abort();
     const outcome = track(engine.send('s', msg('m2'), blocking(1, 5_000, gone.signal)));
@@ -343,20 +343,20 @@ describe('dedup window', () => {
   });
 
   it('still recognises the retry after the message was consumed', () => {
-    engine.send('s', msg('u1'), circular());
+    void engine.send('s', msg('u1'), circular());
     drain(engine, 's');
     expect(engine.send('s', msg('u1'), circular())).toEqual(duplicateOf());
     expect(drain(engine, 's')).toEqual([]);
   });
 
   it('is per stream', () => {
-    engine.send('a', msg('u1'), circular());
+    void engine.send('a', msg('u1'), circular());
     expect(engine.send('b', msg('u1'), circular())).toBe('accepted');
   });
 
   it('remembers exactly the last dedupWindow messageUuids', () => {
     createEngine({ dedupWindow: 3 });
-    for (const id of ['u1', 'u2', 'u3', 'u4']) engine.send('s', msg(id), circular());
+    for (const id of ['u1', 'u2', 'u3', 'u4']) void engine.send('s', msg(id), circular());
     expect(engine.send('s', msg('u2'), circular())).toEqual(duplicateOf());
     expect(engine.send('s', msg('u4'), circular())).toEqual(duplicateOf());
     expect(engine.send('s', msg('u1'), circular())).toBe('accepted'); // fell out of the window
@@ -367,7 +367,7 @@ describe('dedup window', () => {
 
   it('remembers exactly the last dedupWindow messageUuids of a busy stream too (indexed, not scanned)', () => {
     createEngine({ dedupWindow: 40 });
-    for (let i = 0; i < 50; i++) engine.send('s', msg(`u${i}`), circular(1000));
+    for (let i = 0; i < 50; i++) void engine.send('s', msg(`u${i}`), circular(1000));
     for (let i = 0; i < 10; i++) expect(engine.send('t', msg(`u${i}`), circular())).toBe('accepted'); // other stream
     for (let i = 10; i < 50; i++)
       expect(engine.send('s', msg(`u${i}`), circular(1000)), `u${i}`).toEqual(duplicateOf());
@@ -379,17 +379,17 @@ describe('dedup window', () => {
 
   it('with window 0 keeps no memory', () => {
     createEngine({ dedupWindow: 0 });
-    engine.send('s', msg('u1'), circular());
+    void engine.send('s', msg('u1'), circular());
     expect(engine.send('s', msg('u1'), circular())).toBe('accepted');
     expect(drain(engine, 's')).toEqual(['u1', 'u1']);
   });
 
   it('covers messages handed to a waiting receiver and sync-matched ones', async () => {
     const receiver = track(engine.receive('s', { timeoutMs: 5_000 }));
-    engine.send('s', msg('u1'), circular());
+    void engine.send('s', msg('u1'), circular());
     expect(engine.send('s', msg('u1'), circular())).toEqual(duplicateOf());
     const sender = track(engine.send('sync', msg('u2'), syncMatch(5_000)));
-    engine.receive('sync', { timeoutMs: 0 });
+    void engine.receive('sync', { timeoutMs: 0 });
     await flush();
     expect(uuids(receiver.value)).toEqual(['u1']);
     expect(sender.value).toBe('accepted');
@@ -398,12 +398,12 @@ describe('dedup window', () => {
 
   it("answers a retry with the original's arrival time, however the original was taken", async () => {
     const retryAt = SENT_AT + 60_000;
-    engine.send('buffered', msg('b1', 'b1', SENT_AT + 1), circular());
+    void engine.send('buffered', msg('b1', 'b1', SENT_AT + 1), circular());
     const receiver = track(engine.receive('handed', { timeoutMs: 5_000 }));
-    engine.send('handed', msg('h1', 'h1', SENT_AT + 2), circular());
+    void engine.send('handed', msg('h1', 'h1', SENT_AT + 2), circular());
     const synced = track(engine.send('sync', msg('s1', 's1', SENT_AT + 3), syncMatch(5_000)));
-    engine.receive('sync', { timeoutMs: 0 });
-    engine.send('full', msg('f1', 'f1', SENT_AT + 4), blocking(1, 5_000));
+    void engine.receive('sync', { timeoutMs: 0 });
+    void engine.send('full', msg('f1', 'f1', SENT_AT + 4), blocking(1, 5_000));
     const blocked = track(engine.send('full', msg('f2', 'f2', SENT_AT + 5), blocking(1, 5_000)));
     drain(engine, 'full'); // f1 out, the blocked f2 admitted
     await flush();
@@ -420,7 +420,7 @@ describe('dedup window', () => {
     for (const window of [3, 40]) {
       createEngine({ dedupWindow: window });
       const sends = window + 10;
-      for (let i = 0; i < sends; i++) engine.send('s', msg(`u${i}`, i, SENT_AT + i), circular(1000));
+      for (let i = 0; i < sends; i++) void engine.send('s', msg(`u${i}`, i, SENT_AT + i), circular(1000));
       for (let i = sends - window; i < sends; i++) {
         expect(engine.send('s', msg(`u${i}`, i, SENT_AT + 99_999), circular(1000)), `window ${window} u${i}`).toEqual(
           duplicateOf(SENT_AT + i),
@@ -438,7 +438,7 @@ describe('abort of a waiting receiver', () => {
     await flush();
     expect(gone.value).toBe('aborted');
     expect(engine.waiterCount).toBe(0);
-    engine.send('s', msg('m1'), circular());
+    void engine.send('s', msg('m1'), circular());
     expect(drain(engine, 's')).toEqual(['m1']);
   });
 
@@ -455,8 +455,8 @@ describe('abort of a waiting receiver', () => {
     const gone = track(engine.receive('s', { timeoutMs: 5_000, signal: hangUp.signal }));
     const third = track(engine.receive('s', { timeoutMs: 5_000 }));
     hangUp.abort();
-    engine.send('s', msg('a'), circular());
-    engine.send('s', msg('b'), circular());
+    void engine.send('s', msg('a'), circular());
+    void engine.send('s', msg('b'), circular());
     await flush();
     expect([uuids(first.value), gone.value, uuids(third.value)]).toEqual([['a'], 'aborted', ['b']]);
   });
@@ -464,7 +464,7 @@ describe('abort of a waiting receiver', () => {
   it('an abort after the receiver was answered changes nothing', async () => {
     const hangUp = new AbortController();
     const receiver = track(engine.receive('s', { timeoutMs: 5_000, signal: hangUp.signal }));
-    engine.send('s', msg('a'), circular());
+    void engine.send('s', msg('a'), circular());
     hangUp.abort();
     await flush();
     expect(uuids(receiver.value)).toEqual(['a']);
@@ -474,14 +474,14 @@ describe('abort of a waiting receiver', () => {
 
 describe('returnToHead', () => {
   it('puts returned messages in front of the buffered ones, in their order', () => {
-    for (const id of ['m1', 'm2', 'm3', 'm4']) engine.send('s', msg(id), circular());
+    for (const id of ['m1', 'm2', 'm3', 'm4']) void engine.send('s', msg(id), circular());
     const taken = engine.receive('s', { timeoutMs: 0, maxMessages: 2 }) as StreamMessage[];
     engine.returnToHead('s', taken);
     expect(drain(engine, 's')).toEqual(['m1', 'm2', 'm3', 'm4']);
   });
 
   it('hands a returned message to a receiver already waiting', async () => {
-    engine.send('s', msg('m1'), circular());
+    void engine.send('s', msg('m1'), circular());
     const taken = engine.receive('s', { timeoutMs: 0 }) as StreamMessage[];
     const receiver = track(engine.receive('s', { timeoutMs: 5_000, maxMessages: 5 }));
     engine.returnToHead('s', taken);
@@ -490,15 +490,15 @@ describe('returnToHead', () => {
   });
 
   it('may exceed the capacity for a moment rather than lose a message', () => {
-    engine.send('s', msg('m1'), circular(1));
+    void engine.send('s', msg('m1'), circular(1));
     const taken = engine.receive('s', { timeoutMs: 0 }) as StreamMessage[];
-    engine.send('s', msg('m2'), circular(1));
+    void engine.send('s', msg('m2'), circular(1));
     engine.returnToHead('s', taken);
     expect(drain(engine, 's')).toEqual(['m1', 'm2']);
   });
 
   it('recreates a stream evicted in the meantime', () => {
-    engine.send('s', msg('m1'), circular());
+    void engine.send('s', msg('m1'), circular());
     const taken = engine.receive('s', { timeoutMs: 0 }) as StreamMessage[];
     clock += LIMITS.idleEvictionMs;
     engine.evictIdle();
@@ -524,7 +524,7 @@ describe('receiveOrPark (a listener instead of a promise)', () => {
   }
 
   it('answers buffered messages at once and never calls the listener for them', () => {
-    engine.send('s', msg('m1'), circular());
+    void engine.send('s', msg('m1'), circular());
     const heard = listener();
     expect(uuids(engine.receiveOrPark('s', { timeoutMs: 5_000 }, heard) as ReceiveOutcome)).toEqual(['m1']);
     expect(heard.heard).toEqual([]);
@@ -534,7 +534,7 @@ describe('receiveOrPark (a listener instead of a promise)', () => {
     const heard = listener();
     expect(engine.receiveOrPark('s', { timeoutMs: 5_000 }, heard)).toBe(PARKED);
     expect(heard.heard).toEqual([]);
-    engine.send('s', msg('m1'), circular());
+    void engine.send('s', msg('m1'), circular());
     expect(heard.heard.map(uuids)).toEqual([['m1']]);
     vi.advanceTimersByTime(10_000);
     expect(heard.heard).toHaveLength(1);
@@ -556,7 +556,7 @@ describe('receiveOrPark (a listener instead of a promise)', () => {
     engine.receiveOrPark('s', { timeoutMs: 5_000 }, gone);
     engine.receiveOrPark('s', { timeoutMs: 5_000 }, next);
     expect(engine.send('s', msg('m1'), circular())).toBe('accepted');
-    engine.send('s', msg('m2'), circular());
+    void engine.send('s', msg('m2'), circular());
     expect(next.heard.map(uuids)).toEqual([['m1']]);
     expect(drain(engine, 's')).toEqual(['m2']);
     expect(engine.waiterCount).toBe(0);
@@ -573,7 +573,7 @@ describe('receiveOrPark (a listener instead of a promise)', () => {
 describe('waiter limits', () => {
   it('refuses a receiver beyond maxWaitersPerStream, counting blocked senders too', async () => {
     createEngine({ maxWaitersPerStream: 2 });
-    engine.send('s', msg('m1'), blocking(1, 5_000));
+    void engine.send('s', msg('m1'), blocking(1, 5_000));
     const blocked = ['m2', 'm3'].map((id) => track(engine.send('s', msg(id), blocking(1, 5_000))));
     expect(engine.send('s', msg('m4'), blocking(1, 5_000))).toBe('too_many_waiters');
     expect(engine.waiterCount).toBe(2);
@@ -590,7 +590,7 @@ describe('waiter limits', () => {
     const other = track(engine.receive('other', { timeoutMs: 5_000 }));
     await flush();
     expect(other.settled).toBe(false);
-    engine.send('s', msg('m5'), circular());
+    void engine.send('s', msg('m5'), circular());
     await flush();
     expect(uuids(waiting[0].value)).toEqual(['m5']);
     // A slot freed by an answered waiter can be used again.
@@ -603,7 +603,7 @@ describe('waiter limits', () => {
     createEngine({ maxWaitersPerNode: 3 });
     const waiting = ['a', 'b', 'c'].map((id) => track(engine.receive(id, { timeoutMs: 1_000 })));
     expect(engine.receive('d', { timeoutMs: 1_000 })).toBe('too_many_waiters');
-    engine.send('e', msg('m1'), syncMatch(1_000)); // blocked sends count as waiters too
+    void engine.send('e', msg('m1'), syncMatch(1_000)); // blocked sends count as waiters too
     expect(engine.waiterCount).toBe(3);
     // Not waiting does not need a slot.
     expect(engine.send('d', msg('m1'), circular())).toBe('accepted');
@@ -618,7 +618,7 @@ describe('waiter limits', () => {
 
   it('answers too_many_waiters for a sync send beyond the limits', () => {
     createEngine({ maxWaitersPerNode: 1 });
-    engine.receive('a', { timeoutMs: 1_000 });
+    void engine.receive('a', { timeoutMs: 1_000 });
     expect(engine.send('b', msg('m1'), syncMatch(1_000))).toBe('too_many_waiters');
   });
 });
@@ -636,7 +636,7 @@ describe('maxStreams', () => {
 
   it('has room again once idle streams are evicted', () => {
     createEngine({ maxStreams: 1 });
-    engine.send('a', msg('m1'), circular());
+    void engine.send('a', msg('m1'), circular());
     drain(engine, 'a');
     clock += LIMITS.idleEvictionMs;
     engine.evictIdle();
@@ -646,7 +646,7 @@ describe('maxStreams', () => {
 
 describe('idle eviction', () => {
   it('evicts a stream idleEvictionMs after it became empty, and forgets its dedup memory then', () => {
-    engine.send('s', msg('u1'), circular());
+    void engine.send('s', msg('u1'), circular());
     drain(engine, 's');
     clock += LIMITS.idleEvictionMs - 1;
     engine.evictIdle();
@@ -659,7 +659,7 @@ describe('idle eviction', () => {
   });
 
   it('never evicts a stream holding a message', () => {
-    engine.send('s', msg('m1'), circular());
+    void engine.send('s', msg('m1'), circular());
     clock += LIMITS.idleEvictionMs * 10;
     engine.evictIdle();
     expect(drain(engine, 's')).toEqual(['m1']);
@@ -671,18 +671,18 @@ describe('idle eviction', () => {
     clock += LIMITS.idleEvictionMs * 5;
     engine.evictIdle();
     expect(engine.streamCount).toBe(2);
-    engine.send('r', msg('m2'), circular());
-    engine.receive('b', { timeoutMs: 0 });
+    void engine.send('r', msg('m2'), circular());
+    void engine.receive('b', { timeoutMs: 0 });
     await flush();
     expect(uuids(receiver.value)).toEqual(['m2']);
     expect(sender.value).toBe('accepted');
   });
 
   it('restarts the idle period when a stream is used again', () => {
-    engine.send('s', msg('m1'), circular());
+    void engine.send('s', msg('m1'), circular());
     drain(engine, 's');
     clock += LIMITS.idleEvictionMs / 2;
-    engine.send('s', msg('m2'), circular());
+    void engine.send('s', msg('m2'), circular());
     drain(engine, 's');
     clock += LIMITS.idleEvictionMs / 2;
     engine.evictIdle();
@@ -694,9 +694,9 @@ describe('idle eviction', () => {
 
   it('evicts streams created by receivers that timed out or hung up', async () => {
     const hangUp = new AbortController();
-    engine.receive('timed-out', { timeoutMs: 1_000 });
-    engine.receive('hung-up', { timeoutMs: 10_000, signal: hangUp.signal });
-    engine.receive('polled', { timeoutMs: 0 }); // creates nothing
+    void engine.receive('timed-out', { timeoutMs: 1_000 });
+    void engine.receive('hung-up', { timeoutMs: 10_000, signal: hangUp.signal });
+    void engine.receive('polled', { timeoutMs: 0 }); // creates nothing
     hangUp.abort();
     await vi.advanceTimersByTimeAsync(1_000);
     expect(engine.streamCount).toBe(2);
@@ -707,9 +707,9 @@ describe('idle eviction', () => {
 
   it('evicts a stream whose messages went straight to waiting receivers', async () => {
     const receiver = track(engine.receive('handed', { timeoutMs: 5_000 }));
-    engine.send('handed', msg('m1'), circular());
+    void engine.send('handed', msg('m1'), circular());
     const syncReceiver = track(engine.receive('sync', { timeoutMs: 5_000 }));
-    engine.send('sync', msg('m1'), syncMatch(1_000));
+    void engine.send('sync', msg('m1'), syncMatch(1_000));
     await flush();
     expect(uuids(receiver.value)).toEqual(['m1']);
     expect(uuids(syncReceiver.value)).toEqual(['m1']);
@@ -719,7 +719,7 @@ describe('idle eviction', () => {
   });
 
   it('evicts a stream adopted straight into waiting receivers', async () => {
-    engine.send('s', msg('m1'), circular());
+    void engine.send('s', msg('m1'), circular());
     const [snapshot] = engine.detach(() => true);
     await withNewOwner(async (next) => {
       const receiver = track(next.receive('s', { timeoutMs: 5_000 }));
@@ -734,7 +734,7 @@ describe('idle eviction', () => {
 
   it('evicts streams of sends that timed out or were refused', async () => {
     createEngine({ maxWaitersPerNode: 1 });
-    engine.send('timed-out', msg('m1'), syncMatch(1_000));
+    void engine.send('timed-out', msg('m1'), syncMatch(1_000));
     expect(engine.send('refused', msg('m1'), syncMatch(1_000))).toBe('too_many_waiters');
     await vi.advanceTimersByTimeAsync(1_000);
     clock += LIMITS.idleEvictionMs;
@@ -747,10 +747,10 @@ describe('idle eviction', () => {
     // The engine's own clock defaults to Date.now, which the fake timers move.
     engine = new StreamEngine({ ...LIMITS, idleEvictionMs: 1_000 });
     for (let i = 0; i < 1_000; i++) {
-      engine.send(`s${i}`, msg('m'), circular());
-      engine.receive(`s${i}`, { timeoutMs: 0 });
+      void engine.send(`s${i}`, msg('m'), circular());
+      void engine.receive(`s${i}`, { timeoutMs: 0 });
     }
-    engine.send('kept', msg('m'), circular());
+    void engine.send('kept', msg('m'), circular());
     expect(engine.streamCount).toBe(1_001);
     await vi.advanceTimersByTimeAsync(2_000);
     expect(engine.streamCount).toBe(1);
@@ -759,11 +759,11 @@ describe('idle eviction', () => {
 
 describe('detach and adopt (hand-off to a new owner)', () => {
   it('detach removes the selected streams and returns their messages in order with capacity and dedup memory', async () => {
-    for (const id of ['m1', 'm2', 'm3']) engine.send('moving', msg(id), circular(5));
+    for (const id of ['m1', 'm2', 'm3']) void engine.send('moving', msg(id), circular(5));
     drain(engine, 'moving'); // consume all three ...
-    engine.send('moving', msg('m4', 'm4', SENT_AT + 4), circular(5)); // ... and buffer two more
-    engine.send('moving', msg('m5', 'm5', SENT_AT + 5), circular(5));
-    engine.send('staying', msg('x1'), circular());
+    void engine.send('moving', msg('m4', 'm4', SENT_AT + 4), circular(5)); // ... and buffer two more
+    void engine.send('moving', msg('m5', 'm5', SENT_AT + 5), circular(5));
+    void engine.send('staying', msg('x1'), circular());
     const waiter = track(engine.receive('moving-empty', { timeoutMs: 5_000 }));
     const sender = track(engine.send('moving-sync', msg('s1'), syncMatch(5_000)));
 
@@ -781,7 +781,7 @@ describe('detach and adopt (hand-off to a new owner)', () => {
     expect(drain(engine, 'staying')).toEqual(['x1']);
 
     await withNewOwner((next) => {
-      next.send('moving', msg('n1'), circular(5)); // arrived at the new owner first
+      void next.send('moving', msg('n1'), circular(5)); // arrived at the new owner first
       next.adopt(snapshot);
       // Handed-over messages and the uuids of consumed ones keep their times: a retry gets the original's.
       expect(next.send('moving', msg('m4', 'm4', SENT_AT + 60_000), circular())).toEqual(duplicateOf(SENT_AT + 4));
@@ -797,16 +797,16 @@ describe('detach and adopt (hand-off to a new owner)', () => {
   });
 
   it('adopt hands messages to receivers already waiting at the new owner, keeping the capacity', async () => {
-    engine.send('s', msg('m1'), circular(2));
-    engine.send('s', msg('m2'), circular(2));
+    void engine.send('s', msg('m1'), circular(2));
+    void engine.send('s', msg('m2'), circular(2));
     const [snapshot] = engine.detach(() => true);
     await withNewOwner(async (next) => {
       const receiver = track(next.receive('s', { timeoutMs: 5_000 }));
       next.adopt(snapshot);
       await flush();
       expect(uuids(receiver.value)).toEqual(['m1']);
-      next.send('s', msg('m3'), circular(100));
-      next.send('s', msg('m4'), circular(100));
+      void next.send('s', msg('m3'), circular(100));
+      void next.send('s', msg('m4'), circular(100));
       expect(drain(next, 's')).toEqual(['m3', 'm4']); // capacity 2 came with the snapshot
     });
   });
@@ -815,7 +815,7 @@ describe('detach and adopt (hand-off to a new owner)', () => {
 describe('close (SIGTERM)', () => {
   it('answers every waiting receiver and blocked sender shutting_down', async () => {
     const receivers = ['a', 'a', 'b'].map((id) => track(engine.receive(id, { timeoutMs: 60_000 })));
-    engine.send('q', msg('m1'), blocking(1, 60_000));
+    void engine.send('q', msg('m1'), blocking(1, 60_000));
     const senders = [
       track(engine.send('q', msg('m2'), blocking(1, 60_000))),
       track(engine.send('sync', msg('m3'), syncMatch(60_000))),
@@ -827,7 +827,7 @@ describe('close (SIGTERM)', () => {
   });
 
   it('afterwards answers at once: buffered messages still, else shutting_down; no new waits', () => {
-    engine.send('q', msg('m1'), circular());
+    void engine.send('q', msg('m1'), circular());
     engine.close();
     expect(uuids(engine.receive('q', { timeoutMs: 60_000 }))).toEqual(['m1']);
     expect(engine.receive('q', { timeoutMs: 60_000 })).toBe('shutting_down');
@@ -843,7 +843,7 @@ describe('memory', () => {
     const streams = 5_000;
     createEngine({ maxStreams: streams });
     const before = process.memoryUsage().heapUsed;
-    for (let i = 0; i < streams; i++) engine.send(`stream-${i}`, msg('m'), circular(10_000));
+    for (let i = 0; i < streams; i++) void engine.send(`stream-${i}`, msg('m'), circular(10_000));
     const perStream = (process.memoryUsage().heapUsed - before) / streams;
     console.info(`heap per stream holding one message (capacity 10,000): ${Math.round(perStream)} bytes`);
     // A preallocated 10,000-slot array alone would be 80 kB per stream; a lazily grown one is a few hundred bytes.

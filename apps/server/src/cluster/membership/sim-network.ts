@@ -154,7 +154,7 @@ export class SimNetwork {
   }
 
   private createSwim(node: SimNode, options: SimNodeOptions): Swim {
-    const first = this.nodes.values().next().value as SimNode | undefined;
+    const first = this.nodes.values().next().value;
     return new Swim(
       {
         cluster: options.cluster ?? 'sim',

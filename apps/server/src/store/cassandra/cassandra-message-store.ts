@@ -211,7 +211,7 @@ export class CassandraMessageStore implements MessageStore {
     const streams = new Map<string, StreamAppend>();
     for (let i = 0; i < streamIds.length; i++) streams.set(streamIds[i], new StreamAppend(heads[i], this.settings));
 
-    const results: AppendResult[] = new Array(batch.length);
+    const results = new Array<AppendResult>(batch.length);
     const placed: Placed[] = [];
     for (let i = 0; i < batch.length; i++) {
       const message = batch[i];
@@ -310,7 +310,7 @@ export class CassandraMessageStore implements MessageStore {
       lastSeq: Number(row.last_seq),
       expiresAt: Number(row.expires_at),
       bucket: row.bucket === null ? null : Number(row.bucket),
-      bucketMessages: row.bucket_messages ?? 0,
+      bucketMessages: (row.bucket_messages as number | null) ?? 0,
       bucketExpiresAt: row.bucket_expires_at === null ? 0 : Number(row.bucket_expires_at),
     };
   }
@@ -323,7 +323,7 @@ export class CassandraMessageStore implements MessageStore {
     const id = (await this.execute(this.cql.readId, [streamId, uuid])).first();
     if (id === null) return null;
     const message = (await this.execute(this.cql.readUuidAt, [streamId, id.bucket, id.seq, id.writer])).first();
-    return message !== null && uuid.equals(message.message_uuid) ? Number(id.created_at) : null;
+    return message !== null && uuid.equals(message.message_uuid as Buffer) ? Number(id.created_at) : null;
   }
 
   private writeHead(writes: PartitionWrites, streamId: string, stream: StreamAppend, writeTime: bigint): void {
@@ -565,7 +565,7 @@ class PageCollector {
     this.seq = seq;
     this.messages.push({
       messageUuid: (row.message_uuid as Buffer).toString('utf16le'),
-      messageJson: row.payload,
+      messageJson: row.payload as string,
       timestamp: Number(row.created_at),
       position: encodePosition(bucket, seq, row.writer as number),
     });

@@ -87,7 +87,7 @@ export class MongoMessageStore implements MessageStore {
   }
 
   async append(batch: readonly NewMessage[]): Promise<AppendResult[]> {
-    const results: AppendResult[] = new Array(batch.length);
+    const results = new Array<AppendResult>(batch.length);
     let pending = batch.map((_, i) => i);
     for (let attempt = 1; pending.length > 0; attempt++) {
       if (attempt > 1) await sleep(Math.random() * attempt);
@@ -104,7 +104,7 @@ export class MongoMessageStore implements MessageStore {
       .sort({ q: 1 })
       .limit(limit)
       .toArray();
-    const messages: StoredMessage[] = new Array(docs.length);
+    const messages = new Array<StoredMessage>(docs.length);
     let gap = false;
     let expected = afterSeq === null ? null : afterSeq + 1;
     for (let i = 0; i < docs.length; i++) {

@@ -1,4 +1,10 @@
-import { MongoBulkWriteError, type Collection, type Document, type OptionalUnlessRequiredId } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  type Collection,
+  type Document,
+  type OptionalUnlessRequiredId,
+  WriteError,
+} from 'mongodb';
 
 /** A stream's head: the last sequence handed out, which never goes down while the head exists. */
 export interface HeadDocument {
@@ -113,7 +119,8 @@ export async function insertUnordered<T extends Document>(
     return new Set();
   } catch (err) {
     if (!(err instanceof MongoBulkWriteError)) throw err;
-    const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    // One error or an array of them, as the driver types it.
+    const writeErrors = err.writeErrors instanceof WriteError ? [err.writeErrors] : err.writeErrors;
     if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
     return new Set(writeErrors.map((e) => e.index));
   }

@@ -146,8 +146,8 @@ const SQLITE_INSERT = `INSERT INTO ${MESSAGES_TABLE} (${COLUMNS})
  */
 export const SQLITE_APPEND: AtomicAppend = (columns, freshBase) => {
   const { streamIds, uuidKeys } = columns;
-  const find: unknown[][] = new Array(streamIds.length);
-  const insert: unknown[][] = new Array(streamIds.length);
+  const find = new Array<unknown[]>(streamIds.length);
+  const insert = new Array<unknown[]>(streamIds.length);
   for (let i = 0; i < streamIds.length; i++) {
     const streamId = streamIds[i];
     find[i] = [streamId, uuidKeys[i]];

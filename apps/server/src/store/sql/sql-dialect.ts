@@ -19,7 +19,7 @@ import { HIGH_WATER_TABLE, MESSAGES_TABLE } from './table.js';
 export interface SqlDialect {
   readonly name: 'sqlite' | 'postgres' | 'mysql';
   /** Placeholder of the parameter at this 0-based index. */
-  param(index: number): string;
+  param: (index: number) => string;
   /** How a batch is appended: by one atomic set of statements, or read-number-insert steps. */
   readonly append: AtomicAppend | SteppedAppend;
   /** Idempotent DDL of the first schema version, so two nodes migrating at once both succeed. */

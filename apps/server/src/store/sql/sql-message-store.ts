@@ -132,14 +132,13 @@ export class SqlMessageStore implements MessageStore {
 
   async readAfter(streamId: string, after: StorePosition | null, limit: number, now: number): Promise<ReadResult> {
     const afterSeq = after === null ? 0 : decodeSequence(after);
-    const rows: Row[] = await this.dataSource.query(this.readSql, [streamId, afterSeq, now, limit]);
-    const messages: StoredMessage[] = new Array(rows.length);
+    const rows = await this.dataSource.query<Row[]>(this.readSql, [streamId, afterSeq, now, limit]);
+    const messages = new Array<StoredMessage>(rows.length);
     let gap = false;
     let expected = after === null ? -1 : afterSeq + 1;
-    let seq = 0;
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
-      seq = Number(row.seq);
+      const seq = Number(row.seq);
       if (seq !== expected && expected !== -1) gap = true;
       expected = seq + 1;
       messages[i] = {
@@ -162,7 +161,7 @@ export class SqlMessageStore implements MessageStore {
     const below = freshStreamBase(now - MARK_RETENTION_MS);
     // Asked on a reading connection first, so that a pass with nothing to do writes nothing (and SQLite's writer
     // is not started by it).
-    const [{ pending }] = await this.dataSource.query(this.purgePendingSql, [now, below]);
+    const [{ pending }] = await this.dataSource.query<[{ pending: unknown }]>(this.purgePendingSql, [now, below]);
     if (Number(pending) === 0) return 0;
     const purged = await this.writer.transaction(async (query) => {
       const [expired] = await query([statements.expired(now, batchSize)]);
@@ -281,8 +280,9 @@ function resolveBatch(
   store: (message: NewMessage, uuidKey: string) => void,
 ): AppendResult[] {
   const stored = new Map<string, number>();
-  for (const row of storedRows) stored.set(`${row.stream_id} ${String(row.message_uuid)}`, Number(row.created_at));
-  const results: AppendResult[] = new Array(batch.length);
+  for (const row of storedRows)
+    stored.set(`${String(row.stream_id)} ${String(row.message_uuid)}`, Number(row.created_at));
+  const results = new Array<AppendResult>(batch.length);
   for (let i = 0; i < batch.length; i++) {
     const message = batch[i];
     const key = `${message.streamId} ${uuidKeys[i]}`;
