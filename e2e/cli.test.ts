@@ -71,7 +71,7 @@ describe('ipubsub against a running node', () => {
     const first = await run(['tail', stream, '--db', ...url]);
     expect(first.code, first.stderr).toBe(0);
     expect(ndjson(first.stdout).map((m) => m.message)).toEqual([{ a: 1 }, { a: 2 }]);
-    const token = /--from (\S+)/.exec(first.stderr)![1]!;
+    const token = /--from (\S+)/.exec(first.stderr)![1];
     expect((await run(['send', stream, '{"a":3}', '--db', ...url])).code).toBe(0);
     const next = await run(['tail', stream, '--db', '--from', token, ...url]);
     expect(ndjson(next.stdout).map((m) => m.message)).toEqual([{ a: 3 }]);
@@ -117,8 +117,8 @@ describe('ipubsub against a running node', () => {
     expect(status.code, status.stderr).toBe(0);
     const [summary, heading, row] = status.stdout.trimEnd().split('\n');
     expect(summary).toMatch(/^cluster ipubsub, ring version \d+, 1 owning streams$/);
-    expect(heading!.split(/\s+/)).toEqual(['NODE', 'STATE', 'RING', 'STREAMS', 'WAITING', 'BUFFERED', 'URL']);
-    const cells = row!.split(/\s{2,}/);
+    expect(heading.split(/\s+/)).toEqual(['NODE', 'STATE', 'RING', 'STREAMS', 'WAITING', 'BUFFERED', 'URL']);
+    const cells = row.split(/\s{2,}/);
     expect(cells.slice(0, 3)).toEqual(['node-1*', 'alive', 'yes']);
     expect(Number(cells[3])).toBeGreaterThanOrEqual(1);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitForWaiters } from './support/api-helpers.js';
 import { runUntilExit } from './support/exit.js';
-import { REPO_ROOT, ServerProcess, freePort } from './support/server.js';
+import { REPO_ROOT, ServerProcess } from './support/server.js';
 
 /** The built server refuses to start on a bad configuration, naming the key, and honours env overrides. */
 

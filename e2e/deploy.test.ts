@@ -36,8 +36,8 @@ async function families(server: ServerProcess): Promise<Set<string>> {
   for (const line of text.split('\n')) {
     const match = /^# TYPE (\S+) (\S+)$/.exec(line);
     if (match === null) continue;
-    names.add(match[1]!);
-    if (match[2] === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(match[1]! + suffix);
+    names.add(match[1]);
+    if (match[2] === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(match[1] + suffix);
   }
   return names;
 }

@@ -61,9 +61,9 @@ describe('a node without auth', () => {
   /** Checks a real answer against the schema the document gives for that route and status. */
   async function expectDocumented(res: Response, path: string, method: string): Promise<unknown> {
     const body = (await res.json()) as unknown;
-    const answer = resolved.paths[path]![method]!.responses[String(res.status)];
+    const answer = resolved.paths[path][method].responses[String(res.status)];
     expect(answer, `${method} ${path} answered ${res.status}, which is not documented`).toBeDefined();
-    const validate = ajv.compile(answer!.content!['application/json']!.schema);
+    const validate = ajv.compile(answer.content!['application/json'].schema);
     expect(validate(body), `${JSON.stringify(body)}: ${ajv.errorsText(validate.errors)}`).toBe(true);
     return body;
   }
@@ -82,7 +82,7 @@ describe('a node without auth', () => {
     await expectDocumented(await server.receive({ streamId, maxMessages: 5 }), '/api/v1/streams/receive', 'get');
     await expectDocumented(await server.receive({ streamId, timeoutSeconds: 0 }), '/api/v1/streams/receive', 'get');
     for (const path of ['/api/v1/cluster', `/api/v1/cluster/owner?streamId=${streamId}`, '/health', '/ready']) {
-      await expectDocumented(await fetch(server.url + path), path.split('?')[0]!, 'get');
+      await expectDocumented(await fetch(server.url + path), path.split('?')[0], 'get');
     }
   });
 
@@ -107,12 +107,12 @@ describe('a node with auth.mode jwt', () => {
     const document = await fetchDocument(server);
     expect(document.components).toMatchObject({ securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } });
     const { paths } = document;
-    expect(paths['/api/v1/streams/send']!.post!.security).toEqual([{ bearer: [] }]);
-    expect(paths['/api/v1/streams/receive']!.get!.security).toEqual([{ bearer: [] }]);
-    expect(paths['/api/v1/cluster']!.get!.security).toEqual([{ bearer: [] }]);
-    expect(paths['/api/v1/streams/send']!.post!.responses).toHaveProperty('401');
-    expect(paths['/health']!.get!.security).toBeUndefined();
-    expect(paths['/metrics']!.get!.security).toBeUndefined();
+    expect(paths['/api/v1/streams/send'].post.security).toEqual([{ bearer: [] }]);
+    expect(paths['/api/v1/streams/receive'].get.security).toEqual([{ bearer: [] }]);
+    expect(paths['/api/v1/cluster'].get.security).toEqual([{ bearer: [] }]);
+    expect(paths['/api/v1/streams/send'].post.responses).toHaveProperty('401');
+    expect(paths['/health'].get.security).toBeUndefined();
+    expect(paths['/metrics'].get.security).toBeUndefined();
     expect((await new Validator().validate(document)).valid).toBe(true);
   });
 });

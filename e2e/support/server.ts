@@ -70,8 +70,8 @@ export class ServerProcess {
       output.push(chunk.toString());
       if (output.length > 500) output.splice(0, output.length - 500);
     };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     const url = `${options.ca === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
     const server = new ServerProcess(child, port, url, env, output, options.ca);
     try {

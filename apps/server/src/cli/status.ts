@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stripVTControlCharacters } from 'node:util';
 import { DIM, GREEN, paint, RED, withConnection, YELLOW, type ConnectionOptions } from './connection.js';
 
 interface Member {
@@ -57,11 +58,11 @@ function bytes(value: number | undefined): string {
 
 /** Columns padded to their widest cell; the first row is the heading. */
 function table(rows: string[][], colour: (code: number, text: string) => string): string {
-  const visible = (text: string): number => text.replace(/\u001b\[\d+m/g, '').length;
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => visible(row[column]!))));
+  const visible = (text: string): number => stripVTControlCharacters(text).length;
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => visible(row[column]))));
   return rows
     .map((row, index) => {
-      const line = row.map((cell, column) => cell + ' '.repeat(widths[column]! - visible(cell))).join('  ');
+      const line = row.map((cell, column) => cell + ' '.repeat(widths[column] - visible(cell))).join('  ');
       return (index === 0 ? colour(DIM, line) : line).trimEnd();
     })
     .join('\n');
@@ -79,7 +80,8 @@ export function registerStatusCommand(program: Command): void {
     const stateColour: Record<string, number> = { alive: GREEN, suspect: YELLOW, dead: RED, left: DIM };
     const rows = [['NODE', 'STATE', 'RING', ...Object.keys(GAUGES), 'URL']];
     for (const member of view.members) {
-      const values = member.state === 'alive' ? await gauges(member.self ? base : member.http, headers) : new Map();
+      const values =
+        member.state === 'alive' ? await gauges(member.self ? base : member.http, headers) : new Map<string, number>();
       const count = (name: string): string => (values.has(name) ? String(values.get(name)) : '?');
       rows.push([
         `${member.name}${member.self ? '*' : ''}`,

@@ -182,7 +182,9 @@ export class ClusterRouter {
           lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
         },
         reply.raw,
-        () => reply.hijack(),
+        () => {
+          reply.hijack();
+        },
       );
       this.counters.forwarded();
     } catch (err) {
