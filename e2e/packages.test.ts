@@ -15,7 +15,7 @@ const SERVER = join(REPO_ROOT, 'apps/server');
 
 async function packedFiles(dir: string): Promise<string[]> {
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir });
-  return (JSON.parse(stdout) as { files: { path: string }[] }[])[0]!.files.map((file) => file.path).sort();
+  return (JSON.parse(stdout) as { files: { path: string }[] }[])[0].files.map((file) => file.path).sort();
 }
 
 function manifest(dir: string): Record<string, unknown> {
@@ -66,7 +66,7 @@ describe('the server packed by pnpm (as Changesets publishes it)', () => {
     await run('tar', ['-xzf', join(work, `ipubsub-server-${version}.tgz`), '-C', unpacked]);
     const pkg = manifest(join(unpacked, 'package'));
     expect((pkg.dependencies as Record<string, string>)['@ipubsub/sdk']).toBe(manifest(SDK).version);
-    const bin = join(unpacked, 'package', (pkg.bin as Record<string, string>).ipubsub!);
+    const bin = join(unpacked, 'package', (pkg.bin as Record<string, string>).ipubsub);
     expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
 
     expect((await run(process.execPath, [bin, '--version'])).stdout.trim()).toBe(version);

@@ -27,8 +27,8 @@ describe('a node with http.tls', () => {
   const certFile = join(dir, 'live.pem');
   const keyFile = join(dir, 'live.key');
   beforeAll(async () => {
-    copyFileSync(certs.servers[0]!.certFile, certFile);
-    copyFileSync(certs.servers[0]!.keyFile, keyFile);
+    copyFileSync(certs.servers[0].certFile, certFile);
+    copyFileSync(certs.servers[0].keyFile, keyFile);
     node = await ServerProcess.start({
       ca: certs.ca,
       env: { IPUBSUB_HTTP_TLS_CERTFILE: certFile, IPUBSUB_HTTP_TLS_KEYFILE: keyFile },
@@ -45,7 +45,7 @@ describe('a node with http.tls', () => {
       body: JSON.stringify({ streamId, messageUuid: 'm-1', message: 'over tls' }),
     });
     expect(sent.status, sent.body).toBe(200);
-    expect(sent.fingerprint).toBe(fingerprintOf(certs.servers[0]!.certFile));
+    expect(sent.fingerprint).toBe(fingerprintOf(certs.servers[0].certFile));
     const received = await httpsRequest(`${node.url}/api/v1/streams/receive?streamId=${streamId}&timeoutSeconds=0`, {
       ca: certs.ca,
     });
@@ -66,10 +66,10 @@ describe('a node with http.tls', () => {
       if (/^ipubsub_waiting_clients 1$/m.test(metrics.body)) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    copyFileSync(certs.servers[1]!.certFile, certFile);
-    copyFileSync(certs.servers[1]!.keyFile, keyFile);
+    copyFileSync(certs.servers[1].certFile, certFile);
+    copyFileSync(certs.servers[1].keyFile, keyFile);
     node.child.kill('SIGHUP');
-    const rotated = fingerprintOf(certs.servers[1]!.certFile);
+    const rotated = fingerprintOf(certs.servers[1].certFile);
     let seen = '';
     for (let i = 0; i < 100 && seen !== rotated; i++) {
       seen = (await httpsRequest(`${node.url}/health`, { ca: certs.ca })).fingerprint;
@@ -84,7 +84,7 @@ describe('a node with http.tls', () => {
     });
     expect(sent.status).toBe(200);
     const answer = await waiting;
-    expect(answer.fingerprint).toBe(fingerprintOf(certs.servers[0]!.certFile));
+    expect(answer.fingerprint).toBe(fingerprintOf(certs.servers[0].certFile));
     expect(JSON.parse(answer.body)).toMatchObject({ message: 'after reload' });
     agent.destroy();
     expect(node.exited).toBe(false);
@@ -112,8 +112,8 @@ describe('a three-member cluster over https with cluster.tls.caFile', () => {
           env: {
             IPUBSUB_CLUSTER_GOSSIP_PORT: String(gossipPorts[i]),
             IPUBSUB_CLUSTER_SEEDS: seeds,
-            IPUBSUB_HTTP_TLS_CERTFILE: first!.certFile,
-            IPUBSUB_HTTP_TLS_KEYFILE: first!.keyFile,
+            IPUBSUB_HTTP_TLS_CERTFILE: first.certFile,
+            IPUBSUB_HTTP_TLS_KEYFILE: first.keyFile,
             IPUBSUB_CLUSTER_TLS_CAFILE: certs.caFile,
           },
         }),
@@ -128,16 +128,16 @@ describe('a three-member cluster over https with cluster.tls.caFile', () => {
       if (views.every((view) => (view.ring as string[]).length === 3)) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const members = (await get(nodes[0]!, '/api/v1/cluster')).members as { http: string }[];
+    const members = (await get(nodes[0], '/api/v1/cluster')).members as { http: string }[];
     expect(members.map((member) => member.http.slice(0, 8))).toEqual(['https://', 'https://', 'https://']);
 
     let streamId = '';
     for (let i = 0; streamId === ''; i++) {
       const candidate = `tls-forward-${i}`;
-      if ((await get(nodes[1]!, `/api/v1/cluster/owner?streamId=${candidate}`)).owner === 'node-1')
+      if ((await get(nodes[1], `/api/v1/cluster/owner?streamId=${candidate}`)).owner === 'node-1')
         streamId = candidate;
     }
-    const sent = await httpsRequest(`${nodes[1]!.url}/api/v1/streams/send`, {
+    const sent = await httpsRequest(`${nodes[1].url}/api/v1/streams/send`, {
       ca: certs.ca,
       method: 'POST',
       headers: json,
@@ -145,7 +145,7 @@ describe('a three-member cluster over https with cluster.tls.caFile', () => {
     });
     expect(sent.status, sent.body).toBe(200);
     const received = await httpsRequest(
-      `${nodes[2]!.url}/api/v1/streams/receive?streamId=${streamId}&timeoutSeconds=0`,
+      `${nodes[2].url}/api/v1/streams/receive?streamId=${streamId}&timeoutSeconds=0`,
       { ca: certs.ca },
     );
     expect(received.status, received.body).toBe(200);

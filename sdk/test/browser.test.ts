@@ -156,6 +156,8 @@ interface PageApi {
   invalid(baseUrl: string): Promise<number>;
   sendRefreshing(baseUrl: string, stream: string, first: string, fresh: string): Promise<boolean[]>;
   subscribeForbidden(baseUrl: string, token: string): Promise<string>;
+  eventSource(url: string, count: number): Promise<unknown>;
+  collectStored(baseUrl: string, stream: string, count: number): Promise<unknown[]>;
   stop: AbortController;
 }
 
@@ -233,7 +235,7 @@ describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
     const node = new IPubSub({ baseUrl: api.url });
     for (const n of [1, 2]) await node.send(stream, n, { writeToDB: true });
     const url = `${api.url}/api/v1/streams/events?streamId=${stream}`;
-    const tailing = page.evaluate(([u, n]) => (window as any).eventSource(u, n), [url, 5] as const);
+    const tailing = page.evaluate(([u, n]) => (window as unknown as PageApi).eventSource(u, n), [url, 5] as const);
     await new Promise((resolve) => setTimeout(resolve, 500));
     await node.send(stream, 3, { writeToDB: true });
     // The server ends the tail after 2 s; the browser reconnects with the last id it saw.
@@ -244,10 +246,10 @@ describe.skipIf(skip)(`the SDK in headless Chromium (${CHROMIUM})`, () => {
     expect(seen.every((event) => /^[A-Za-z0-9_-]+$/.test(event.id))).toBe(true);
     expect(opened).toBeGreaterThanOrEqual(2);
 
-    const stored = await page.evaluate(([baseUrl, id]) => (window as any).collectStored(baseUrl, id, 5), [
-      api.url,
-      stream,
-    ] as const);
+    const stored = await page.evaluate(
+      ([baseUrl, id]) => (window as unknown as PageApi).collectStored(baseUrl, id, 5),
+      [api.url, stream] as const,
+    );
     expect(stored).toEqual([1, 2, 3, 4, 5]);
     expect(pageErrors.slice(errorsBefore)).toEqual([]);
   });

@@ -20,7 +20,7 @@ async function metric(name: string): Promise<number> {
 function fetchWith(tail?: (url: string, init?: RequestInit) => Promise<Response>) {
   const paths: string[] = [];
   const wrapped: typeof fetch = (input, init) => {
-    const url = String(input);
+    const url = input instanceof Request ? input.url : input.toString();
     paths.push(new URL(url).pathname);
     if (tail !== undefined && url.includes('/events?')) return tail(url, init);
     return fetch(input, init);

@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
@@ -101,7 +100,7 @@ async function main(): Promise<void> {
       process.exit(0);
     }, config.shutdown.graceSeconds * 1000).unref();
     await app.get(GracefulShutdown).drain();
-    closeUnusedConnections(app.getHttpServer() as Server);
+    closeUnusedConnections(app.getHttpServer());
     await app.close();
     await streamApi.close();
     logger.info('stopped');

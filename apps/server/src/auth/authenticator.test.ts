@@ -116,7 +116,7 @@ describe('TokenVerifier with a JWKS URL', () => {
       generateKeyPairSync('ec', { namedCurve: 'P-256' }),
       generateKeyPairSync('ec', { namedCurve: 'P-256' }),
     ];
-    const published: object[] = [{ ...(await exportJWK(keys[0]!.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }];
+    const published: object[] = [{ ...(await exportJWK(keys[0].publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }];
     let fetches = 0;
     const server = createServer((_req, res) => {
       fetches++;
@@ -130,14 +130,14 @@ describe('TokenVerifier with a JWKS URL', () => {
       const verifier = new TokenVerifier(jwtConfig({ jwksUrl: `http://127.0.0.1:${port}/jwks.json` }), 0);
       const sign = (kid: string, key: (typeof keys)[number]['privateKey']) =>
         new SignJWT(SCOPES).setProtectedHeader({ alg: 'ES256', kid }).setExpirationTime('1h').sign(key);
-      expect(await reason(verifier, await sign('k1', keys[0]!.privateKey))).toBe('verified');
+      expect(await reason(verifier, await sign('k1', keys[0].privateKey))).toBe('verified');
       expect(fetches).toBe(1);
       // A rotated key, published after the first fetch: a token naming its kid makes the verifier fetch again.
-      expect(await reason(verifier, await sign('k2', keys[1]!.privateKey))).toBe(
+      expect(await reason(verifier, await sign('k2', keys[1].privateKey))).toBe(
         'InvalidToken: no signing key matches the token',
       );
-      published.push({ ...(await exportJWK(keys[1]!.publicKey)), kid: 'k2', alg: 'ES256', use: 'sig' });
-      expect(await reason(verifier, await sign('k2', keys[1]!.privateKey))).toBe('verified');
+      published.push({ ...(await exportJWK(keys[1].publicKey)), kid: 'k2', alg: 'ES256', use: 'sig' });
+      expect(await reason(verifier, await sign('k2', keys[1].privateKey))).toBe('verified');
       expect(fetches).toBe(3);
       expect(await reason(verifier, await hs256())).toBe('InvalidToken: algorithm not allowed');
     } finally {
