@@ -134,8 +134,7 @@ describe('a three-member cluster over https with cluster.tls.caFile', () => {
     let streamId = '';
     for (let i = 0; streamId === ''; i++) {
       const candidate = `tls-forward-${i}`;
-      if ((await get(nodes[1], `/api/v1/cluster/owner?streamId=${candidate}`)).owner === 'node-1')
-        streamId = candidate;
+      if ((await get(nodes[1], `/api/v1/cluster/owner?streamId=${candidate}`)).owner === 'node-1') streamId = candidate;
     }
     const sent = await httpsRequest(`${nodes[1].url}/api/v1/streams/send`, {
       ca: certs.ca,
