@@ -107,6 +107,7 @@ describe('ipubsub against a running node', () => {
     expect(tail.code, tail.stdout).toBe(0);
     const lines = tail.stdout.split(/\r?\n/).filter((line) => line !== '');
     expect(lines).toHaveLength(2);
+    // eslint-disable-next-line no-control-regex -- the colours on a terminal are what this test checks
     expect(lines[0]).toMatch(/^\u001b\[2m\d{4}-\d\d-\d\dT[^ ]+Z\u001b\[0m \u001b\[36m[^ ]+\u001b\[0m 1$/);
     expect(lines[1]).toMatch(/ 2$/);
   });

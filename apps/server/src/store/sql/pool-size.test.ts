@@ -20,7 +20,7 @@ if (serverUrl !== null) {
       const { rows } = await client.query<{ n: string }>(
         'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
       );
-      return Number(rows[0]!.n);
+      return Number(rows[0].n);
     } finally {
       await client.end();
     }
