@@ -165,29 +165,18 @@ describe('send and receive', () => {
 });
 
 describe('long polling', () => {
-  it('wakes a waiting receiver within milliseconds of a send', async () => {
+  // How fast a waiter wakes is measured by bench/http.mjs (Delivery latency); here: that it wakes, every time.
+  it('wakes a waiting receiver with the message sent', async () => {
     const streamId = uniqueStreamId('wake');
-    const latencies: number[] = [];
     for (let i = 0; i < 20; i++) {
       const waiting = server.receive({ streamId, timeoutSeconds: 10 });
       await waitForWaiters(server, 1);
-      const start = performance.now();
       const sent = server.send({ streamId, messageUuid: `m${i}`, message: i });
-      const [res, ms] = await timed(waiting, start);
+      const res = await waiting;
       expect(res.status).toBe(200);
       expect(((await res.json()) as Received).message).toBe(i);
       expect((await sent).status).toBe(200);
-      latencies.push(ms);
     }
-    latencies.sort((a, b) => a - b);
-    const percentile = (p: number): number => latencies[Math.ceil((p / 100) * latencies.length) - 1];
-    console.info(
-      `send → waiting receiver answered (HTTP round trips included), ${latencies.length} runs: ` +
-        `p50 ${percentile(50).toFixed(2)} ms, p90 ${percentile(90).toFixed(2)} ms, max ${percentile(100).toFixed(2)} ms`,
-    );
-    // The median shows the wake-up itself; the p90 bound leaves room for a scheduling hiccup on a busy CI box.
-    expect(percentile(50)).toBeLessThan(20);
-    expect(percentile(90)).toBeLessThan(50);
   });
 
   it('answers 424 NO_MESSAGE after about the timeout (1 s)', async () => {

@@ -56,25 +56,6 @@ describe('Ring (rendezvous hashing)', () => {
     }
   });
 
-  it('looks an owner up in well under a microsecond (no cache needed)', () => {
-    const ids = Array.from({ length: 200_000 }, (_, i) => `user-notifications-${i}-${(i * 2654435761) % 1_000_003}`);
-    for (const size of [3, 50]) {
-      const ring = new Ring(
-        Array.from({ length: size }, (_, i) => member(`node-${i + 1}`)),
-        1,
-      );
-      let sink = 0;
-      for (const id of ids) sink += ring.owner(id)!.name.length; // warm-up
-      const started = performance.now();
-      for (const id of ids) sink += ring.owner(id)!.name.length;
-      const perLookupUs = ((performance.now() - started) * 1000) / ids.length;
-      console.log(`owner lookup with ${size} members: ${perLookupUs.toFixed(3)} µs`);
-      expect(sink).toBeGreaterThan(0);
-      // Generous bound: a loaded CI machine must not fail this; a regression to a per-lookup table would.
-      expect(perLookupUs).toBeLessThan(5);
-    }
-  });
-
   it('handles one member and none', () => {
     const one = new Ring([member('a')], 1);
     expect(one.owner('x')!.name).toBe('a');
