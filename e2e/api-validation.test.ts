@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError, uniqueStreamId } from './support/api-helpers.js';
 import { ServerProcess } from './support/server.js';
 
-/** SPEC §4: every client mistake is a 4xx `{error, code}`, never a 5xx, and harms no other stream. */
+/** docs/contract.md §4: every client mistake is a 4xx `{error, code}`, never a 5xx, and harms no other stream. */
 
 const MAX_TIMEOUT_SECONDS = 10;
 const MAX_STREAM_SIZE = 1_000;

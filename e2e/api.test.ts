@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError, stillPendingAfter, timed, uniqueStreamId, waitForWaiters } from './support/api-helpers.js';
 import { ServerProcess } from './support/server.js';
 
-/** SPEC §2–3 over HTTP against the built server: send, receive, the three in-memory modes, timing. */
+/** docs/contract.md §2–3 over HTTP against the built server: send, receive, the three in-memory modes, timing. */
 
 let server: ServerProcess;
 

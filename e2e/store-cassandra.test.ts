@@ -8,7 +8,7 @@ import { TestCluster } from './support/cluster.js';
 import { ServerProcess } from './support/server.js';
 import { expectOwnerChangeContinuesStream } from './support/stored-cluster.js';
 
-// The stored-mode behaviours of SPEC §2–3 run on Cassandra in store.test.ts (through storeBackends); this file
+// The stored-mode behaviours of docs/contract.md §2–3 run on Cassandra in store.test.ts (through storeBackends); this file
 // holds what is particular to Cassandra: its store.url, and a cluster of nodes sharing one keyspace.
 
 describe('store.type cassandra at start', () => {

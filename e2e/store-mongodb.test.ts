@@ -9,7 +9,7 @@ import { TestCluster } from './support/cluster.js';
 import { ServerProcess } from './support/server.js';
 import { expectOwnerChangeContinuesStream, storeThrough } from './support/stored-cluster.js';
 
-// The stored-mode behaviours of SPEC §2–3 run on MongoDB in store.test.ts (through storeBackends); this file
+// The stored-mode behaviours of docs/contract.md §2–3 run on MongoDB in store.test.ts (through storeBackends); this file
 // holds what is particular to it: its store.url, and a cluster of nodes sharing one database.
 
 describe('store.type mongodb at start', () => {

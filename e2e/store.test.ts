@@ -28,7 +28,7 @@ function expectReceivedShape(body: Received, allowed: string[]): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** SPEC §2–3 in stored mode, over HTTP, against a real node on each store. */
+/** docs/contract.md §2–3 in stored mode, over HTTP, against a real node on each store. */
 for (const backend of storeBackends()) {
   describe(`stored streams over HTTP: ${backend.type}`, () => {
     let store: StoreUnderTest;

@@ -55,7 +55,7 @@ export async function renderApiReference() {
 
 Generated from the wire schemas in \`sdk/src/wire.ts\` by \`node sdk/scripts/api-reference.mjs\`: do not edit
 by hand. The server validates requests and serializes answers with these schemas, and the SDK's types are
-generated from them. The contract itself (modes, ordering, persistence) is in the project's SPEC.
+generated from them. The contract itself (modes, ordering, persistence) is in \`docs/contract.md\`.
 
 ## \`POST /api/v1/streams/send\`
 

@@ -320,7 +320,7 @@ function homeDown(streamId: string, home: RingMember): string {
   return `stored messages of stream ${streamId} are kept by ${home.name} (node-local store), which is down; retry once it is back`;
 }
 
-/** A request for the stream's stored messages (SPEC §2–3: `writeToDB` sends, `readFromDB` or token receives). */
+/** A request for the stream's stored messages (docs/contract.md §2–3: `writeToDB` sends, `readFromDB` or token receives). */
 function isStored(req: FastifyRequest): boolean {
   if (req.method === 'GET') {
     const query = req.query as ReceiveQuery;

@@ -19,7 +19,7 @@ const answerMoved: MovedReadHandler = async (_streamId, reply) => {
 };
 
 /**
- * The HTTP side of stored streams: `writeToDB` sends and `readFromDB` receives, answered as SPEC §2–3 says.
+ * The HTTP side of stored streams: `writeToDB` sends and `readFromDB` receives, answered as docs/contract.md §2–3 says.
  * The controller validates the request and hands it here.
  */
 export class StoredStreamsHttp {
