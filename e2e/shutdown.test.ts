@@ -8,14 +8,19 @@ import { ServerProcess } from './support/server.js';
 
 let server: ServerProcess | undefined;
 
+// Bounds tell a drain from its alternatives, not how fast it is (a busy machine is slow without a bug): the
+// receivers would otherwise be answered at their 60 s timeout, and the process would exit when the grace ends.
+const GRACE = { IPUBSUB_SHUTDOWN_GRACESECONDS: '60' };
+const WELL_BEFORE_MS = 30_000;
+
 afterEach(async () => {
   await server?.stop('SIGKILL');
   server = undefined;
 });
 
 describe('SIGTERM', () => {
-  it('answers every waiting receiver 424 at once, refuses new requests, and exits 0 within seconds', async () => {
-    server = await ServerProcess.start();
+  it('answers every waiting receiver 424 at once, refuses new requests, and exits 0 without waiting the grace', async () => {
+    server = await ServerProcess.start({ env: GRACE });
     const node = server;
     const streams = [0, 1, 2].map((i) => uniqueStreamId(`drain-${i}`));
     const receivers = streams.flatMap((streamId) => [0, 1].map(() => node.receive({ streamId, timeoutSeconds: 60 })));
@@ -64,23 +69,23 @@ describe('SIGTERM', () => {
       `SIGTERM: ${receivers.length} waiting receivers answered 424 within ${slowestAnswer.toFixed(0)} ms; ` +
         `process exited ${code} after ${exitedAfter.toFixed(0)} ms; late requests: ${late.join(', ')}`,
     );
-    expect(slowestAnswer).toBeLessThan(1_000);
+    expect(slowestAnswer).toBeLessThan(WELL_BEFORE_MS);
     expect(code).toBe(0);
-    expect(exitedAfter).toBeLessThan(5_000);
+    expect(exitedAfter).toBeLessThan(WELL_BEFORE_MS);
   });
 
   it('SIGINT drains the same way', async () => {
-    server = await ServerProcess.start();
+    server = await ServerProcess.start({ env: GRACE });
     const streamId = uniqueStreamId('sigint');
     const waiting = server.receive({ streamId, timeoutSeconds: 60 });
     await waitForWaiters(server, 1);
     const startedAt = performance.now();
-    const code = await server.stop('SIGINT');
+    const code = await server.stop('SIGINT', 90_000);
     const ms = performance.now() - startedAt;
     await expectError(await waiting, 424, 'NO_MESSAGE');
     console.info(`SIGINT with one waiting receiver: exit ${code} after ${ms.toFixed(0)} ms`);
     expect(code).toBe(0);
-    expect(ms).toBeLessThan(5_000);
+    expect(ms).toBeLessThan(WELL_BEFORE_MS);
   });
 });
 
