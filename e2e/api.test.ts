@@ -5,6 +5,12 @@ import { ServerProcess } from './support/server.js';
 
 /** docs/contract.md §2–3 over HTTP against the built server: send, receive, the three in-memory modes, timing. */
 
+// Upper bounds tell the behaviour from its alternative (a wait of the 5 s blocking timeout or the 10 s long
+// poll, a timeout that never fires), not how fast the server is: that is bench/http.mjs's job, and a busy
+// machine is slow without a bug.
+const AT_ONCE_MS = 2_500;
+const NOT_LONG_AFTER_MS = 10_000;
+
 let server: ServerProcess;
 
 beforeAll(async () => {
@@ -184,13 +190,13 @@ describe('long polling', () => {
     await expectError(res, 424, 'NO_MESSAGE');
     console.info(`receive timeoutSeconds=1 answered 424 after ${ms.toFixed(0)} ms`);
     expect(ms).toBeGreaterThanOrEqual(900);
-    expect(ms).toBeLessThanOrEqual(1_500);
+    expect(ms).toBeLessThan(NOT_LONG_AFTER_MS);
   });
 
   it('answers timeoutSeconds=0 at once', async () => {
     const [res, ms] = await timed(server.receive({ streamId: uniqueStreamId('now'), timeoutSeconds: 0 }));
     await expectError(res, 424, 'NO_MESSAGE');
-    expect(ms).toBeLessThan(200);
+    expect(ms).toBeLessThan(AT_ONCE_MS);
   });
 
   it('a receiver that hangs up while waiting does not swallow the next message', async () => {
@@ -229,7 +235,7 @@ describe('circular buffer (inMemoryStreamSize > 0, no blocking)', () => {
     for (let i = 1; i <= 5; i++) {
       const [res, ms] = await timed(server.send({ streamId, messageUuid: `m${i}`, message: i, inMemoryStreamSize: 3 }));
       expect(res.status).toBe(200);
-      expect(ms).toBeLessThan(200);
+      expect(ms).toBeLessThan(AT_ONCE_MS);
     }
     for (const expected of [3, 4, 5]) expect((await receiveOk(streamId)).message).toBe(expected);
     await expectEmpty(streamId);
@@ -253,7 +259,7 @@ describe('blocking queue (inMemoryStreamSize > 0, blockingSendTimeoutSeconds > 0
     await expectError(res, 424, 'SEND_TIMEOUT');
     console.info(`blocking send to a full queue, 1 s timeout, answered 424 after ${ms.toFixed(0)} ms`);
     expect(ms).toBeGreaterThanOrEqual(900);
-    expect(ms).toBeLessThanOrEqual(1_500);
+    expect(ms).toBeLessThan(NOT_LONG_AFTER_MS);
     expect((await receiveOk(streamId)).message).toBe(1);
     await expectEmpty(streamId);
   });
@@ -269,7 +275,7 @@ describe('blocking queue (inMemoryStreamSize > 0, blockingSendTimeoutSeconds > 0
     expect((await receiveOk(streamId)).message).toBe(1);
     const [res, ms] = await timed(blocked, freedAt);
     expect(res.status).toBe(200);
-    expect(ms).toBeLessThan(200);
+    expect(ms).toBeLessThan(AT_ONCE_MS);
     expect((await receiveOk(streamId)).message).toBe(2);
     expect((await receiveOk(streamId)).message).toBe(3);
   });
@@ -304,7 +310,7 @@ describe('sync match (inMemoryStreamSize 0, blockingSendTimeoutSeconds > 0)', ()
     expect((await receiveOk(streamId)).message).toBe('hand-off');
     const [res, ms] = await timed(sending, takenAt);
     expect(res.status).toBe(200);
-    expect(ms).toBeLessThan(200);
+    expect(ms).toBeLessThan(AT_ONCE_MS);
     await expectEmpty(streamId);
   });
 
@@ -316,7 +322,7 @@ describe('sync match (inMemoryStreamSize 0, blockingSendTimeoutSeconds > 0)', ()
       server.send({ streamId, messageUuid: 'm1', message: 1, inMemoryStreamSize: 0, blockingSendTimeoutSeconds: 5 }),
     );
     expect(res.status).toBe(200);
-    expect(ms).toBeLessThan(200);
+    expect(ms).toBeLessThan(AT_ONCE_MS);
     expect(((await (await waiting).json()) as Received).message).toBe(1);
   });
 
@@ -327,7 +333,7 @@ describe('sync match (inMemoryStreamSize 0, blockingSendTimeoutSeconds > 0)', ()
     );
     await expectError(res, 424, 'SEND_TIMEOUT');
     expect(ms).toBeGreaterThanOrEqual(900);
-    expect(ms).toBeLessThanOrEqual(1_500);
+    expect(ms).toBeLessThan(NOT_LONG_AFTER_MS);
     await expectEmpty(streamId);
   });
 
