@@ -10,7 +10,7 @@ import {
   type StorePosition,
 } from './message-store.js';
 import type { ResumeTokens } from './resume-token.js';
-import type { StoredReadWaiters, WaitOutcome } from './stored-read-waiters.js';
+import type { ParkedRead, StoredReadWaiters, WaitOutcome } from './stored-read-waiters.js';
 
 /** Messages per read while looking for the end of a stream. */
 const END_SCAN_PAGE = 1000;
@@ -96,20 +96,11 @@ export class StoredStreams {
     while (result !== 'invalid_token' && result.messages.length === 0) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) return 'timeout';
-      const parked = this.waiters.park(streamId);
-      if (typeof parked === 'string') return parked;
-      // Parked first, then read: a message stored after this read wakes the reader, one stored before is found.
-      try {
-        result = await this.readAfter(streamId, after, maxMessages);
-      } catch (err) {
-        parked.leave();
-        throw err;
-      }
-      if (result === 'invalid_token' || result.messages.length > 0) {
-        parked.leave();
-        break;
-      }
-      const outcome = await parked.wait(remaining, signal);
+      const parking = await this.parkThenRead(streamId, () => this.readAfter(streamId, after, maxMessages));
+      if (typeof parking === 'string') return parking;
+      result = parking.result;
+      if (parking.parked === null) break;
+      const outcome = await parking.parked.wait(remaining, signal);
       if (outcome !== 'stored') return outcome;
       result = await this.readAfter(streamId, after, maxMessages);
     }
@@ -134,22 +125,15 @@ export class StoredStreams {
       let page = await this.sharedRead(streamId, after, limit);
       if (page === 'invalid_token') return page;
       if (page.messages.length === 0) {
-        const parked = this.waiters.park(streamId);
-        if (typeof parked === 'string') return parked;
-        // Parked first, then read: a message stored after this read wakes the tail, one stored before is found.
-        try {
-          page = await this.sharedRead(streamId, after, limit);
-        } catch (err) {
-          parked.leave();
-          throw err;
-        }
-        if (page === 'invalid_token' || page.messages.length > 0) parked.leave();
-        else {
-          const outcome = await parked.wait(idleMs, signal);
+        const parking = await this.parkThenRead(streamId, () => this.sharedRead(streamId, after, limit));
+        if (typeof parking === 'string') return parking;
+        if (parking.parked !== null) {
+          const outcome = await parking.parked.wait(idleMs, signal);
           if (outcome === 'timeout') yield 'idle';
           else if (outcome !== 'stored') return outcome;
           continue;
         }
+        page = parking.result;
         if (page === 'invalid_token') return page;
       }
       after = page.position;
@@ -224,6 +208,30 @@ export class StoredStreams {
       if (err instanceof InvalidPositionError) return 'invalid_token';
       throw err;
     }
+  }
+
+  /**
+   * Parks a reader on the stream, then reads: a message stored after this read wakes the reader, one stored
+   * before is found. The reader stays parked (`parked`) only when the read found nothing.
+   */
+  private async parkThenRead(
+    streamId: string,
+    read: () => Promise<ReadResult | 'invalid_token'>,
+  ): Promise<
+    { result: ReadResult | 'invalid_token'; parked: ParkedRead | null } | 'too_many_waiters' | 'shutting_down' | 'moved'
+  > {
+    const parked = this.waiters.park(streamId);
+    if (typeof parked === 'string') return parked;
+    let result;
+    try {
+      result = await read();
+    } catch (err) {
+      parked.leave();
+      throw err;
+    }
+    if (result !== 'invalid_token' && result.messages.length === 0) return { result, parked };
+    parked.leave();
+    return { result, parked: null };
   }
 
   private sharedRead(
