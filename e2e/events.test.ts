@@ -175,7 +175,12 @@ describe('live tail with auth.mode jwt', () => {
 
   beforeAll(async () => {
     server = await ServerProcess.start({
-      env: { IPUBSUB_AUTH_MODE: 'jwt', IPUBSUB_AUTH_JWT_SECRET: TEST_JWT_SECRET },
+      env: {
+        IPUBSUB_AUTH_MODE: 'jwt',
+        IPUBSUB_AUTH_JWT_SECRET: TEST_JWT_SECRET,
+        IPUBSUB_LOG_REQUESTS: 'true',
+        IPUBSUB_LOG_LEVEL: 'info',
+      },
     });
   });
 
@@ -208,5 +213,10 @@ describe('live tail with auth.mode jwt', () => {
     const byQuery = await EventStreamReader.open(eventsUrl(server, s, `&access_token=${reader}`));
     expect(uuids(await byQuery.messages(1))).toEqual(['a']);
     byQuery.close();
+    // The access log names the requests, never the tokens in their query.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.log).toContain('access_token=[redacted]');
+    expect(server.log).not.toContain(reader);
+    expect(server.log).not.toContain(writer);
   });
 });

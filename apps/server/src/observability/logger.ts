@@ -33,7 +33,7 @@ export function logRequest(logger: Logger, req: IncomingMessage, res: ServerResp
     logger.info(
       {
         method: req.method,
-        url: req.url,
+        url: redactAccessToken(req.url!),
         status: res.statusCode,
         ms: Math.round(secondsSinceArrival(req) * 1e4) / 10,
         remote: req.socket.remoteAddress,
@@ -41,6 +41,13 @@ export function logRequest(logger: Logger, req: IncomingMessage, res: ServerResp
       'request',
     ),
   );
+}
+
+const ACCESS_TOKEN = /([?&]access_token=)[^&]*/g;
+
+/** A URL as logged: a bearer token in the query (a live tail's, for EventSource) is never written to a log. */
+export function redactAccessToken(url: string): string {
+  return url.includes('access_token=') ? url.replace(ACCESS_TOKEN, '$1[redacted]') : url;
 }
 
 /** Lets Nest's own messages (bootstrap, module init) go to pino as JSON. */
