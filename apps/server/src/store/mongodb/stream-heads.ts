@@ -3,7 +3,7 @@ import {
   type Collection,
   type Document,
   type OptionalUnlessRequiredId,
-  WriteError,
+  type WriteError,
 } from 'mongodb';
 
 /** A stream's head: the last sequence handed out, which never goes down while the head exists. */
@@ -119,8 +119,9 @@ export async function insertUnordered<T extends Document>(
     return new Set();
   } catch (err) {
     if (!(err instanceof MongoBulkWriteError)) throw err;
-    // One error or an array of them, as the driver types it.
-    const writeErrors = err.writeErrors instanceof WriteError ? [err.writeErrors] : err.writeErrors;
+    // One error or an array of them, as the driver types it. WriteError is a type only: the driver's CommonJS entry
+    // does not export it, so a value import of it stops the built server at start.
+    const writeErrors = ([] as WriteError[]).concat(err.writeErrors);
     if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
     return new Set(writeErrors.map((e) => e.index));
   }
