@@ -8,10 +8,9 @@ import { AUTHENTICATOR, type Authenticator } from '../auth/index.js';
 import { ClusterRouter, isForwarded } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics } from '../observability/index.js';
-import { StoredStreams, type ReadResult, type StorePosition } from '../store/index.js';
+import { StoredStreams, storedMessageFields, type ReadResult, type StorePosition } from '../store/index.js';
 import { StreamEngine, type MemoryBudget } from '../streams/index.js';
 import { sendDenial, sendError } from './errors.js';
-import { isoTimestamp } from './iso-time.js';
 
 /** Messages read per page of a live tail; a reader that is behind catches up a page at a time. */
 const PAGE_SIZE = 100;
@@ -139,10 +138,7 @@ export class StreamEventsController {
     if (text !== undefined) return text;
     text = page.gap ? GAP_EVENT : '';
     for (const message of page.messages) {
-      text +=
-        `id: ${this.stored.issueToken(streamId, message.position)}\n` +
-        `data: {"messageUuid":${JSON.stringify(message.messageUuid)},"message":${message.messageJson},` +
-        `"timestamp":"${isoTimestamp(message.timestamp)}"}\n\n`;
+      text += `id: ${this.stored.issueToken(streamId, message.position)}\ndata: {${storedMessageFields(message)}}\n\n`;
     }
     this.rendered.set(page, text);
     return text;

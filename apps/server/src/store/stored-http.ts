@@ -132,11 +132,12 @@ export class StoredStreamsHttp {
 }
 
 /**
- * The wire shapes ReceivedMessage and ReceivedBatch, written by hand because each body is already JSON text in
- * the store: splicing it in spares a parse and a stringify per message on replay.
+ * A stored message's fields as JSON object members (no braces): `messageUuid`, `message`, `timestamp`. The wire
+ * shapes ReceivedMessage, ReceivedBatch and the live tail's StreamEvent are written from it by hand because each
+ * body is already JSON text in the store: splicing it in spares a parse and a stringify per message on replay.
  */
-function messageJson(message: StoredMessage): string {
-  return `{"messageUuid":${JSON.stringify(message.messageUuid)},"message":${message.messageJson},"timestamp":"${new Date(message.timestamp).toISOString()}"`;
+export function storedMessageFields(message: StoredMessage): string {
+  return `"messageUuid":${JSON.stringify(message.messageUuid)},"message":${message.messageJson},"timestamp":"${new Date(message.timestamp).toISOString()}"`;
 }
 
 function tail(read: StoredRead): string {
@@ -144,11 +145,12 @@ function tail(read: StoredRead): string {
 }
 
 function singleJson(read: StoredRead): string {
-  return messageJson(read.messages[0]) + tail(read);
+  return '{' + storedMessageFields(read.messages[0]) + tail(read);
 }
 
 function batchJson(read: StoredRead): string {
   let json = '{"messages":[';
-  for (let i = 0; i < read.messages.length; i++) json += (i === 0 ? '' : ',') + messageJson(read.messages[i]) + '}';
+  for (let i = 0; i < read.messages.length; i++)
+    json += (i === 0 ? '{' : ',{') + storedMessageFields(read.messages[i]) + '}';
   return json + ']' + tail(read);
 }
