@@ -69,6 +69,15 @@ describe('health and readiness', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'ready' });
   });
+
+  it('reports the node lifecycle state in /ready and as the ipubsub_node_state gauge', async () => {
+    const res = await fetch(`${server.url}/ready`);
+    expect(await res.json()).toMatchObject({ checks: { node: 'ok' } });
+    const metrics = await scrapeMetrics(server);
+    expect(metrics.get('ipubsub_node_state{state="ready"}')).toBe(1);
+    for (const state of ['starting', 'draining', 'stopped'])
+      expect(metrics.get(`ipubsub_node_state{state="${state}"}`)).toBe(0);
+  });
 });
 
 describe('/metrics', () => {

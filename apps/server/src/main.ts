@@ -16,9 +16,10 @@ import {
 import { AppModule } from './app.module.js';
 import { AUTHENTICATOR, type Authenticator } from './auth/index.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
-import { GracefulShutdown } from './lifecycle.js';
-import { StreamEngine } from './streams/index.js';
+import { GracefulShutdown } from './graceful-shutdown.js';
+import { NodeLifecycle } from './lifecycle/index.js';
 import { createLogger, Metrics, PinoNestLogger } from './observability/index.js';
+import { nodeMemoryBudget } from './streams/streams.module.js';
 import { closeUnusedConnections, configureHttp, createStreamApi, serveHttp } from './http-setup.js';
 import {
   checkWorkerConfig,
@@ -57,7 +58,10 @@ async function main(): Promise<void> {
   const config = worker > 0 ? workerConfig(machine, worker, workers) : machine;
   const logger = await createLogger(config.log, config.node.name);
   const streamApi = createStreamApi(config);
-  const sendGate = new SendGate(config.http.bodyLimitBytes);
+  const metrics = new Metrics();
+  const budget = nodeMemoryBudget(config.limits.maxBufferedBytes, metrics);
+  const lifecycle = new NodeLifecycle();
+  const sendGate = new SendGate(config.http.bodyLimitBytes, budget);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -66,12 +70,12 @@ async function main(): Promise<void> {
     return503OnClosing: false,
     serverFactory: serveHttp(streamApi, config, logger, sendGate),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
-    logger: new PinoNestLogger(logger),
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, { logger, metrics, budget, lifecycle }),
+    adapter,
+    { logger: new PinoNestLogger(logger) },
+  );
   app.useGlobalFilters(new ApiExceptionFilter(logger));
-  const metrics = app.get(Metrics);
-  sendGate.budget = app.get(StreamEngine).budget;
   const routes = configureHttp(app, streamApi, logger, metrics);
   const authenticator = app.get<symbol, Authenticator | null>(AUTHENTICATOR);
   if (authenticator !== null)
@@ -86,14 +90,13 @@ async function main(): Promise<void> {
   await streamApi.ready();
   await app.listen(config.http.port, config.http.host);
   if (worker > 0) await listenOnOwnPort(app.getHttpServer(), config.http.host, workerOwnPort(machine, worker));
+  lifecycle.markReady();
   const address = app.getHttpServer().address();
   logger.info({ address, store: config.store.type }, 'iPubSub node listening');
   logger.debug({ routes }, 'HTTP routes');
 
-  let stopping = false;
   const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+    if (!lifecycle.beginDraining()) return;
     logger.info({ signal }, 'shutting down');
     setTimeout(() => {
       logger.warn('drain took longer than shutdown.graceSeconds; exiting');
@@ -103,6 +106,7 @@ async function main(): Promise<void> {
     closeUnusedConnections(app.getHttpServer());
     await app.close();
     await streamApi.close();
+    lifecycle.markStopped();
     logger.info('stopped');
     process.exit(0);
   };

@@ -4,6 +4,5 @@ export { SendGate } from './send-gate.js';
 export { StreamEventsController } from './stream-events.js';
 export { StreamsController } from './streams.controller.js';
 export { registerStreamRoutes } from './streams.routes.js';
-export { ShutdownState } from './shutdown-state.js';
 export { registerTokenGuard } from './token-guard.js';
 export { openApiDocument, registerOpenApi } from './openapi.js';

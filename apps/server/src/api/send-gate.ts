@@ -15,15 +15,15 @@ const MEMORY_FULL_BODY = JSON.stringify({ error: MEMORY_FULL_ERROR, code: 'MEMOR
  * waiting receiver would have taken at once is refused too then; its client retries.)
  */
 export class SendGate {
-  /** Set once the engine exists (the HTTP server is made before Nest's providers). */
-  budget: MemoryBudget | undefined = undefined;
-
-  constructor(private readonly bodyLimitBytes: number) {}
+  constructor(
+    private readonly bodyLimitBytes: number,
+    private readonly budget: MemoryBudget,
+  ) {}
 
   /** Answers 503 MEMORY_FULL and returns true if `req` is a send the budget cannot take. */
   refused(req: IncomingMessage, res: ServerResponse): boolean {
     const budget = this.budget;
-    if (budget === undefined || budget.used + this.bodyLimitBytes <= budget.limitBytes) return false;
+    if (budget.used + this.bodyLimitBytes <= budget.limitBytes) return false;
     if (req.method !== 'POST' || req.url !== SEND_ROUTE) return false;
     const length = Number(req.headers['content-length']);
     if (!(length > 0) || budget.admits(length)) return false;

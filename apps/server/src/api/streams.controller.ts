@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AUTHENTICATOR, Denial, type Authenticator, type StreamAction } from '../auth/index.js';
 import { ClusterRouter, isForwarded } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
+import { NodeLifecycle } from '../lifecycle/index.js';
 import { Metrics, type RouteDurations } from '../observability/index.js';
 import { StoredStreamsHttp } from '../store/index.js';
 import {
@@ -18,7 +19,6 @@ import {
 import { sendDenial, sendError, STREAM_MOVED } from './errors.js';
 import { isoTimestamp } from './iso-time.js';
 import { MEMORY_FULL_ERROR, MEMORY_FULL_RETRY_AFTER_SECONDS } from './send-gate.js';
-import { ShutdownState } from './shutdown-state.js';
 import { serializeBatch, serializeMessage } from './serializers.js';
 import { RECEIVE_ROUTE, recordIfAnswered } from './streams.routes.js';
 
@@ -32,7 +32,7 @@ export class StreamsController {
   constructor(
     @Inject(StreamEngine) private readonly engine: StreamEngine,
     @Inject(Metrics) private readonly metrics: Metrics,
-    @Inject(ShutdownState) private readonly shutdown: ShutdownState,
+    @Inject(NodeLifecycle) private readonly lifecycle: NodeLifecycle,
     @Inject(ClusterRouter) private readonly cluster: ClusterRouter,
     @Inject(StoredStreamsHttp) private readonly stored: StoredStreamsHttp,
     @Inject(AUTHENTICATOR) private readonly auth: Authenticator | null,
@@ -109,7 +109,7 @@ export class StreamsController {
   }
 
   private sendHere(body: SendRequest, reply: FastifyReply): void | Promise<void> {
-    if (this.shutdown.draining) return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
+    if (this.lifecycle.draining) return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     const capacity = body.inMemoryStreamSize ?? DEFAULTS.inMemoryStreamSize;
     const blockingSeconds = body.blockingSendTimeoutSeconds ?? DEFAULTS.blockingSendTimeoutSeconds;
     if (capacity === 0 && blockingSeconds === 0) {
@@ -218,7 +218,7 @@ export class StreamsController {
   }
 
   private receiveHere(query: ReceiveQuery, reply: FastifyReply): void | Promise<void> {
-    if (this.shutdown.draining) return this.receiveFailed(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
+    if (this.lifecycle.draining) return this.receiveFailed(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     const timeoutSeconds = query.timeoutSeconds ?? DEFAULTS.timeoutSeconds;
     if (timeoutSeconds > this.limits.maxTimeoutSeconds) {
       return this.receiveFailed(

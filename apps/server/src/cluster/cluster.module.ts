@@ -13,6 +13,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
+import { NodeLifecycle } from '../lifecycle/index.js';
 import { Metrics, Readiness } from '../observability/index.js';
 import { StoredStreams, StoredStreamsHttp, StoreModule } from '../store/index.js';
 import { StreamEngine } from '../streams/index.js';
@@ -54,8 +55,9 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
         },
         {
           provide: Membership,
-          inject: [APP_CONFIG, ClusterAuth, CLUSTER_LOGGER],
-          useFactory: (config: AppConfig, auth: ClusterAuth, log: Logger) => createMembership(config, auth, log),
+          inject: [APP_CONFIG, ClusterAuth, NodeLifecycle, CLUSTER_LOGGER],
+          useFactory: (config: AppConfig, auth: ClusterAuth, lifecycle: NodeLifecycle, log: Logger) =>
+            createMembership(config, auth, lifecycle, log),
         },
         {
           provide: PeerClient,
@@ -86,13 +88,23 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
         },
         {
           provide: HandOff,
-          inject: [StreamEngine, StoredStreams, Membership, PeerClient, StoredHomes, CLUSTER_LOGGER, Metrics],
+          inject: [
+            StreamEngine,
+            StoredStreams,
+            Membership,
+            PeerClient,
+            StoredHomes,
+            NodeLifecycle,
+            CLUSTER_LOGGER,
+            Metrics,
+          ],
           useFactory: (
             engine: StreamEngine,
             stored: StoredStreams,
             membership: Membership,
             peers: PeerClient,
             homes: StoredHomes,
+            lifecycle: NodeLifecycle,
             log: Logger,
             metrics: Metrics,
           ) => {
@@ -102,7 +114,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
               labelNames: ['direction'] as const,
               registers: [metrics.registry],
             });
-            return new HandOff(engine, stored, membership, peers, homes, log, (direction, messages) =>
+            return new HandOff(engine, stored, membership, peers, homes, lifecycle, log, (direction, messages) =>
               moved.labels(direction).inc(messages),
             );
           },
@@ -168,7 +180,6 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
     );
     this.metrics.gauge('ipubsub_cluster_ring_version', 'Ring changes seen by this node', () => membership.ring.version);
     if (!membership.clustered) return;
-    membership.listener = this.handOff;
     // A stored long poll whose stream moves away while it waits here goes on to the new owner.
     this.storedHttp.movedReads = (streamId, reply, startedAt) => this.router.rerouteMoved(streamId, reply, startedAt);
     await membership.bind();
@@ -180,8 +191,8 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
   onApplicationBootstrap(): void {
     if (!this.membership.clustered) return;
     const server = this.adapterHost.httpAdapter.getHttpServer() as Server;
-    if (server.listening) this.membership.start();
-    else server.once('listening', () => this.membership.start());
+    if (server.listening) this.membership.start(this.handOff);
+    else server.once('listening', () => this.membership.start(this.handOff));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -191,7 +202,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
 }
 
 /** This node's addresses as others reach them; a wildcard bind address needs an explicit advertise setting. */
-function createMembership(config: AppConfig, auth: ClusterAuth, logger: Logger): Membership {
+function createMembership(config: AppConfig, auth: ClusterAuth, lifecycle: NodeLifecycle, logger: Logger): Membership {
   const { http, cluster } = config;
   const clustered = cluster.seeds.length > 0;
   const wildcard = (host: string): boolean => host === '0.0.0.0' || host === '::' || host === '';
@@ -226,6 +237,7 @@ function createMembership(config: AppConfig, auth: ClusterAuth, logger: Logger):
       },
     },
     auth,
+    lifecycle,
     logger,
   );
 }

@@ -1,6 +1,7 @@
 import { MessageUuid, StreamId } from '@ipubsub/sdk/wire';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { NodeLifecycle } from '../lifecycle/index.js';
 import type { StoredStreams } from '../store/index.js';
 import {
   MemoryFullError,
@@ -92,9 +93,7 @@ export class HandOff implements MembershipListener {
   private gateWaiters: (() => void)[] = [];
   private readonly outgoing = new Map<string, Promise<unknown>>();
   private rebalanceTimer: NodeJS.Timeout | undefined;
-  private leaving = false;
-  /** Handed off and left: this node only relays what clients still send it until it exits. */
-  left = false;
+  private hasLeft = false;
 
   constructor(
     private readonly engine: StreamEngine,
@@ -102,13 +101,23 @@ export class HandOff implements MembershipListener {
     private readonly membership: Membership,
     private readonly peers: PeerClient,
     private readonly homes: StoredHomes,
+    private readonly lifecycle: NodeLifecycle,
     private readonly logger: Logger,
     private readonly onMoved: (direction: 'in' | 'out', messages: number) => void = () => undefined,
   ) {}
 
-  /** From SIGTERM on: this node hands off what it holds and keeps no long poll open. */
+  /** From SIGTERM on (the node draining): this node hands off what it holds and keeps no long poll open. */
+  private get leaving(): boolean {
+    return this.lifecycle.draining;
+  }
+
   get leavingCluster(): boolean {
     return this.leaving;
+  }
+
+  /** Handed off and left: this node only relays what clients still send it until it exits. */
+  get left(): boolean {
+    return this.hasLeft;
   }
 
   /** Whether this node may serve the streams it owns right now. */
@@ -204,12 +213,12 @@ export class HandOff implements MembershipListener {
   }
 
   /**
-   * SIGTERM: hands every in-memory stream to its next owner and leaves the cluster. Requests arriving
-   * meanwhile are forwarded (after the hand-off to their owner), so nothing buffered is lost or reordered.
+   * SIGTERM (once the node is draining): hands every in-memory stream to its next owner and leaves the cluster.
+   * Requests arriving meanwhile are forwarded (after the hand-off to their owner), so nothing buffered is lost or
+   * reordered.
    */
   async leave(): Promise<void> {
-    if (!this.membership.clustered || this.leaving) return;
-    this.leaving = true;
+    if (!this.membership.clustered) return;
     clearTimeout(this.rebalanceTimer);
     this.membership.beginLeave();
     const ring = this.membership.ring;
@@ -244,14 +253,14 @@ export class HandOff implements MembershipListener {
     );
     if (!(await storedCopied)) {
       this.logger.error('stored messages not all handed over: exiting without announcing the leave');
-      this.left = true;
+      this.hasLeft = true;
       this.peers.abortAll();
       return;
     }
     // Every member now knows this node left, so one that forwarded a stored long poll here re-routes it.
     this.releaseStoredReaders();
     await this.membership.leave();
-    this.left = true;
+    this.hasLeft = true;
     this.peers.abortAll();
   }
 

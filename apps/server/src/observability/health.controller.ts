@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { NodeLifecycle } from '../lifecycle/index.js';
 import { Metrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 
@@ -8,6 +9,7 @@ export class HealthController {
   constructor(
     @Inject(Metrics) private readonly metrics: Metrics,
     @Inject(Readiness) private readonly readiness: Readiness,
+    @Inject(NodeLifecycle) private readonly lifecycle: NodeLifecycle,
   ) {}
 
   /** Alive: the process answers HTTP. */
@@ -16,11 +18,16 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready: every registered dependency (store, cluster) is usable. 503 lists what is not. */
+  /**
+   * Ready: the node's lifecycle is `ready` (listening, not draining) and every registered dependency (store,
+   * cluster) is usable. 503 lists what is not; `checks.node` is the lifecycle state.
+   */
   @Get('ready')
   async ready(@Res() reply: FastifyReply): Promise<void> {
-    const { ready, checks } = await this.readiness.evaluate();
-    if (ready) {
+    const evaluated = await this.readiness.evaluate();
+    const state = this.lifecycle.state;
+    const checks = { node: state === 'ready' ? 'ok' : state, ...evaluated.checks };
+    if (evaluated.ready && state === 'ready') {
       await reply.code(200).send({ status: 'ready', checks });
       return;
     }

@@ -2,4 +2,4 @@ export { ObservabilityModule } from './observability.module.js';
 export { Metrics } from './metrics.js';
 export { RequestDurations, secondsSinceArrival, stampArrival, type RouteDurations } from './request-durations.js';
 export { Readiness, type ReadinessCheck } from './readiness.js';
-export { createLogger, logRequest, PinoNestLogger } from './logger.js';
+export { createLogger, logRequest, LOGGER, PinoNestLogger } from './logger.js';

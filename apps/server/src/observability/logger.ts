@@ -4,6 +4,9 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { AppConfig } from '../config/index.js';
 import { secondsSinceArrival } from './request-durations.js';
 
+/** Injection token of the process's pino logger. */
+export const LOGGER = Symbol('LOGGER');
+
 /**
  * One pino logger for the process: Fastify, Nest and our modules all write through it. JSON lines for log
  * collectors; with `log.format` pretty (or auto on a terminal), coloured lines through pino-pretty, which is

@@ -1,12 +1,33 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { Gauge } from 'prom-client';
+import { NODE_STATES, NodeLifecycle } from '../lifecycle/index.js';
 import { HealthController } from './health.controller.js';
 import { Metrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 
+/** `/health`, `/ready` and `/metrics`; `Metrics` itself is made before Nest (main.ts), as the HTTP server uses it. */
 @Global()
 @Module({
   controllers: [HealthController],
-  providers: [Metrics, Readiness],
-  exports: [Metrics, Readiness],
+  providers: [Readiness],
+  exports: [Readiness],
 })
-export class ObservabilityModule {}
+export class ObservabilityModule implements OnModuleInit {
+  constructor(
+    @Inject(Metrics) private readonly metrics: Metrics,
+    @Inject(NodeLifecycle) private readonly lifecycle: NodeLifecycle,
+  ) {}
+
+  onModuleInit(): void {
+    const lifecycle = this.lifecycle;
+    new Gauge({
+      name: 'ipubsub_node_state',
+      help: "The node's lifecycle state: 1 for the current one (starting, ready, draining, stopped), 0 for the others",
+      labelNames: ['state'] as const,
+      registers: [this.metrics.registry],
+      collect() {
+        for (const state of NODE_STATES) this.labels(state).set(state === lifecycle.state ? 1 : 0);
+      },
+    });
+  }
+}

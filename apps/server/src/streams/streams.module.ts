@@ -7,8 +7,11 @@ import { StreamEngine } from './stream-engine.js';
 /** While sends are refused for memory, one warning a minute says so. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
-/** The node's memory budget: each refusal is counted, and logged at most once a minute. */
-function memoryBudget(limitBytes: number, metrics: Metrics): MemoryBudget {
+/**
+ * The node's memory budget: each refusal is counted, and logged at most once a minute. Made before Nest (the
+ * HTTP server's send gate reads it) and provided to the engine as `MemoryBudget`.
+ */
+export function nodeMemoryBudget(limitBytes: number, metrics: Metrics): MemoryBudget {
   const logger = new Logger('streams');
   let refusedSinceLog = 0;
   let loggedAt = Number.NEGATIVE_INFINITY;
@@ -32,8 +35,8 @@ function memoryBudget(limitBytes: number, metrics: Metrics): MemoryBudget {
   providers: [
     {
       provide: StreamEngine,
-      inject: [APP_CONFIG, Metrics],
-      useFactory: (config: AppConfig, metrics: Metrics) =>
+      inject: [APP_CONFIG, MemoryBudget],
+      useFactory: (config: AppConfig, budget: MemoryBudget) =>
         new StreamEngine(
           {
             maxStreams: config.limits.maxStreams,
@@ -44,7 +47,7 @@ function memoryBudget(limitBytes: number, metrics: Metrics): MemoryBudget {
             idleEvictionMs: config.streams.idleEvictionSeconds * 1000,
           },
           Date.now,
-          memoryBudget(config.limits.maxBufferedBytes, metrics),
+          budget,
         ),
     },
   ],

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { NodeLifecycle } from '../../lifecycle/index.js';
 import type { ClusterAuth } from '../auth.js';
 import { Ring } from '../ring.js';
 import { HomeMembers } from './home-members.js';
@@ -44,15 +45,16 @@ export class Membership {
   private swim: Swim | undefined;
   private readonly transport: UdpTransport;
   private timer: NodeJS.Timeout | undefined;
-  private leaving = false;
   private currentRing: Ring;
   private readonly homeMembers: HomeMembers;
   private readonly rejectionsLogged = new Set<string>();
-  listener: MembershipListener | undefined;
+  /** Told of joins, (re)appearances and ring changes from `start()` on: the hand-off protocol. */
+  private listener: MembershipListener | undefined;
 
   constructor(
     private readonly options: MembershipOptions,
     auth: ClusterAuth,
+    private readonly lifecycle: NodeLifecycle,
     private readonly logger: Logger,
   ) {
     this.currentRing = new Ring([options.self], 1);
@@ -97,13 +99,17 @@ export class Membership {
     return this.currentRing.member(name) === undefined && !(this.leaving && name === this.options.self.name);
   }
 
+  /** From SIGTERM on this node is out of its own ring: it owns nothing and forwards everything. */
+  private get leaving(): boolean {
+    return this.lifecycle.draining;
+  }
+
   get joined(): boolean {
     return this.swim === undefined ? !this.clustered : this.swim.joined;
   }
 
-  /** Why this node should not take traffic, for `/ready`: it has not joined, or it is leaving. */
+  /** Why this node should not take traffic, for `/ready`: it has not joined (leaving is the lifecycle's `draining`). */
   get notReadyReason(): string | null {
-    if (this.leaving) return 'leaving the cluster';
     if (this.joined) return null;
     const refusal = this.swim?.refused;
     if (refusal !== undefined) return `refused by ${refusal.from}: ${refusal.reason}`;
@@ -116,9 +122,13 @@ export class Membership {
     await this.transport.bind(this.options.bind.host, this.options.bind.port);
   }
 
-  /** Contacts the seeds and starts failure detection. Call once the HTTP server accepts requests. */
-  start(): void {
+  /**
+   * Contacts the seeds and starts failure detection, telling `listener` what happens from now on. Call once the
+   * HTTP server accepts requests.
+   */
+  start(listener: MembershipListener): void {
     if (!this.clustered || this.swim !== undefined) return;
+    this.listener = listener;
     const swim = new Swim(
       {
         cluster: this.options.cluster,
@@ -152,10 +162,8 @@ export class Membership {
     return members.map((member) => ({ ...member, self: member.name === this.options.self.name }));
   }
 
-  /** Takes this node out of its own ring: from now on it owns nothing and forwards everything. */
+  /** Takes this node out of its own ring, once its lifecycle is draining (see `leaving`). */
   beginLeave(): void {
-    if (this.leaving) return;
-    this.leaving = true;
     this.rebuildRing();
   }
 

@@ -1,0 +1,1 @@
+export { NODE_STATES, NodeLifecycle, type NodeState } from './node-lifecycle.js';
