@@ -172,6 +172,8 @@ async function workersFigure() {
     ['workers 1', () => ServerUnderTest.ipubsubWorkers(1)],
     ['auto', () => ServerUnderTest.ipubsubWorkers('auto')],
   ];
+  if (options.BASELINE !== '')
+    starters.push(['auto baseline', () => ServerUnderTest.ipubsubWorkers('auto', options.BASELINE)]);
   const pair = await alternate({
     starters,
     warmup: (server) => runPair(server, 'pair-warm-', options.PAIR_WARMUP),

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { expectError } from './support/api-helpers.js';
 import { drain, freeUdpPort, send, type ClusterView } from './support/cluster.js';
 import { ServerProcess } from './support/server.js';
 
@@ -61,6 +62,40 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 90
 async function ringOf(port: number): Promise<string[]> {
   const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`);
   return ((await res.json()) as ClusterView).ring;
+}
+
+/** A worker's own port: requests there enter that worker (the shared port may reach either). */
+function workerAt(port: number) {
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    send: (body: object) =>
+      fetch(`${url}/api/v1/streams/send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    receive: (query: Record<string, string | number>, signal?: AbortSignal) =>
+      fetch(`${url}/api/v1/streams/receive?${new URLSearchParams(query as Record<string, string>)}`, { signal }),
+    owner: async (streamId: string) =>
+      ((await (await fetch(`${url}/api/v1/cluster/owner?streamId=${streamId}`)).json()) as { owner: string }).owner,
+    /** A metric's value (the sum over its series). */
+    metric: async (name: string) => {
+      let sum = 0;
+      for (const line of (await (await fetch(`${url}/metrics`)).text()).split('\n'))
+        if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+          sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+      return sum;
+    },
+  };
+}
+type WorkerAt = ReturnType<typeof workerAt>;
+
+/** A new stream id that `owner` owns, as `via` routes. */
+async function streamOwnedBy(via: WorkerAt, owner: string, label: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const streamId = `${label}-${i}`;
+    if ((await via.owner(streamId)) === owner) return streamId;
+  }
 }
 
 describe('node.workers', { timeout: 240_000 }, () => {
@@ -161,5 +196,68 @@ describe('node.workers', { timeout: 240_000 }, () => {
         (await drain(other, streamId)).map((m) => m.message),
         streamId,
       ).toEqual([i, i + 1000]);
+  });
+
+  it('forwards between workers over their channel: long polls woken across workers, large bodies, hang-ups', async () => {
+    const base = await freePortRange();
+    await startMachine(base);
+    const [w1, w2] = [workerAt(base + 1), workerAt(base + 2)];
+    const channelCalls = await w1.metric('ipubsub_worker_channel_calls_total');
+
+    // A long poll entering worker 1 waits at worker 2, the owner; a send entering worker 2 wakes it.
+    const streamId = await streamOwnedBy(w1, 'machine-w2', 'parked');
+    const polling = w1.receive({ streamId, timeoutSeconds: 60 });
+    await until('the poll parked at its owner', async () => (await w2.metric('ipubsub_waiting_clients')) === 1);
+    expect((await w2.send({ streamId, messageUuid: 'wake', message: { n: 1 } })).status).toBe(200);
+    const woken = await polling;
+    expect(woken.status).toBe(200);
+    expect(((await woken.json()) as { message: unknown }).message).toEqual({ n: 1 });
+
+    // Both ways through the channel, with a body far larger than one socket read, and the owner's answers kept.
+    const large = 'x'.repeat(700_000);
+    expect((await w1.send({ streamId, messageUuid: 'large', message: large })).status).toBe(200);
+    const taken = await w1.receive({ streamId, timeoutSeconds: 0 });
+    expect(((await taken.json()) as { message: unknown }).message).toBe(large);
+    await expectError(await w1.receive({ streamId, timeoutSeconds: 0 }), 424, 'NO_MESSAGE');
+    const tooLarge = await w1.send({ streamId, messageUuid: 'full', message: 1, inMemoryStreamSize: 10_000_000 });
+    await expectError(tooLarge, 400, 'INVALID_REQUEST');
+    expect(await w1.metric('ipubsub_worker_channel_calls_total')).toBeGreaterThanOrEqual(channelCalls + 5);
+
+    // A client hanging up ends its poll at the owner, and the next message goes to the next receiver.
+    const controller = new AbortController();
+    const abandoned = w1.receive({ streamId, timeoutSeconds: 60 }, controller.signal).catch(() => 'aborted');
+    await until('the poll parked at its owner', async () => (await w2.metric('ipubsub_waiting_clients')) === 1);
+    controller.abort();
+    expect(await abandoned).toBe('aborted');
+    await until('the owner let the poll go', async () => (await w2.metric('ipubsub_waiting_clients')) === 0);
+    expect((await w2.send({ streamId, messageUuid: 'after', message: 2 })).status).toBe(200);
+    const next = await w1.receive({ streamId, timeoutSeconds: 0 });
+    expect(((await next.json()) as { messageUuid: string }).messageUuid).toBe('after');
+  });
+
+  it('a worker crashing with forwarded requests in flight: clean 503s at once, and its restart rejoins', async () => {
+    const base = await freePortRange();
+    const machine = await startMachine(base);
+    const [w1, w2] = [workerAt(base + 1), workerAt(base + 2)];
+    const streams = await Promise.all([0, 1, 2].map((i) => streamOwnedBy(w1, 'machine-w2', `crash${i}`)));
+    const polls = streams.map((streamId) => w1.receive({ streamId, timeoutSeconds: 120 }));
+    await until('the polls parked at their owner', async () => (await w2.metric('ipubsub_waiting_clients')) === 3);
+
+    const victim = workerPids(machine).find((pid) =>
+      readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('IPUBSUB_WORKER_INDEX=2'),
+    )!;
+    process.kill(victim, 'SIGKILL');
+    for (const answer of await Promise.all(polls)) await expectError(answer, 503, 'OWNER_UNAVAILABLE');
+
+    await until('worker 2 back in both rings', async () => {
+      const rings = await Promise.all([ringOf(base + 1), ringOf(base + 2)]);
+      return rings.every((ring) => ring.length === WORKERS);
+    });
+    const [streamId] = streams;
+    await until('worker 2 owns its streams again', async () => (await w1.owner(streamId)) === 'machine-w2');
+    const polling = w1.receive({ streamId, timeoutSeconds: 60 });
+    await until('the poll parked at its owner', async () => (await w2.metric('ipubsub_waiting_clients')) === 1);
+    expect((await w1.send({ streamId, messageUuid: 'back', message: 'back' })).status).toBe(200);
+    expect((await polling).status).toBe(200);
   });
 });

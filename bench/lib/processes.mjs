@@ -113,7 +113,7 @@ export class ServerUnderTest {
    * An iPubSub node of `workers` worker processes (a number, or `auto`) sharing its port, each a ring member
    * on its own port; resolves once every worker's ring holds all of them.
    */
-  static async ipubsubWorkers(workers) {
+  static async ipubsubWorkers(workers, root = REPO_ROOT) {
     const count = workers === 'auto' ? availableParallelism() : workers;
     const base = await freePortRange(count);
     const server = await ServerUnderTest.ipubsub(
@@ -122,7 +122,7 @@ export class ServerUnderTest {
         IPUBSUB_CLUSTER_GOSSIP_PORT: String(base + count + 1),
         IPUBSUB_STORE_ALLOWNODELOCALINCLUSTER: 'true',
       },
-      REPO_ROOT,
+      root,
       base,
     );
     if (count === 1) return server;

@@ -2,7 +2,7 @@ import { Global, Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { ApiModule } from './api/index.js';
 import { AuthModule } from './auth/index.js';
-import { ClusterModule } from './cluster/index.js';
+import { ClusterModule, type SiblingRoutes } from './cluster/index.js';
 import { ConfigModule, type AppConfig } from './config/index.js';
 import { GracefulShutdown } from './graceful-shutdown.js';
 import { NodeLifecycle } from './lifecycle/index.js';
@@ -36,7 +36,8 @@ class MadeBeforeNestModule {
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, made: MadeBeforeNest): DynamicModule {
+  /** `siblings`: the other workers of this machine (`node.workers`), reached without HTTP. */
+  static forRoot(config: AppConfig, made: MadeBeforeNest, siblings?: SiblingRoutes): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -47,7 +48,7 @@ export class AppModule {
         StreamsModule,
         StoreModule,
         ApiModule,
-        ClusterModule.forRoot(made.logger),
+        ClusterModule.forRoot(made.logger, siblings),
       ],
       providers: [GracefulShutdown],
     };

@@ -24,7 +24,12 @@ import { closeUnusedConnections, configureHttp, createStreamApi, serveHttp } fro
 import {
   checkWorkerConfig,
   listenOnOwnPort,
+  serveSiblings,
+  SiblingChannel,
+  siblingSocket,
+  siblingSockets,
   WORKER_INDEX_ENV,
+  WORKER_SOCKETS_ENV,
   workerConfig,
   workerCount,
   WorkerSupervisor,
@@ -56,6 +61,10 @@ async function main(): Promise<void> {
   // A worker of `node.workers: n` is a ring member of its own (see workerConfig).
   const worker = cluster.isWorker ? Number(process.env[WORKER_INDEX_ENV]) : 0;
   const config = worker > 0 ? workerConfig(machine, worker, workers) : machine;
+  // Sibling workers forward to one another over Unix sockets in the primary's private directory.
+  const sockets = worker > 0 ? process.env[WORKER_SOCKETS_ENV] : undefined;
+  const siblings =
+    sockets === undefined ? undefined : new SiblingChannel(siblingSockets(machine, worker, workers, sockets));
   const logger = await createLogger(config.log, config.node.name);
   const streamApi = createStreamApi(config);
   const metrics = new Metrics();
@@ -71,7 +80,7 @@ async function main(): Promise<void> {
     serverFactory: serveHttp(streamApi, config, logger, sendGate),
   });
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, { logger, metrics, budget, lifecycle }),
+    AppModule.forRoot(config, { logger, metrics, budget, lifecycle }, siblings),
     adapter,
     { logger: new PinoNestLogger(logger) },
   );
@@ -90,6 +99,14 @@ async function main(): Promise<void> {
   await streamApi.ready();
   await app.listen(config.http.port, config.http.host);
   if (worker > 0) await listenOnOwnPort(app.getHttpServer(), config.http.host, workerOwnPort(machine, worker));
+  if (siblings !== undefined && sockets !== undefined) {
+    await serveSiblings(app.getHttpServer(), siblingSocket(sockets, worker), config.http.bodyLimitBytes);
+    metrics.counter(
+      'ipubsub_worker_channel_calls_total',
+      'Stream requests forwarded to a sibling worker of this machine over its Unix socket rather than HTTP',
+      () => siblings.calls,
+    );
+  }
   lifecycle.markReady();
   const address = app.getHttpServer().address();
   logger.info({ address, store: config.store.type }, 'iPubSub node listening');

@@ -26,7 +26,7 @@ import { registerInternalRoutes } from './internal-routes.js';
 import { Membership } from './membership/membership.js';
 import { isMember } from './membership/swim.js';
 import { formatAddress } from './membership/udp-transport.js';
-import { PeerClient } from './peer-client.js';
+import { PeerClient, type SiblingRoutes } from './peer-client.js';
 import { ClusterRouter } from './router.js';
 import { StoredHomes } from './stored-homes.js';
 
@@ -41,7 +41,8 @@ const INTERNAL_BODY_LIMIT = 64 * 1024 * 1024;
 @Global()
 @Module({})
 export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
-  static forRoot(logger: Logger): DynamicModule {
+  /** `siblings`: the other workers of this machine (`node.workers`), reached without HTTP. */
+  static forRoot(logger: Logger, siblings?: SiblingRoutes): DynamicModule {
     return {
       module: ClusterModule,
       imports: [StreamsModule, StoreModule],
@@ -63,7 +64,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
           provide: PeerClient,
           inject: [ClusterAuth, Membership, APP_CONFIG],
           useFactory: (auth: ClusterAuth, membership: Membership, config: AppConfig) =>
-            PeerClient.create(auth, membership.clustered, clusterTrust(config.cluster.tls)),
+            PeerClient.create(auth, membership.clustered, clusterTrust(config.cluster.tls), siblings),
         },
         {
           provide: StoredHomes,

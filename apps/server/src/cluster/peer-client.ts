@@ -40,6 +40,19 @@ export interface PeerResponse {
   readonly body: Buffer;
 }
 
+/**
+ * Members on this machine reached without HTTP (the sibling workers of `node.workers`, see workers/): forwarded
+ * stream requests to them take this way, with the same signed headers and the same outcomes as over HTTP.
+ */
+export interface SiblingRoutes {
+  has(base: string): boolean;
+  request(base: string, request: PeerRequest, headers: Record<string, string>): Promise<PeerResponse>;
+  abandonAll(reason: Abandoned): void;
+  /** Members not in `bases` left the ring: their calls end with `peer-left`. */
+  retainOnly(bases: ReadonlySet<string>): void;
+  close(): void;
+}
+
 /** Certificates (PEM) that verify peers' https:// certificates, in place of the system's. */
 export interface PeerTrust {
   readonly ca: string[];
@@ -91,19 +104,29 @@ export class PeerClient {
     private readonly auth: ClusterAuth,
     private readonly Client: typeof import('undici').Client | undefined,
     private readonly trust: PeerTrust | undefined,
+    private readonly siblings: SiblingRoutes | undefined,
   ) {}
 
   /**
    * undici is imported only by a node in a cluster: a single node never calls another, and it costs memory.
-   * `trust`: the certificates that verify peers' https:// URLs (default: the system's).
+   * `trust`: the certificates that verify peers' https:// URLs (default: the system's). `siblings`: members
+   * on this machine that forwarded stream requests reach another way.
    */
-  static async create(auth: ClusterAuth, clustered: boolean, trust?: PeerTrust): Promise<PeerClient> {
-    return new PeerClient(auth, clustered ? (await import('undici')).Client : undefined, trust);
+  static async create(
+    auth: ClusterAuth,
+    clustered: boolean,
+    trust?: PeerTrust,
+    siblings?: SiblingRoutes,
+  ): Promise<PeerClient> {
+    return new PeerClient(auth, clustered ? (await import('undici')).Client : undefined, trust, siblings);
   }
 
   request(base: string, request: PeerRequest): Promise<PeerResponse> {
     const headers = this.signedHeaders(request);
     if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
+    // Node-to-node calls (hand-off, pulls: rare, and possibly large) stay on HTTP.
+    if (request.contentType === undefined && this.siblings?.has(base) === true)
+      return this.siblings.request(base, request, headers);
     const peer = this.connectionsTo(base);
     const client = peer.idle.pop() ?? peer.open();
     return new Promise((resolve, reject) => {
@@ -158,6 +181,7 @@ export class PeerClient {
   /** Abandons every call in flight (shutdown): forwarded long polls stop waiting on their owners. */
   abortAll(): void {
     for (const peer of this.peers.values()) peer.abandonCalls('shutting-down');
+    this.siblings?.abandonAll('shutting-down');
   }
 
   /**
@@ -165,6 +189,7 @@ export class PeerClient {
    * connections may hang until the timeout, and the stream has a new owner by now. Their connections are closed.
    */
   retainOnly(bases: ReadonlySet<string>): void {
+    this.siblings?.retainOnly(bases);
     for (const [base, peer] of this.peers) {
       if (bases.has(base)) continue;
       this.peers.delete(base);
@@ -174,6 +199,7 @@ export class PeerClient {
   }
 
   async close(): Promise<void> {
+    this.siblings?.close();
     const peers = [...this.peers.values()];
     this.peers.clear();
     await Promise.all(peers.map((peer) => peer.destroy()));

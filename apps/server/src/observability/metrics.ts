@@ -85,6 +85,19 @@ export class Metrics {
     this.registry.registerMetric(this.requestDurations as unknown as Metric);
   }
 
+  /** Adds a counter whose total is read at scrape time from the code that counts (no call per increment here). */
+  counter(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
   /** Adds a gauge whose value is read at scrape time (active streams, waiting receivers, ...). */
   gauge(name: string, help: string, read: () => number): void {
     new Gauge({

@@ -1,7 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { WORKER_INDEX_ENV } from './worker-config.js';
+import { socketsFit, WORKER_INDEX_ENV, WORKER_SOCKETS_ENV } from './worker-config.js';
 
 /** A worker that crashed within this long of starting counts as crashing in a loop: its restart waits longer. */
 const STABLE_AFTER_MS = 10_000;
@@ -17,13 +20,20 @@ export class WorkerSupervisor {
   private readonly workers = new Map<number, Worker>();
   private readonly restartDelays = new Map<number, number>();
   private stopping = false;
+  /** The workers' channel sockets, in a directory only this user may enter; removed when the primary exits. */
+  private readonly sockets: string | undefined;
 
   constructor(
     private readonly count: number,
     private readonly logger: Logger,
     /** The workers serve HTTPS: SIGHUP (certificate rotation) is passed on to each, which re-reads its files. */
     private readonly relayReload = false,
-  ) {}
+  ) {
+    const directory = mkdtempSync(join(tmpdir(), 'ipubsub-workers-'));
+    process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
+    if (socketsFit(directory, count)) this.sockets = directory;
+    else logger.warn({ directory }, 'temporary directory path too long for Unix sockets: workers forward over HTTP');
+  }
 
   start(): void {
     for (let index = 1; index <= this.count; index++) this.fork(index);
@@ -37,7 +47,9 @@ export class WorkerSupervisor {
 
   private fork(index: number): void {
     const startedAt = Date.now();
-    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index) });
+    const env: Record<string, string> = { [WORKER_INDEX_ENV]: String(index) };
+    if (this.sockets !== undefined) env[WORKER_SOCKETS_ENV] = this.sockets;
+    const worker = cluster.fork(env);
     this.workers.set(index, worker);
     worker.on('exit', (code, signal) => {
       if (this.workers.get(index) === worker) this.workers.delete(index);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config/index.js';
-import { checkWorkerConfig, workerConfig, workerCount } from './worker-config.js';
+import { checkWorkerConfig, siblingSockets, workerConfig, workerCount } from './worker-config.js';
 
 // Anonymous access allowed: some cases bind wildcard addresses, which auth otherwise refuses without it.
 const config = (env: Record<string, string> = {}) =>
@@ -40,6 +40,14 @@ describe('workerConfig', () => {
     expect(worker.cluster.gossip.advertise).toBe('box.example:7001');
     expect(worker.cluster.seeds).toEqual(['seed.example:7000', 'box.example:7001', 'box.example:7002']);
     expect(worker.store.path).toBeUndefined(); // ./data/<node.name> is already one per worker
+  });
+
+  it('reaches each sibling by the URL the ring names it with through a socket in the machine directory', () => {
+    const sockets = siblingSockets(config({ IPUBSUB_HTTP_ADVERTISEURL: 'http://box.example:9000' }), 2, 3, '/run/x');
+    expect([...sockets]).toEqual([
+      ['http://box.example:9001', '/run/x/w1.sock'],
+      ['http://box.example:9003', '/run/x/w3.sock'],
+    ]);
   });
 
   it('reaches siblings on loopback when bound to a wildcard address on a machine alone', () => {

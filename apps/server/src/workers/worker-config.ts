@@ -5,6 +5,10 @@ import { formatAddress } from '../cluster/index.js';
 
 /** The environment variable that tells a forked process which worker (1…n) it is. */
 export const WORKER_INDEX_ENV = 'IPUBSUB_WORKER_INDEX';
+/** The environment variable naming the machine's private directory (0700) of sibling channel sockets. */
+export const WORKER_SOCKETS_ENV = 'IPUBSUB_WORKER_SOCKETS';
+/** A Unix socket's path may not be longer than about 107 bytes (Linux: 108 with the terminating NUL). */
+const MAX_SOCKET_PATH_BYTES = 100;
 
 /** How many worker processes `node.workers` asks for: `auto` is one per core this process may use. */
 export function workerCount(config: AppConfig): number {
@@ -102,4 +106,32 @@ export function workerConfig(config: AppConfig, index: number, workers: number):
 /** The port worker `index` serves alone, for direct routing to it. */
 export function workerOwnPort(config: AppConfig, index: number): number {
   return config.http.port + index;
+}
+
+/** Where worker `index` takes forwarded requests from its siblings (`serveSiblings`). */
+export function siblingSocket(directory: string, index: number): string {
+  return join(directory, `w${index}.sock`);
+}
+
+/** Whether sockets of `workers` workers fit in `directory`'s paths. */
+export function socketsFit(directory: string, workers: number): boolean {
+  return Buffer.byteLength(siblingSocket(directory, workers)) <= MAX_SOCKET_PATH_BYTES;
+}
+
+/**
+ * For worker `index`, each sibling's URL as the ring names it (its `http.advertiseUrl`) → its channel socket:
+ * the members that forwarding reaches without HTTP.
+ */
+export function siblingSockets(
+  config: AppConfig,
+  index: number,
+  workers: number,
+  directory: string,
+): Map<string, string> {
+  const sockets = new Map<string, string>();
+  for (let sibling = 1; sibling <= workers; sibling++) {
+    if (sibling === index) continue;
+    sockets.set(workerConfig(config, sibling, workers).http.advertiseUrl!, siblingSocket(directory, sibling));
+  }
+  return sockets;
 }
