@@ -10,32 +10,25 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { ERROR_STATUS, RING_VERSION_HEADER, type ErrorCode } from '@ipubsub/sdk/wire';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Ajv } from 'ajv';
-import Fastify, {
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type FastifySchemaCompiler,
-  type FastifyServerFactory,
-} from 'fastify';
+import type { FastifyReply, FastifyRequest, FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
-import { classifyFastifyError, sendError } from './api/errors.js';
-import { parseJsonBody } from './api/json-body.js';
+import { DataPlane } from './api/data-plane.js';
 import type { SendGate } from './api/send-gate.js';
 import { STREAMS_PATH_PREFIX } from './api/streams.routes.js';
+import { Validation } from './api/validation.js';
 import type { AppConfig } from './config/index.js';
 import { logRequest, secondsSinceArrival, stampArrival, type Metrics } from './observability/index.js';
 import { readTlsFiles, reloadTlsOnSighup } from './tls.js';
 
 /**
- * HTTP on one port, served by two Fastify instances behind a small front.
+ * HTTP on one port: the data plane and Nest's Fastify instance behind a small front.
  *
- * The stream API (`/api/v1/streams/*`, which every client message passes through) runs on a plain Fastify
- * instance with no hooks and no Fastify logger: Nest's adapter adds six request hooks and a per-request
- * pipeline, and each hook, a logger, or prom-client's label hashing costs microseconds per request
- * (docs/benchmarks.md). Everything else — health, readiness, metrics, the cluster API, internal routes —
- * stays on Nest's instance. CORS, the arrival time for the latency metric and the access log are handled by
- * the server in front of both.
+ * The stream API (`/api/v1/streams/*`, which every client message passes through) is served by the data
+ * plane on node:http directly (api/data-plane.ts): Nest's adapter adds six request hooks and a per-request
+ * pipeline, and even a plain Fastify instance costs its Request and Reply objects, routing and body-parser
+ * ticks on every request (docs/benchmarks.md). Everything else — health, readiness, metrics, the cluster
+ * API, internal routes — stays on Nest's instance. CORS, the arrival time for the latency metric and the
+ * access log are handled by the server in front of both.
  */
 
 /**
@@ -45,11 +38,11 @@ import { readTlsFiles, reloadTlsOnSighup } from './tls.js';
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 
 /**
- * The server both instances share: it notes each request's arrival, applies CORS, then hands requests for
- * the stream API to `streamApi` and the rest to Nest's instance (the handler Fastify gives its server factory).
+ * The server the data plane and Nest share: it notes each request's arrival, applies CORS, then hands requests
+ * for the stream API to `dataPlane` and the rest to Nest's instance (the handler Fastify gives its server factory).
  */
 export function serveHttp(
-  streamApi: FastifyInstance,
+  dataPlane: DataPlane,
   config: AppConfig,
   logger: Logger,
   sendGate: SendGate,
@@ -62,9 +55,7 @@ export function serveHttp(
       stampArrival(req);
       if (accessLog) logRequest(logger, req, res);
       if (cors !== undefined && req.headers.origin !== undefined && cors(req, res)) return;
-      if (req.url!.startsWith(STREAMS_PATH_PREFIX)) {
-        if (!sendGate.refused(req, res)) streamApi.routing(req, res);
-      } else nestHandler(req, res);
+      if (!sendGate.refused(req, res) && !dataPlane.serve(req, res)) nestHandler(req, res);
     };
     const options = { connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS };
     let server: Server;
@@ -125,57 +116,30 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.destroy();
 }
 
-/**
- * The plain Fastify instance of the stream API, before its routes are added. Without a Fastify logger: the
- * error handler logs what goes wrong, and a logger costs a child logger and response listeners per request.
- */
-export function createStreamApi(config: AppConfig): FastifyInstance {
-  // No automatic HEAD routes: a HEAD receive would take a message and answer without it.
-  const api = Fastify({ bodyLimit: config.http.bodyLimitBytes, exposeHeadRoutes: false });
-  api.removeContentTypeParser('application/json');
-  api.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
-  return api;
+/** The data plane of the stream API, before its routes are added (api/streams.routes.ts). */
+export function createDataPlane(config: AppConfig, logger: Logger, validation: Validation): DataPlane {
+  return new DataPlane(STREAMS_PATH_PREFIX, { validation, bodyLimitBytes: config.http.bodyLimitBytes, logger });
 }
 
 /**
- * Validation, `{error, code}` answers and the latency metric for both instances. Nest's records latency in
- * an onResponse hook; the stream API's route handlers record their own (see `registerStreamRoutes`), since
- * any onResponse hook makes Fastify add listeners to every response. Returns the list every route registered
- * from now on is added to (`METHOD /path`), which the node logs at debug once listening.
+ * Validation, `{error, code}` answers and the latency metric for Nest's instance, which records latency in an
+ * onResponse hook (the data plane records its own as it answers). Returns the list every route registered from
+ * now on is added to (`METHOD /path`), which the node logs at debug once listening.
  */
-export function configureHttp(
-  app: NestFastifyApplication,
-  streamApi: FastifyInstance,
-  logger: Logger,
-  metrics: Metrics,
-): string[] {
-  const validation = new Validation();
+export function configureHttp(app: NestFastifyApplication, validation: Validation, metrics: Metrics): string[] {
   const durations = metrics.requestDurations;
   const recordLatency = (request: FastifyRequest, reply: FastifyReply): void =>
     durations.record(request.routeOptions.url ?? 'unmatched', reply.statusCode, secondsSinceArrival(request.raw));
   countConnections(app.getHttpServer(), metrics);
   const nest = app.getHttpAdapter().getInstance();
   const routes: string[] = [];
-  for (const instance of [nest, streamApi]) {
-    instance.addHook('onRoute', ({ method, url }) => {
-      for (const one of [method].flat()) routes.push(`${one} ${url}`);
-    });
-  }
+  nest.addHook('onRoute', ({ method, url }) => {
+    for (const one of [method].flat()) routes.push(`${one} ${url}`);
+  });
   nest.setValidatorCompiler(validation.compile);
   nest.addHook('onResponse', (request, reply, done) => {
     recordLatency(request, reply);
     done();
-  });
-
-  streamApi.setValidatorCompiler(validation.compile);
-  streamApi.setErrorHandler((error, request, reply) => {
-    const [code, message] = classifyFastifyError(error, logger);
-    void sendError(reply, code, message);
-    recordLatency(request, reply);
-  });
-  streamApi.setNotFoundHandler((request, reply) => {
-    void sendError(reply, 'NOT_FOUND', 'no such route');
-    recordLatency(request, reply);
   });
   return routes;
 }
@@ -203,30 +167,6 @@ export function closeUnusedConnections(server: Server): void {
   for (const socket of openConnections.get(server) ?? []) {
     if ((socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage == null) socket.destroy();
   }
-}
-
-/**
- * Bodies are validated strictly (no type coercion, unknown fields rejected); query strings are text, so their
- * numbers and booleans are coerced. Each schema is compiled once, when its route is registered.
- */
-class Validation {
-  private readonly strict = new Ajv({
-    coerceTypes: false,
-    useDefaults: false,
-    removeAdditional: false,
-    allErrors: false,
-    strict: false,
-  });
-  private readonly coercing = new Ajv({
-    coerceTypes: true,
-    useDefaults: false,
-    removeAdditional: false,
-    allErrors: false,
-    strict: false,
-  });
-
-  readonly compile: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
-    (httpPart === 'querystring' ? this.coercing : this.strict).compile(schema as object);
 }
 
 const PREFLIGHT_MAX_AGE_SECONDS = '600';

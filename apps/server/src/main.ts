@@ -20,7 +20,8 @@ import { GracefulShutdown } from './graceful-shutdown.js';
 import { NodeLifecycle } from './lifecycle/index.js';
 import { createLogger, Metrics, PinoNestLogger } from './observability/index.js';
 import { nodeMemoryBudget } from './streams/streams.module.js';
-import { closeUnusedConnections, configureHttp, createStreamApi, serveHttp } from './http-setup.js';
+import { Validation } from './api/validation.js';
+import { closeUnusedConnections, configureHttp, createDataPlane, serveHttp } from './http-setup.js';
 import {
   checkWorkerConfig,
   listenOnOwnPort,
@@ -66,7 +67,8 @@ async function main(): Promise<void> {
   const siblings =
     sockets === undefined ? undefined : new SiblingChannel(siblingSockets(machine, worker, workers, sockets));
   const logger = await createLogger(config.log, config.node.name);
-  const streamApi = createStreamApi(config);
+  const validation = new Validation();
+  const dataPlane = createDataPlane(config, logger, validation);
   const metrics = new Metrics();
   const budget = nodeMemoryBudget(config.limits.maxBufferedBytes, metrics);
   const lifecycle = new NodeLifecycle();
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
     bodyLimit: config.http.bodyLimitBytes,
     // Long polls are answered by the drain itself; new requests during it get our own JSON 503.
     return503OnClosing: false,
-    serverFactory: serveHttp(streamApi, config, logger, sendGate),
+    serverFactory: serveHttp(dataPlane, config, logger, sendGate),
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, { logger, metrics, budget, lifecycle }, siblings),
@@ -85,18 +87,17 @@ async function main(): Promise<void> {
     { logger: new PinoNestLogger(logger) },
   );
   app.useGlobalFilters(new ApiExceptionFilter(logger));
-  const routes = configureHttp(app, streamApi, logger, metrics);
+  const routes = configureHttp(app, validation, metrics);
   const authenticator = app.get<symbol, Authenticator | null>(AUTHENTICATOR);
   if (authenticator !== null)
     registerTokenGuard(app.getHttpAdapter().getInstance(), authenticator, config.auth.protectMetrics);
   registerStreamRoutes(
-    streamApi,
+    dataPlane,
     app.get(StreamsController),
     app.get(StreamEventsController),
     metrics.requestDurations,
   );
   await registerOpenApi(app.getHttpAdapter().getInstance(), config);
-  await streamApi.ready();
   await app.listen(config.http.port, config.http.host);
   if (worker > 0) await listenOnOwnPort(app.getHttpServer(), config.http.host, workerOwnPort(machine, worker));
   if (siblings !== undefined && sockets !== undefined) {
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
   lifecycle.markReady();
   const address = app.getHttpServer().address();
   logger.info({ address, store: config.store.type }, 'iPubSub node listening');
-  logger.debug({ routes }, 'HTTP routes');
+  logger.debug({ routes: [...dataPlane.routes, ...routes] }, 'HTTP routes');
 
   const stop = async (signal: string): Promise<void> => {
     if (!lifecycle.beginDraining()) return;
@@ -122,7 +123,6 @@ async function main(): Promise<void> {
     await app.get(GracefulShutdown).drain();
     closeUnusedConnections(app.getHttpServer());
     await app.close();
-    await streamApi.close();
     lifecycle.markStopped();
     logger.info('stopped');
     process.exit(0);

@@ -4,13 +4,19 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Denial } from '../auth/index.js';
 
+/** What `sendError` answers through: the data plane's StreamReply, or a Fastify reply (Nest's routes). */
+interface ErrorReply {
+  code(status: number): { send(payload: { error: string; code: ErrorCode }): unknown };
+  header(name: string, value: string): unknown;
+}
+
 /** Sends `{error, code}` with the status the code is registered with; the only way the API answers an error. */
-export function sendError(reply: FastifyReply, code: ErrorCode, error: string): FastifyReply {
-  return reply.code(ERROR_STATUS[code]).send({ error, code });
+export function sendError(reply: ErrorReply, code: ErrorCode, error: string): void {
+  reply.code(ERROR_STATUS[code]).send({ error, code });
 }
 
 /** A refused token or scope: `{error, code}` with the WWW-Authenticate challenge of RFC 6750. */
-export function sendDenial(reply: FastifyReply, denial: Denial): FastifyReply {
+export function sendDenial(reply: ErrorReply, denial: Denial): void {
   if (denial.challenge !== undefined) reply.header('www-authenticate', denial.challenge);
   return sendError(reply, denial.code, denial.message);
 }

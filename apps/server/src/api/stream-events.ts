@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import type { EventsQuery } from '@ipubsub/sdk/wire';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { StreamReply, StreamRequest } from './exchange.js';
 import { AUTHENTICATOR, type Authenticator } from '../auth/index.js';
 import { ClusterRouter, isForwarded } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
@@ -62,7 +62,7 @@ export class StreamEventsController {
     });
   }
 
-  async serve(query: EventsQuery, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  async serve(query: EventsQuery, req: StreamRequest, reply: StreamReply): Promise<void> {
     // A tail relayed by another member was authorized there; the router checks that member's signature.
     if (this.auth !== null && !(this.cluster.active && isForwarded(req))) {
       // EventSource cannot set headers: the token may come in the query instead, on this route only.

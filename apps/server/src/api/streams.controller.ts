@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULTS, type ReceiveQuery, type ReceivedMessage, type SendRequest } from '@ipubsub/sdk/wire';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AUTHENTICATOR, Denial, type Authenticator, type StreamAction } from '../auth/index.js';
 import { ClusterRouter, isForwarded } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { NodeLifecycle } from '../lifecycle/index.js';
-import { Metrics, type RouteDurations } from '../observability/index.js';
+import { Metrics } from '../observability/index.js';
 import { StoredStreamsHttp } from '../store/index.js';
 import {
   PARKED,
@@ -17,17 +16,15 @@ import {
   type WaitListener,
 } from '../streams/index.js';
 import { sendDenial, sendError, STREAM_MOVED } from './errors.js';
+import type { StreamReply, StreamRequest } from './exchange.js';
 import { isoTimestamp } from './iso-time.js';
 import { MEMORY_FULL_ERROR, MEMORY_FULL_RETRY_AFTER_SECONDS } from './send-gate.js';
 import { serializeBatch, serializeMessage } from './serializers.js';
-import { RECEIVE_ROUTE, recordIfAnswered } from './streams.routes.js';
 
-/** Send and receive; `streams.routes.ts` maps them to routes with their wire schemas. */
+/** Send and receive; `streams.routes.ts` maps them to data-plane routes with their wire schemas. */
 @Injectable()
 export class StreamsController {
   private readonly limits: AppConfig['limits'];
-  /** Latencies of the receives answered after they parked. */
-  readonly parkedReceives: RouteDurations;
 
   constructor(
     @Inject(StreamEngine) private readonly engine: StreamEngine,
@@ -39,7 +36,6 @@ export class StreamsController {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.limits = config.limits;
-    this.parkedReceives = metrics.requestDurations.route(RECEIVE_ROUTE);
   }
 
   /**
@@ -47,7 +43,7 @@ export class StreamsController {
    * function or a promise, so a send, a delivery and a parked long poll cost as little as possible; a blocked
    * send, a stored message and a forwarded request return a promise that settles once answered.
    */
-  send(body: SendRequest, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
+  send(body: SendRequest, req: StreamRequest, reply: StreamReply): void | Promise<void> {
     if (this.auth !== null) {
       const denied = this.authorize(req, 'send', body.streamId);
       if (denied !== undefined) return this.afterAuthorizing(denied, reply, () => this.routeSend(body, req, reply));
@@ -55,7 +51,7 @@ export class StreamsController {
     return this.routeSend(body, req, reply);
   }
 
-  receive(query: ReceiveQuery, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
+  receive(query: ReceiveQuery, req: StreamRequest, reply: StreamReply): void | Promise<void> {
     if (this.auth !== null) {
       const denied = this.authorize(req, 'receive', query.streamId);
       if (denied !== undefined) return this.afterAuthorizing(denied, reply, () => this.routeReceive(query, req, reply));
@@ -68,7 +64,7 @@ export class StreamsController {
    * was decided there; the router checks the member's signature over that decision instead.
    */
   private authorize(
-    req: FastifyRequest,
+    req: StreamRequest,
     action: StreamAction,
     streamId: string,
   ): Denial | undefined | Promise<Denial | undefined> {
@@ -78,14 +74,14 @@ export class StreamsController {
 
   private afterAuthorizing(
     decision: Denial | Promise<Denial | undefined>,
-    reply: FastifyReply,
+    reply: StreamReply,
     serve: () => void | Promise<void>,
   ): void | Promise<void> {
     if (decision instanceof Denial) return void sendDenial(reply, decision);
     return decision.then((denied) => (denied === undefined ? serve() : void sendDenial(reply, denied)));
   }
 
-  private routeSend(body: SendRequest, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
+  private routeSend(body: SendRequest, req: StreamRequest, reply: StreamReply): void | Promise<void> {
     // In a cluster, a stream's requests (in memory or stored) are served by its owner; others forward them.
     if (this.cluster.active) {
       const routed = this.cluster.route(body.streamId, req, reply);
@@ -97,7 +93,7 @@ export class StreamsController {
     return this.sendHere(body, reply);
   }
 
-  private routeReceive(query: ReceiveQuery, req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
+  private routeReceive(query: ReceiveQuery, req: StreamRequest, reply: StreamReply): void | Promise<void> {
     if (this.cluster.active) {
       const routed = this.cluster.route(query.streamId, req, reply);
       if (routed !== 'local')
@@ -108,7 +104,7 @@ export class StreamsController {
     return this.receiveHere(query, reply);
   }
 
-  private sendHere(body: SendRequest, reply: FastifyReply): void | Promise<void> {
+  private sendHere(body: SendRequest, reply: StreamReply): void | Promise<void> {
     if (this.lifecycle.draining) return this.reject(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     const capacity = body.inMemoryStreamSize ?? DEFAULTS.inMemoryStreamSize;
     const blockingSeconds = body.blockingSendTimeoutSeconds ?? DEFAULTS.blockingSendTimeoutSeconds;
@@ -153,13 +149,13 @@ export class StreamsController {
   }
 
   /** A stored send counts against the memory budget until its commit has answered. */
-  private sendStored(body: SendRequest, bytes: number, reply: FastifyReply): void | Promise<void> {
+  private sendStored(body: SendRequest, bytes: number, reply: StreamReply): void | Promise<void> {
     const budget = this.engine.budget;
     if (!budget.tryAcquire(bytes)) return this.memoryFull(reply);
     return this.stored.send(body, reply).finally(() => budget.release(bytes));
   }
 
-  private memoryFull(reply: FastifyReply): void {
+  private memoryFull(reply: StreamReply): void {
     reply.header('retry-after', MEMORY_FULL_RETRY_AFTER_SECONDS);
     this.reject(reply, 'MEMORY_FULL', MEMORY_FULL_ERROR);
   }
@@ -167,7 +163,7 @@ export class StreamsController {
   private answerSend(
     outcome: SendOutcome,
     message: StreamMessage,
-    reply: FastifyReply,
+    reply: StreamReply,
     capacity: number,
     blockingSeconds: number,
   ): void {
@@ -217,7 +213,7 @@ export class StreamsController {
     }
   }
 
-  private receiveHere(query: ReceiveQuery, reply: FastifyReply): void | Promise<void> {
+  private receiveHere(query: ReceiveQuery, reply: StreamReply): void | Promise<void> {
     if (this.lifecycle.draining) return this.receiveFailed(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     const timeoutSeconds = query.timeoutSeconds ?? DEFAULTS.timeoutSeconds;
     if (timeoutSeconds > this.limits.maxTimeoutSeconds) {
@@ -244,7 +240,7 @@ export class StreamsController {
   }
 
   /** Writes a receive's outcome; messages taken for a client that has gone go back to the head of the stream. */
-  answerReceive(outcome: ReceiveOutcome, query: ReceiveQuery, reply: FastifyReply): void {
+  answerReceive(outcome: ReceiveOutcome, query: ReceiveQuery, reply: StreamReply): void {
     if (Array.isArray(outcome)) {
       if (clientGone(reply)) {
         // Taken for a receiver that hung up: back to the head, so the next receiver gets it.
@@ -281,19 +277,19 @@ export class StreamsController {
     }
   }
 
-  private reject(reply: FastifyReply, code: Parameters<typeof sendError>[1], error: string): void {
+  private reject(reply: StreamReply, code: Parameters<typeof sendError>[1], error: string): void {
     if (code !== 'SEND_TIMEOUT') this.metrics.sendOutcome.rejected.inc();
     void sendError(reply, code, error);
   }
 
-  private receiveFailed(reply: FastifyReply, code: Parameters<typeof sendError>[1], error: string): void {
+  private receiveFailed(reply: StreamReply, code: Parameters<typeof sendError>[1], error: string): void {
     if (code !== 'NO_MESSAGE') this.metrics.receiveOutcome.rejected.inc();
     void sendError(reply, code, error);
   }
 }
 
 /** A message's size for the memory budget: the bytes of the request it came in (envelope included). */
-function requestBytes(body: SendRequest, reply: FastifyReply): number {
+function requestBytes(body: SendRequest, reply: StreamReply): number {
   const length = reply.request.headers['content-length'];
   // A chunked request has no length: measure the message itself (rare; the SDK and curl send a length).
   return length !== undefined ? Number(length) : Buffer.byteLength(JSON.stringify(body));
@@ -311,7 +307,7 @@ function toWire(message: StreamMessage): ReceivedMessage {
  * The client closed its connection: anything written now would be lost. Node ends the socket as soon as it
  * reads the client's FIN, but the response emits 'close' (and `destroyed`) only later, so check the socket.
  */
-function clientGone(reply: FastifyReply): boolean {
+function clientGone(reply: StreamReply): boolean {
   // The request's socket: a response to a pipelined request has none until the answers before it are written.
   const socket = reply.request.raw.socket;
   return reply.raw.destroyed || socket === null || !socket.writable;
@@ -323,7 +319,7 @@ function clientGone(reply: FastifyReply): boolean {
  * the response, because a pipelined request's response hears nothing until the answers before it are written.
  */
 class ClientHangUp implements HangUpSignal {
-  constructor(protected readonly reply: FastifyReply) {}
+  constructor(protected readonly reply: StreamReply) {}
 
   get aborted(): boolean {
     return clientGone(this.reply);
@@ -339,15 +335,12 @@ class ClientHangUp implements HangUpSignal {
   }
 }
 
-/**
- * One in-memory receive: its hang-up signal, and the listener the engine answers if it parks, which writes the
- * answer and records the long poll's latency (the route records only requests answered before they return).
- */
+/** One in-memory receive: its hang-up signal, and the listener the engine answers if it parks. */
 class InMemoryReceive extends ClientHangUp implements WaitListener<ReceiveOutcome> {
   constructor(
     private readonly controller: StreamsController,
     private readonly query: ReceiveQuery,
-    reply: FastifyReply,
+    reply: StreamReply,
   ) {
     super(reply);
   }
@@ -357,14 +350,13 @@ class InMemoryReceive extends ClientHangUp implements WaitListener<ReceiveOutcom
       this.controller.answerReceive(outcome, this.query, this.reply);
     } catch (err) {
       // Called from another request's send or a timer: a bug here must fail this request, not that one.
-      this.reply.send(err);
+      this.reply.send(err as Error);
     }
-    recordIfAnswered(this.reply, this.controller.parkedReceives);
   }
 }
 
 /** An AbortSignal that fires if the client hangs up before we answer (for the message store's waits). */
-function abortOnHangUp(reply: FastifyReply): AbortSignal {
+function abortOnHangUp(reply: StreamReply): AbortSignal {
   const controller = new AbortController();
   const res = reply.raw;
   // The client may have gone already, while the body was read and validated.

@@ -6,7 +6,7 @@ import {
   type ReceiveQuery,
   type SendRequest,
 } from '@ipubsub/sdk/wire';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { StreamReply, StreamRequest } from '../api/exchange.js';
 import type { Logger } from 'pino';
 import { sendError, STREAM_MOVED } from '../api/errors.js';
 import { AUTH_HEADER, forwardedGrant, GRANT_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
@@ -22,8 +22,8 @@ export type Route = 'local' | 'answered';
 /** One request on its way to its stream's owner. */
 interface Routing {
   readonly streamId: string;
-  readonly req: FastifyRequest;
-  readonly reply: FastifyReply;
+  readonly req: StreamRequest;
+  readonly reply: StreamReply;
   /** Nodes it passed before this one. */
   readonly hop: number;
   /** When this node got it: a forwarded long poll gets the time it has left. */
@@ -77,7 +77,7 @@ export class ClusterRouter {
     this.self = membership.self.name;
   }
 
-  route(streamId: string, req: FastifyRequest, reply: FastifyReply): Route | Promise<Route> {
+  route(streamId: string, req: StreamRequest, reply: StreamReply): Route | Promise<Route> {
     return this.enter(streamId, req, reply, false);
   }
 
@@ -86,11 +86,11 @@ export class ClusterRouter {
    * node relays the owner's event stream. When the stream moves, the owner ends the tail and the reader
    * reconnects with its last id, reaching the new owner.
    */
-  routeTail(streamId: string, req: FastifyRequest, reply: FastifyReply): Route | Promise<Route> {
+  routeTail(streamId: string, req: StreamRequest, reply: StreamReply): Route | Promise<Route> {
     return this.enter(streamId, req, reply, true);
   }
 
-  private enter(streamId: string, req: FastifyRequest, reply: FastifyReply, tail: boolean): Route | Promise<Route> {
+  private enter(streamId: string, req: StreamRequest, reply: StreamReply, tail: boolean): Route | Promise<Route> {
     // Every answer tells the client which ring this node routes by: an SDK holding another refreshes its own.
     reply.header(RING_VERSION_HEADER, this.membership.ring.fingerprint);
     const hop = hopCount(req);
@@ -114,7 +114,7 @@ export class ClusterRouter {
    * `movedReads`): it goes on to the new owner with the time it has left. A leaving node keeps no long poll
    * open: it answers 424 (poll again), and a node that forwarded the poll here re-routes it (`forward`).
    */
-  async rerouteMoved(streamId: string, reply: FastifyReply, startedAt: number): Promise<void> {
+  async rerouteMoved(streamId: string, reply: StreamReply, startedAt: number): Promise<void> {
     if (!this.handOff.leavingCluster) {
       const req = reply.request;
       const routing: Routing = {
@@ -133,7 +133,7 @@ export class ClusterRouter {
     void sendError(reply, 'NO_MESSAGE', STREAM_MOVED);
   }
 
-  private verify(req: FastifyRequest, hop: number, streamId: string): string | null {
+  private verify(req: StreamRequest, hop: number, streamId: string): string | null {
     const grant = req.headers[GRANT_HEADER];
     if (this.grants) {
       // Without a secret anyone could claim a member's decision (start-up refuses that configuration).
@@ -242,7 +242,7 @@ export class ClusterRouter {
         return this.reroute(routing, deadline);
       if (response.contentType !== undefined) reply.header('content-type', response.contentType);
       if (response.retryAfter !== undefined) reply.header('retry-after', response.retryAfter);
-      await reply.code(response.status).send(response.body);
+      reply.code(response.status).send(response.body);
     } catch (err) {
       const code = err instanceof PeerUnreachable ? err.code : 'error';
       if (code === ('client-hung-up' satisfies Abandoned)) return 'answered';
@@ -261,7 +261,7 @@ export class ClusterRouter {
     return routing.atHome ? this.membership.homes : this.membership.ring;
   }
 
-  private unavailable(reply: FastifyReply, error: string): Route {
+  private unavailable(reply: StreamReply, error: string): Route {
     this.counters.unavailable();
     void sendError(reply, 'OWNER_UNAVAILABLE', error);
     return 'answered';
@@ -283,7 +283,7 @@ export class ClusterRouter {
    * This node has left: a long poll would keep it from exiting, so the client is told to poll (or send) again,
    * which reaches a live node — as a draining single node answers its waiters.
    */
-  private shuttingDown(reply: FastifyReply, receive: boolean): Route {
+  private shuttingDown(reply: StreamReply, receive: boolean): Route {
     if (receive) void sendError(reply, 'NO_MESSAGE', 'node is shutting down; poll again');
     else void sendError(reply, 'SHUTTING_DOWN', 'node is shutting down; retry');
     return 'answered';
@@ -312,7 +312,7 @@ export class ClusterRouter {
  * Whether a request claims to come from another member: `route` then checks its signature (and grant), so the
  * token check of a client's request is not repeated on the owner.
  */
-export function isForwarded(req: FastifyRequest): boolean {
+export function isForwarded(req: StreamRequest): boolean {
   return hopCount(req) !== 0;
 }
 
@@ -321,7 +321,7 @@ function homeDown(streamId: string, home: RingMember): string {
 }
 
 /** A request for the stream's stored messages (docs/contract.md §2–3: `writeToDB` sends, `readFromDB` or token receives). */
-function isStored(req: FastifyRequest): boolean {
+function isStored(req: StreamRequest): boolean {
   if (req.method === 'GET') {
     const query = req.query as ReceiveQuery;
     return query.readFromDB === true || query.dbResumeToken !== undefined;
@@ -330,7 +330,7 @@ function isStored(req: FastifyRequest): boolean {
 }
 
 /** Nodes a request passed before this one (0: straight from a client); `route` refuses malformed counts. */
-function hopCount(req: FastifyRequest): number {
+function hopCount(req: StreamRequest): number {
   const header = req.headers[HOP_HEADER];
   return header === undefined ? 0 : Number(header);
 }

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import { DEFAULTS, type ErrorCode, type ReceiveQuery, type SendRequest } from '@ipubsub/sdk/wire';
-import type { FastifyReply } from 'fastify';
+import type { StreamReply } from '../api/exchange.js';
 import { sendError, STREAM_MOVED } from '../api/errors.js';
 import type { Metrics } from '../observability/index.js';
 import { StoreUnavailableError, type StoredMessage } from './message-store.js';
@@ -11,7 +11,7 @@ import type { StoredRead, StoredStreams } from './stored-streams.js';
  * What becomes of a stored long poll whose stream moved to another node while it waited. `startedAt`
  * (`performance.now()`) is when this node began serving it, so a handler knows the time it has left.
  */
-export type MovedReadHandler = (streamId: string, reply: FastifyReply, startedAt: number) => Promise<void>;
+export type MovedReadHandler = (streamId: string, reply: StreamReply, startedAt: number) => Promise<void>;
 
 /** Without a cluster to send it on: 424, and the client's next poll reaches the new owner. */
 const answerMoved: MovedReadHandler = async (_streamId, reply) => {
@@ -33,7 +33,7 @@ export class StoredStreamsHttp {
     private readonly metrics: Metrics,
   ) {}
 
-  async send(body: SendRequest, reply: FastifyReply): Promise<void> {
+  async send(body: SendRequest, reply: StreamReply): Promise<void> {
     const receivedAt = Date.now();
     let result;
     try {
@@ -50,7 +50,7 @@ export class StoredStreamsHttp {
     }
     this.recovered();
     this.metrics.sendOutcome[result.duplicate ? 'duplicate' : 'accepted'].inc();
-    await reply.code(200).send({
+    reply.code(200).send({
       messageUuid: body.messageUuid,
       timestamp: new Date(result.timestamp).toISOString(),
       duplicate: result.duplicate ? true : undefined,
@@ -60,7 +60,7 @@ export class StoredStreamsHttp {
   async receive(
     query: ReceiveQuery,
     timeoutSeconds: number,
-    reply: FastifyReply,
+    reply: StreamReply,
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const startedAt = performance.now();
@@ -81,7 +81,7 @@ export class StoredStreamsHttp {
     if (typeof outcome === 'object') {
       this.metrics.receiveOutcome.delivered.inc();
       const payload = query.maxMessages === undefined ? singleJson(outcome) : batchJson(outcome);
-      await reply.code(200).type('application/json; charset=utf-8').send(payload);
+      reply.code(200).type('application/json; charset=utf-8').send(payload);
       return;
     }
     switch (outcome) {
@@ -109,7 +109,7 @@ export class StoredStreamsHttp {
     }
   }
 
-  private unavailable(reply: FastifyReply, err: unknown): void {
+  private unavailable(reply: StreamReply, err: unknown): void {
     if (!this.failing) {
       // Logged once per outage, not once per request.
       this.failing = true;
@@ -126,7 +126,7 @@ export class StoredStreamsHttp {
     this.logger.log('message store answering again');
   }
 
-  private fail(reply: FastifyReply, code: ErrorCode, error: string): void {
+  private fail(reply: StreamReply, code: ErrorCode, error: string): void {
     void sendError(reply, code, error);
   }
 }
