@@ -162,6 +162,8 @@ class CompiledRoute implements AnswerWriter {
     };
     raw.on('data', onData);
     raw.on('end', onEnd);
+    // A request a sibling worker forwarded (workers/sibling-server.ts) delivers its body when resumed.
+    raw.resume();
   }
 
   /** A body over the limit: refused at once, and the connection closed rather than the rest of it read. */
