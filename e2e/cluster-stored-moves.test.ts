@@ -13,6 +13,11 @@ const serverUrl = testServerUrl('postgres');
 const WAITING = 'ipubsub_store_waiting_readers';
 /** Long enough that an answer at the timeout could never pass for a prompt one. */
 const POLL_SECONDS = 20;
+/**
+ * A reader answered sooner than this was woken by the send, not by its poll running out; the wide margin keeps a
+ * loaded machine from passing for the alternative (how fast is bench/'s business).
+ */
+const WOKEN_BEFORE_MS = (POLL_SECONDS * 1000) / 2;
 
 interface StoredMessage {
   messageUuid: string;
@@ -93,7 +98,7 @@ describe.runIf(serverUrl !== null)('stored long polls whose stream changes owner
     );
     await expectMessage(directRes, 'after the join');
     await expectMessage(forwardedRes, 'after the join');
-    expect(Math.max(directMs, forwardedMs)).toBeLessThan(2_000);
+    expect(Math.max(directMs, forwardedMs)).toBeLessThan(WOKEN_BEFORE_MS);
   });
 
   it('the owner leaves (SIGTERM): a forwarded reader goes on to the new owner, a direct one is told to poll again', async () => {
@@ -110,11 +115,11 @@ describe.runIf(serverUrl !== null)('stored long polls whose stream changes owner
     const directAnswer = timed(direct, stoppedAt);
     expect(await cluster.kill('node-1', 'SIGTERM')).toBe(0);
     const [directRes, directMs] = await directAnswer;
+    // Told before the node exited, so not by its poll running out.
     for (const res of [directRes, await inMemory]) {
       const body = await expectError(res, 424, 'NO_MESSAGE');
       expect(body.error).toBe('stream moved to another node; poll again');
     }
-    expect(directMs).toBeLessThan(2_000);
 
     await cluster.waitForRing(['node-2', 'node-3']);
     await waitForGauge(cluster.node(successor), WAITING, 1);
@@ -127,8 +132,7 @@ describe.runIf(serverUrl !== null)('stored long polls whose stream changes owner
         `got the next stored message ${forwardedMs.toFixed(0)} ms after its send (${sinceStop.toFixed(0)} ms after SIGTERM)`,
     );
     await expectMessage(forwardedRes, 'after the leave');
-    expect(forwardedMs).toBeLessThan(2_000);
-    expect(sinceStop).toBeLessThan((POLL_SECONDS * 1000) / 4);
+    expect(forwardedMs).toBeLessThan(WOKEN_BEFORE_MS);
     // The direct reader's next poll reaches the new owner and reads what was stored meanwhile.
     await expectMessage(await poll(cluster.node('node-2'), streamId), 'after the leave');
   });
@@ -136,13 +140,14 @@ describe.runIf(serverUrl !== null)('stored long polls whose stream changes owner
   it('the owner leaves and its forwarded reader lands on the forwarding node: it waits there only for the time it has left', async () => {
     const streamId = await cluster.streamOwnedBy('node-3', 'landing');
     const seconds = 8;
+    const beforeLeaving = 4_000;
     const startedAt = performance.now();
     const forwarded = timed(
       cluster.node('node-2').receive({ streamId, readFromDB: true, timeoutSeconds: seconds }),
       startedAt,
     );
     await waitForGauge(cluster.node('node-3'), WAITING, 1);
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await new Promise((resolve) => setTimeout(resolve, beforeLeaving));
 
     // node-2 is the only member left: the poll node-3 lets go comes back to it, as a local one.
     expect(await cluster.kill('node-3', 'SIGTERM')).toBe(0);
@@ -152,8 +157,9 @@ describe.runIf(serverUrl !== null)('stored long polls whose stream changes owner
       `a ${seconds} s poll re-routed onto its forwarding node after its owner left answered after ${ms.toFixed(0)} ms`,
     );
     await expectError(res, 424, 'NO_MESSAGE');
-    // Its deadline stays the client's (to the whole second on the wire), not 8 s from the re-route.
+    // Its deadline stays the client's (to the whole second on the wire), not 8 s from the re-route, which would
+    // answer after `seconds` + `beforeLeaving` at the earliest; the bound sits halfway, for a loaded machine.
     expect(ms).toBeGreaterThan((seconds - 1) * 1000);
-    expect(ms).toBeLessThan((seconds + 1) * 1000);
+    expect(ms).toBeLessThan(seconds * 1000 + beforeLeaving / 2);
   });
 });

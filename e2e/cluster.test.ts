@@ -60,12 +60,11 @@ describe('a three-node cluster', () => {
     const streamId = await cluster.streamOwnedBy('node-3', 'wake');
     const polling = cluster.node('node-1').receive({ streamId, timeoutSeconds: 20 });
     await waitForWaiters(cluster.node('node-3'), 1);
-    const started = performance.now();
     await send(cluster.node('node-2'), streamId, 'wake-1', 'up');
     const res = await polling;
+    // Woken with the message: at the end of its 20 s the poll would have answered 424.
     expect(res.status).toBe(200);
     expect(((await res.json()) as { messageUuid: string }).messageUuid).toBe('wake-1');
-    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it('competing receivers spread over all nodes each get exactly one message', async () => {
@@ -124,7 +123,8 @@ describe('a three-node cluster', () => {
     await expectError(res, 424, 'NO_MESSAGE');
     const took = performance.now() - started;
     expect(took).toBeGreaterThan(500);
-    expect(took).toBeLessThan(2_500);
+    // A hop that dropped the client's 1 s deadline would wait the default 30 s; the margin is for a loaded machine.
+    expect(took).toBeLessThan(15_000);
   });
 
   it('refuses a forwarded request without a valid cluster signature', async () => {

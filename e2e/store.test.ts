@@ -169,7 +169,8 @@ for (const backend of storeBackends()) {
       expect(res.status).toBe(200);
       expect(((await res.json()) as Received).message).toBe('second');
       expect(elapsed).toBeGreaterThanOrEqual(300);
-      expect(elapsed).toBeLessThan(1_500);
+      // Woken by the store, not found when the 20 s poll ran out; the margin is for a loaded machine.
+      expect(elapsed).toBeLessThan(10_000);
     });
 
     it('answers 424 after timeoutSeconds when nothing new is stored', async () => {

@@ -58,7 +58,8 @@ describe('sleep', () => {
     const sleeping = sleep(60_000, controller.signal);
     setTimeout(() => controller.abort(new Error('stop')), 20);
     await expect(sleeping).rejects.toThrow('stop');
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Not when the 60 s sleep ends; the margin is for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(20_000);
     await expect(sleep(60_000, AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
   });
 });

@@ -110,7 +110,8 @@ describe('retries', () => {
     const started = Date.now();
     controller.abort();
     await expect(sending).rejects.toMatchObject({ name: 'AbortError' });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Not after the 60 s Retry-After; the margin is for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(20_000);
     expect(faulty.bodies).toHaveLength(1);
   });
 

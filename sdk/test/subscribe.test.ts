@@ -124,7 +124,8 @@ describe('stopping a subscription', () => {
     const started = Date.now();
     await subscription.return();
     expect(await pending).toEqual({ done: true, value: undefined });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Not when the 30 s poll runs out; the margin is for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(await eventually(() => waitingClients(server), 0)).toBe(0);
     expect(await subscription.next()).toEqual({ done: true, value: undefined });
   });
@@ -142,7 +143,8 @@ describe('stopping a subscription', () => {
     const started = Date.now();
     controller.abort();
     expect(await loop).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Not when the 30 s poll runs out; the margin is for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(await eventually(() => waitingClients(server), 0)).toBe(0);
   });
 
@@ -188,7 +190,8 @@ describe('stopping a subscription', () => {
     const started = Date.now();
     controller.abort();
     expect(await pending).toEqual({ done: true, value: undefined });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Not when the 60 s backoff runs out; the margin is for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(20_000);
     expect(recorder.requests).toHaveLength(1);
   });
 
