@@ -38,33 +38,17 @@ LOG_FILE="$RUN_DIR/cassandra.log"
 CONF_DIR="$RUN_DIR/conf"
 DATA_DIR="$RUN_DIR/data"
 
-log() { echo "[cassandra] $*" >&2; }
-die() { echo "[cassandra] ERROR: $*" >&2; exit 1; }
+NAME=Cassandra
+TAG=cassandra
+PORT_VARIABLE=IPUBSUB_CASSANDRA_PORT
+PROCESS_PATTERN=CassandraDaemon
+LOG_TAIL_LINES=60
+# shellcheck source=lib/service.sh
+source "$(dirname "$0")/lib/service.sh"
 
 # ---------------------------------------------------------------- helpers
 
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$PORT" 2>/dev/null; }
-
-# pid of our CassandraDaemon from the pid file, or empty if not running
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 0
-  local pid
-  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q CassandraDaemon; then
-    echo "$pid"
-  fi
-}
-
 is_ready() { port_open && grep -q "Startup complete" "$LOG_FILE" 2>/dev/null; }
-
-log_tail() {
-  if [[ -f "$LOG_FILE" ]]; then
-    echo "----- last 60 lines of $LOG_FILE -----" >&2
-    tail -n 60 "$LOG_FILE" >&2 || true
-    echo "-----" >&2
-  fi
-}
 
 java_major() { "$1" -version 2>&1 | sed -n '1s/.*version "\([0-9]*\).*/\1/p'; }
 
@@ -189,48 +173,9 @@ EOF
 
 # ---------------------------------------------------------------- commands
 
-wait_ready() { # $1 pid
-  local pid="$1" deadline=$((SECONDS + START_TIMEOUT)) next_note=$((SECONDS + 15))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log_tail
-      rm -f "$PID_FILE"
-      die "Cassandra (pid $pid) exited during start-up"
-    fi
-    if is_ready; then return 0; fi
-    if ((SECONDS >= next_note)); then
-      log "still starting ... ($((START_TIMEOUT - (deadline - SECONDS)))s)"
-      next_note=$((SECONDS + 15))
-    fi
-    sleep 1
-  done
-  log_tail
-  log "not answering on $HOST:$PORT after ${START_TIMEOUT}s; stopping it"
-  cmd_stop >/dev/null 2>&1 || true
-  die "Cassandra start timed out"
-}
-
 cmd_start() {
-  mkdir -p "$RUN_DIR"
-  # Serialise concurrent starts; fd 9 is closed for the JVM so it never holds the lock.
-  exec 9>"$RUN_DIR/.lock"
-  flock -w $((START_TIMEOUT + 60)) 9 || die "could not take $RUN_DIR/.lock"
-
-  local pid
-  pid="$(running_pid)"
-  if [[ -n "$pid" ]]; then
-    if is_ready; then log "already running (pid $pid) on $HOST:$PORT"; return 0; fi
-    log "already starting (pid $pid); waiting for CQL on $HOST:$PORT"
-    wait_ready "$pid"
-    log "ready on $HOST:$PORT (pid $pid)"
-    return 0
-  fi
-  rm -f "$PID_FILE"
-  if port_open; then
-    die "$HOST:$PORT is already in use by another process (not started by this script); set IPUBSUB_CASSANDRA_PORT"
-  fi
-
-  local t0=$SECONDS java lib
+  if already_running; then return 0; fi
+  local java lib
   java="$(find_java)"
   lib="$(resolve)"
   if [[ "$KEEP_DATA" != 1 ]]; then rm -rf "$DATA_DIR"; fi
@@ -280,42 +225,7 @@ cmd_start() {
   )
 
   log "starting Cassandra $(basename "$(dirname "$lib")") with $java on $HOST:$PORT (log: $LOG_FILE)"
-  : >"$LOG_FILE"
-  (cd "$RUN_DIR" && exec setsid "$java" "${opts[@]}" -cp "$CONF_DIR:$lib/*" \
-     org.apache.cassandra.service.CassandraDaemon </dev/null >>"$LOG_FILE" 2>&1 9>&-) &
-  pid=$!
-  echo "$pid" >"$PID_FILE"
-  wait_ready "$pid"
-  log "ready on $HOST:$PORT (pid $pid) after $((SECONDS - t0))s"
-}
-
-cmd_stop() {
-  local pid
-  pid="$(running_pid)"
-  if [[ -z "$pid" ]]; then
-    rm -f "$PID_FILE"
-    log "not running"
-    return 0
-  fi
-  log "stopping pid $pid ..."
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + STOP_GRACE))
-  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "still alive after ${STOP_GRACE}s; sending KILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-  fi
-  rm -f "$PID_FILE"
-  log "stopped"
-}
-
-cmd_status() {
-  local pid
-  pid="$(running_pid)"
-  if [[ -z "$pid" ]]; then echo "not running"; return 1; fi
-  if is_ready; then echo "running (pid $pid), CQL answering on $HOST:$PORT"; return 0; fi
-  echo "running (pid $pid), CQL not answering yet on $HOST:$PORT"; return 1
+  launch "$java" "${opts[@]}" -cp "$CONF_DIR:$lib/*" org.apache.cassandra.service.CassandraDaemon
 }
 
 case "${1:-}" in
