@@ -4,25 +4,16 @@
  * The server validates and serializes with these JSON schemas; the SDK derives its types from them; the
  * API reference, docs/api.md, is generated from them (`pnpm --filter @ipubsub/sdk run api-reference`, checked
  * by a test). Only the server imports this module at run time (subpath `@ipubsub/sdk/wire`), so the SDK bundle
- * carries none of it.
+ * carries none of it. The calls between a cluster's nodes are here too, under `NodeWire` (node-wire.ts): internal
+ * to the server, so neither the SDK's types nor docs/api.md list them.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULTS } from './defaults.js';
+import { MessageUuid, STREAM_ID_PATTERN, StreamId } from './wire-ids.js';
 
 export { DEFAULTS };
 
-export const STREAM_ID_PATTERN = '^[A-Za-z0-9_.:@/-]{1,256}$';
-
-export const StreamId = Type.String({
-  pattern: STREAM_ID_PATTERN,
-  description: '1–256 characters: letters, digits and -_.:@/',
-});
-
-export const MessageUuid = Type.String({
-  minLength: 1,
-  maxLength: 128,
-  description: "the sender's id for this message; a retry with the same id on the same stream is not stored twice",
-});
+export { MessageUuid, STREAM_ID_PATTERN, StreamId };
 
 /** Any JSON value: object, array, string, number, boolean or null. */
 export const MessageBody = Type.Unknown({ description: 'any JSON value' });
@@ -220,3 +211,6 @@ export const ClusterRouting = Type.Object(
   {},
 );
 export type ClusterRouting = Static<typeof ClusterRouting>;
+
+/** The node-to-node calls of a cluster (hand-off, stored copies): internal to the server, not for clients. */
+export * as NodeWire from './node-wire.js';

@@ -1,3 +1,5 @@
+import { NodeWire } from '@ipubsub/sdk/wire';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { describe, expect, it } from 'vitest';
 import type { StreamSnapshot } from '../streams/index.js';
 import { CHUNK_BYTES, chunkSnapshots } from './handoff.js';
@@ -22,6 +24,18 @@ describe('hand-off requests', () => {
     const small = [snapshot('a', 3, 10), snapshot('b', 2, 10)];
     expect(chunkSnapshots(small)).toEqual([small]);
     expect(chunkSnapshots([])).toEqual([[]]);
+  });
+
+  it('each request, with or without the leave, is what a receiving node accepts (NodeWire.AdoptRequestSchema)', () => {
+    const accepts = TypeCompiler.Compile(NodeWire.AdoptRequestSchema);
+    const member = { name: 'node-1', gossip: '127.0.0.1:7901', http: 'http://127.0.0.1:8801' };
+    for (const snapshots of chunkSnapshots([snapshot('a', 3, 10), snapshot('b', 2, 10)])) {
+      const request: NodeWire.AdoptRequest = { snapshots, leaving: { ...member, state: 'left', incarnation: 3 } };
+      expect(accepts.Check(JSON.parse(JSON.stringify(request)))).toBe(true);
+      expect(accepts.Check({ snapshots })).toBe(true);
+    }
+    expect(accepts.Check({ snapshots: [{ ...snapshot('bad id', 1, 1) }] })).toBe(false);
+    expect(accepts.Check({ snapshots: [], leaving: { ...member, state: 'left', incarnation: -1 } })).toBe(false);
   });
 
   it('splits large hand-offs into bounded requests, splitting a large stream in order', () => {

@@ -1,5 +1,4 @@
-import { MessageUuid, StreamId } from '@ipubsub/sdk/wire';
-import { Type, type Static } from '@sinclair/typebox';
+import { NodeWire } from '@ipubsub/sdk/wire';
 import type { Logger } from 'pino';
 import type { NodeLifecycle } from '../lifecycle/index.js';
 import type { StoredStreams } from '../store/index.js';
@@ -11,15 +10,10 @@ import {
   type StreamSnapshot,
 } from '../streams/index.js';
 import type { Membership, MembershipListener } from './membership/membership.js';
-import { MemberUpdateSchema } from './membership/member-schema.js';
 import type { MemberUpdate } from './membership/types.js';
 import { PeerRefused, type PeerClient } from './peer-client.js';
 import type { Ring, RingMember } from './ring.js';
 import type { StoredHomes } from './stored-homes.js';
-
-export const PULL_PATH = '/internal/v1/cluster/pull';
-export const ADOPT_PATH = '/internal/v1/cluster/adopt';
-export const RETURN_PATH = '/internal/v1/cluster/return';
 
 /** How long a node waits for another to hand over its streams before serving without them. */
 const PULL_TIMEOUT_MS = 10_000;
@@ -33,38 +27,6 @@ const RETRY_DELAY_MS = 5_000;
 const MEMORY_FULL_RETRY_MS = 1_000;
 /** Serialized size at which a hand-off is split into several requests. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
-
-const StreamMessageSchema = Type.Object({
-  messageUuid: MessageUuid,
-  message: Type.Unknown(),
-  timestamp: Type.Number(),
-  // Optional: a node of an earlier version sends none, and a forwarding node giving messages back does not know it.
-  bytes: Type.Optional(Type.Integer({ minimum: 0 })),
-});
-const SnapshotSchema = Type.Object({
-  streamId: StreamId,
-  capacity: Type.Integer({ minimum: -1 }),
-  messages: Type.Array(StreamMessageSchema),
-  recentUuids: Type.Array(MessageUuid),
-  // Optional: a node of an earlier version hands its streams over without them.
-  recentTimestamps: Type.Optional(Type.Array(Type.Number())),
-});
-
-/** The node-to-node calls of the hand-off protocol; their bodies are checked against these schemas. */
-export const PullRequest = Type.Object({ member: MemberUpdateSchema });
-export type PullRequest = Static<typeof PullRequest>;
-export interface PullAnswer {
-  readonly streams: number;
-  readonly messages: number;
-}
-export const AdoptRequest = Type.Object({
-  snapshots: Type.Array(SnapshotSchema),
-  /** On the last request of a leaving node's hand-off: the node itself, now `left`. */
-  leaving: Type.Optional(MemberUpdateSchema),
-});
-export type AdoptRequest = Static<typeof AdoptRequest>;
-export const ReturnRequest = Type.Object({ streamId: StreamId, messages: Type.Array(StreamMessageSchema) });
-export type ReturnRequest = Static<typeof ReturnRequest>;
 
 /**
  * Moves in-memory streams between nodes when the ring changes, so that no buffered message is lost and none
@@ -179,7 +141,7 @@ export class HandOff implements MembershipListener {
   }
 
   /** Another node pulls: it is alive; push it the streams it owns that this node holds. */
-  async servePull(request: PullRequest): Promise<PullAnswer> {
+  async servePull(request: NodeWire.PullRequest): Promise<NodeWire.PullAnswer> {
     if (this.leaving) return { streams: 0, messages: 0 };
     this.membership.learn(request.member);
     const owner = this.membership.ring.member(request.member.name);
@@ -193,7 +155,7 @@ export class HandOff implements MembershipListener {
    * Streams handed over by another node; they go behind anything this node already holds for them. Refused
    * whole if their messages do not fit the memory budget: the sender keeps them and tries again later.
    */
-  serveAdopt(request: AdoptRequest): void {
+  serveAdopt(request: NodeWire.AdoptRequest): void {
     // Streams adopted now would not be handed off again: the sender tries the next owner instead.
     if (this.leaving) throw new Error(`${this.membership.self.name} is leaving the cluster`);
     const snapshots = request.snapshots.map(sized);
@@ -208,7 +170,7 @@ export class HandOff implements MembershipListener {
   }
 
   /** Messages a forwarding node took for a client that had gone: back to the head of the stream. */
-  serveReturn(request: ReturnRequest): void {
+  serveReturn(request: NodeWire.ReturnRequest): void {
     this.engine.returnToHead(request.streamId, request.messages.map(withSize));
   }
 
@@ -268,9 +230,9 @@ export class HandOff implements MembershipListener {
     const target = this.membership.ring.member(member);
     if (target === undefined || this.leaving) return;
     this.pendingPulls++;
-    const request: PullRequest = { member: this.membership.selfUpdate() };
+    const request: NodeWire.PullRequest = { member: this.membership.selfUpdate() };
     void this.peers
-      .call<PullAnswer>(target.http, PULL_PATH, request, PULL_TIMEOUT_MS)
+      .call<NodeWire.PullAnswer>(target.http, NodeWire.PULL_PATH, request, PULL_TIMEOUT_MS)
       .then(async (answer) => {
         if (answer.streams > 0) this.logger.info({ from: member, ...answer }, 'took over streams');
         // Behind the gate too: no stored stream is served here before its messages are.
@@ -312,9 +274,9 @@ export class HandOff implements MembershipListener {
     try {
       for (; sent < chunks.length; sent++) {
         const last = sent === chunks.length - 1;
-        const request: AdoptRequest =
+        const request: NodeWire.AdoptRequest =
           last && leaving !== undefined ? { snapshots: chunks[sent], leaving } : { snapshots: chunks[sent] };
-        await this.peers.call(member.http, ADOPT_PATH, request, HANDOFF_TIMEOUT_MS);
+        await this.peers.call(member.http, NodeWire.ADOPT_PATH, request, HANDOFF_TIMEOUT_MS);
         for (const snapshot of chunks[sent]) this.engine.handedOver(snapshot.messages);
       }
       this.onMoved('out', countMessages(snapshots));
@@ -408,15 +370,13 @@ export function chunkSnapshots(snapshots: readonly StreamSnapshot[]): StreamSnap
   return chunks;
 }
 
-type WireMessage = AdoptRequest['snapshots'][number]['messages'][number];
-
 /** A message from another node, with its size measured if that node did not send it. */
-function withSize(message: WireMessage): StreamMessage {
+function withSize(message: NodeWire.StreamMessage): StreamMessage {
   if (message.bytes !== undefined) return message as StreamMessage;
   return { ...message, bytes: measuredBytes(message.messageUuid, message.message) };
 }
 
-function sized(snapshot: AdoptRequest['snapshots'][number]): StreamSnapshot {
+function sized(snapshot: NodeWire.StreamSnapshot): StreamSnapshot {
   return { ...snapshot, messages: snapshot.messages.map(withSize) };
 }
 

@@ -1,26 +1,13 @@
+import { NodeWire } from '@ipubsub/sdk/wire';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
 import { sendError } from '../api/errors.js';
 import { MemoryFullError } from '../streams/index.js';
 import { AUTH_HEADER, type ClusterAuth } from './auth.js';
-import {
-  ADOPT_PATH,
-  AdoptRequest,
-  PULL_PATH,
-  PullRequest,
-  RETURN_PATH,
-  ReturnRequest,
-  type HandOff,
-} from './handoff.js';
+import type { HandOff } from './handoff.js';
 import { INTERNAL_CONTENT_TYPE } from './peer-client.js';
-import {
-  STORED_KEEP_PATH,
-  STORED_PULL_PATH,
-  StoredKeepRequest,
-  StoredPullRequest,
-  type StoredHomes,
-} from './stored-homes.js';
+import type { StoredHomes } from './stored-homes.js';
 
 /**
  * The node-to-node routes of the hand-off protocol (in-memory streams, and stored messages on a node-local store). They sit on Fastify directly, not in a Nest controller,
@@ -62,11 +49,19 @@ export function registerInternalRoutes(
         }
       });
     };
-    route<PullRequest>(PULL_PATH, PullRequest, (payload) => handOff.servePull(payload));
-    route<AdoptRequest>(ADOPT_PATH, AdoptRequest, (payload) => handOff.serveAdopt(payload));
-    route<ReturnRequest>(RETURN_PATH, ReturnRequest, (payload) => handOff.serveReturn(payload));
-    route<StoredPullRequest>(STORED_PULL_PATH, StoredPullRequest, (payload) => homes.servePull(payload));
-    route<StoredKeepRequest>(STORED_KEEP_PATH, StoredKeepRequest, async (payload) => ({
+    route<NodeWire.PullRequest>(NodeWire.PULL_PATH, NodeWire.PullRequestSchema, (payload) =>
+      handOff.servePull(payload),
+    );
+    route<NodeWire.AdoptRequest>(NodeWire.ADOPT_PATH, NodeWire.AdoptRequestSchema, (payload) =>
+      handOff.serveAdopt(payload),
+    );
+    route<NodeWire.ReturnRequest>(NodeWire.RETURN_PATH, NodeWire.ReturnRequestSchema, (payload) =>
+      handOff.serveReturn(payload),
+    );
+    route<NodeWire.StoredPullRequest>(NodeWire.STORED_PULL_PATH, NodeWire.StoredPullRequestSchema, (payload) =>
+      homes.servePull(payload),
+    );
+    route<NodeWire.StoredKeepRequest>(NodeWire.STORED_KEEP_PATH, NodeWire.StoredKeepRequestSchema, async (payload) => ({
       kept: await homes.serveKeep(payload),
     }));
   });

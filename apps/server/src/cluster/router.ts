@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import {
   DEFAULTS,
+  NodeWire,
   RING_VERSION_HEADER,
   type ReceivedMessage,
   type ReceiveQuery,
@@ -10,7 +11,7 @@ import type { StreamReply, StreamRequest } from '../api/exchange.js';
 import type { Logger } from 'pino';
 import { sendError, STREAM_MOVED } from '../api/errors.js';
 import { AUTH_HEADER, forwardedGrant, GRANT_HEADER, HOP_HEADER, type ClusterAuth } from './auth.js';
-import { RETURN_PATH, type HandOff, type ReturnRequest } from './handoff.js';
+import type { HandOff } from './handoff.js';
 import type { Membership } from './membership/membership.js';
 import { PeerUnreachable, type Abandoned, type PeerClient } from './peer-client.js';
 import type { Ring, RingMember } from './ring.js';
@@ -293,13 +294,13 @@ export class ClusterRouter {
   private giveBack(owner: RingMember, streamId: string, body: Buffer): void {
     const answer = JSON.parse(body.toString()) as ReceivedMessage | { messages: ReceivedMessage[] };
     const received = 'messages' in answer ? answer.messages : [answer];
-    const messages: ReturnRequest['messages'] = received.map((message) => ({
+    const messages: NodeWire.ReturnRequest['messages'] = received.map((message) => ({
       messageUuid: message.messageUuid,
       message: message.message,
       timestamp: Date.parse(message.timestamp),
     }));
-    const request: ReturnRequest = { streamId, messages };
-    void this.peers.call(owner.http, RETURN_PATH, request, FORWARD_SLACK_MS).catch((err: unknown) => {
+    const request: NodeWire.ReturnRequest = { streamId, messages };
+    void this.peers.call(owner.http, NodeWire.RETURN_PATH, request, FORWARD_SLACK_MS).catch((err: unknown) => {
       this.logger.error(
         { streamId, owner: owner.name, messages: messages.length, err: (err as Error).message },
         'could not give back messages of a client that hung up',

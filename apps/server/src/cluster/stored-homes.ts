@@ -1,15 +1,10 @@
-import { MessageUuid, StreamId } from '@ipubsub/sdk/wire';
-import { Type, type Static } from '@sinclair/typebox';
+import { NodeWire } from '@ipubsub/sdk/wire';
 import type { Logger } from 'pino';
 import type { StoredStreams } from '../store/index.js';
 import type { HeldKey, HeldMessage, MessageCopies } from '../store/message-store.js';
 import type { Membership } from './membership/membership.js';
-import { MemberUpdateSchema } from './membership/member-schema.js';
 import type { PeerClient } from './peer-client.js';
 import type { Ring, RingMember } from './ring.js';
-
-export const STORED_PULL_PATH = '/internal/v1/cluster/stored-pull';
-export const STORED_KEEP_PATH = '/internal/v1/cluster/stored-keep';
 
 /** Longest one page of copies may take to be read, sent and kept. */
 const PAGE_TIMEOUT_MS = 30_000;
@@ -20,36 +15,6 @@ const PAGE_BYTES = 4 * 1024 * 1024;
 const LIST_BATCHES_PER_PAGE = 20;
 /** After a failed pull from a live member, when it is tried again. */
 const RETRY_DELAY_MS = 5_000;
-
-const HeldKeySchema = Type.Object({ streamId: StreamId, seq: Type.Integer({ minimum: 0 }) });
-const HeldMessageSchema = Type.Object({
-  streamId: StreamId,
-  seq: Type.Integer({ minimum: 0 }),
-  messageUuid: MessageUuid,
-  messageJson: Type.String(),
-  timestamp: Type.Number(),
-  expiresAt: Type.Number(),
-});
-
-/** A node that has become home to streams asks a member for its copies of their stored messages, page by page. */
-export const StoredPullRequest = Type.Object({
-  member: MemberUpdateSchema,
-  after: Type.Union([HeldKeySchema, Type.Null()]),
-});
-export type StoredPullRequest = Static<typeof StoredPullRequest>;
-export interface StoredPullAnswer {
-  readonly messages: HeldMessage[];
-  /** High-water marks of the page's streams (MessageCopies.marks). */
-  readonly marks: HeldKey[];
-  /** Where the next page starts; null when the member has nothing more. */
-  readonly next: HeldKey | null;
-}
-/** A leaving node sends the stored messages of its streams to their next homes. */
-export const StoredKeepRequest = Type.Object({
-  messages: Type.Array(HeldMessageSchema),
-  marks: Type.Array(HeldKeySchema),
-});
-export type StoredKeepRequest = Static<typeof StoredKeepRequest>;
 
 /**
  * Stored streams on a node-local store in a cluster (`store.allowNodeLocalInCluster`). Each stream's stored
@@ -117,8 +82,13 @@ export class StoredHomes {
     let after: HeldKey | null = null;
     let kept = 0;
     do {
-      const request: StoredPullRequest = { member: this.membership.selfUpdate(), after };
-      const answer: StoredPullAnswer = await this.peers.call(member.http, STORED_PULL_PATH, request, PAGE_TIMEOUT_MS);
+      const request: NodeWire.StoredPullRequest = { member: this.membership.selfUpdate(), after };
+      const answer: NodeWire.StoredPullAnswer = await this.peers.call(
+        member.http,
+        NodeWire.STORED_PULL_PATH,
+        request,
+        PAGE_TIMEOUT_MS,
+      );
       kept += await copies.keep(answer.messages, answer.marks);
       after = answer.next;
     } while (after !== null);
@@ -144,7 +114,7 @@ export class StoredHomes {
   }
 
   /** A member that is home to streams now asks for this node's copies of their messages. */
-  async servePull(request: StoredPullRequest): Promise<StoredPullAnswer> {
+  async servePull(request: NodeWire.StoredPullRequest): Promise<NodeWire.StoredPullAnswer> {
     const copies = this.requireCopies();
     const requester = request.member.name;
     if (request.after === null) {
@@ -159,7 +129,7 @@ export class StoredHomes {
     return page;
   }
 
-  async serveKeep(request: StoredKeepRequest): Promise<number> {
+  async serveKeep(request: NodeWire.StoredKeepRequest): Promise<number> {
     const kept = await this.requireCopies().keep(request.messages, request.marks);
     this.onCopied('in', kept);
     return kept;
@@ -195,8 +165,8 @@ export class StoredHomes {
     let after: HeldKey | null = null;
     do {
       const page = await collectPage(copies, after, () => true);
-      const groups = new Map<RingMember, StoredKeepRequest>();
-      const group = (streamId: string): StoredKeepRequest | undefined => {
+      const groups = new Map<RingMember, NodeWire.StoredKeepRequest>();
+      const group = (streamId: string): NodeWire.StoredKeepRequest | undefined => {
         const member = target(streamId);
         if (member === undefined || failed.has(member.name)) return undefined;
         let request = groups.get(member);
@@ -209,7 +179,7 @@ export class StoredHomes {
         [...groups].map(async ([member, request]) => {
           const { messages } = request;
           try {
-            await this.peers.call(member.http, STORED_KEEP_PATH, request, PAGE_TIMEOUT_MS);
+            await this.peers.call(member.http, NodeWire.STORED_KEEP_PATH, request, PAGE_TIMEOUT_MS);
             sent += messages.length;
           } catch (err) {
             failed.add(member.name);
@@ -239,7 +209,7 @@ async function collectPage(
   copies: MessageCopies,
   after: HeldKey | null,
   wanted: (streamId: string) => boolean,
-): Promise<StoredPullAnswer> {
+): Promise<NodeWire.StoredPullAnswer> {
   const messages: HeldMessage[] = [];
   let bytes = 0;
   let next = after;
@@ -264,7 +234,7 @@ async function withMarks(
   copies: MessageCopies,
   messages: HeldMessage[],
   next: HeldKey | null,
-): Promise<StoredPullAnswer> {
+): Promise<NodeWire.StoredPullAnswer> {
   const streamIds = new Set<string>();
   for (const message of messages) streamIds.add(message.streamId);
   return { messages, marks: await copies.marks([...streamIds]), next };
