@@ -4,7 +4,7 @@ import {
   testServerUrl,
   type ScratchDatabase,
 } from '../apps/server/src/store/testing/scratch-database.js';
-import { expectError, scrapeMetrics } from './support/api-helpers.js';
+import { expectError, readStoredUuids, scrapeMetrics } from './support/api-helpers.js';
 import { TestCluster } from './support/cluster.js';
 import type { ServerProcess } from './support/server.js';
 import { EventStreamReader } from './support/sse.js';
@@ -34,21 +34,11 @@ async function sendStored(node: ServerProcess, streamId: string, messageUuid: st
   expect(res.status, await res.clone().text()).toBe(200);
 }
 
-/** Every stored message of the stream read through `node` from `token` (none: the start). */
+/** Every stored message of the stream read through `node` from `token` (none: the start), with no gap. */
 async function readStored(node: ServerProcess, streamId: string, token?: string): Promise<string[]> {
-  const query: Record<string, string | number | boolean> = {
-    streamId,
-    readFromDB: true,
-    timeoutSeconds: 0,
-    maxMessages: 1000,
-  };
-  if (token !== undefined) query.dbResumeToken = token;
-  const res = await node.receive(query);
-  if (res.status === 424) return [];
-  expect(res.status, await res.clone().text()).toBe(200);
-  const body = (await res.json()) as { messages: { messageUuid: string }[]; gap?: unknown };
-  expect(body.gap).toBeUndefined();
-  return body.messages.map((message) => message.messageUuid);
+  const { uuids, gaps } = await readStoredUuids(node, streamId, token);
+  expect(gaps).toBe(0);
+  return uuids;
 }
 
 async function tokenAfterFirst(node: ServerProcess, streamId: string): Promise<string> {
@@ -85,86 +75,93 @@ async function leaveAndRejoin(cluster: TestCluster): Promise<void> {
   expect(await readStored(cluster.node('node-3'), streamId, tokenWhileAway)).toEqual(all.slice(1));
 }
 
-describe('stored streams when members go and come back: embedded SQLite with store.allowNodeLocalInCluster', () => {
-  let cluster: TestCluster;
+/** Three nodes, a kill, a restart and two ring changes per test: generous on a loaded machine. */
+const CLUSTER_TEST = { timeout: 180_000 };
 
-  beforeAll(async () => {
-    // The shipped config/multi-node-*.yaml, which opt in.
-    cluster = await TestCluster.start(3);
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+describe(
+  'stored streams when members go and come back: embedded SQLite with store.allowNodeLocalInCluster',
+  CLUSTER_TEST,
+  () => {
+    let cluster: TestCluster;
 
-  it('an owner SIGKILLed under load and restarted: every acknowledged message is readable once, in order, through any member and from any token', async () => {
-    const figures = await killOwnerUnderLoad(cluster, {
-      streams: STREAMS,
-      perStream: PER_STREAM,
-      victim: 'node-2',
-      downMs: 3_000,
+    beforeAll(async () => {
+      // The shipped config/multi-node-*.yaml, which opt in.
+      cluster = await TestCluster.start(3);
     });
-    report('sqlite, opt-in', figures);
-    expectNothingLost(figures);
-    // While its home was down, a stream's stored messages were refused with a retryable 503 — never a 424.
-    expect(Object.keys(figures.outageReads)).toEqual(['503']);
-  });
+    afterAll(async () => {
+      await cluster?.stop();
+    });
 
-  it('a member that leaves (SIGTERM) hands its stored messages to the next homes and takes them back when it rejoins', async () => {
-    await leaveAndRejoin(cluster);
-    // The rejoined node took back at least the 10 messages stored while it was away.
-    const copiedIn = (await scrapeMetrics(cluster.node('node-3'))).get(
-      'ipubsub_cluster_stored_copies_total{direction="in"}',
-    );
-    expect(copiedIn).toBeGreaterThanOrEqual(10);
-  });
+    it('an owner SIGKILLed under load and restarted: every acknowledged message is readable once, in order, through any member and from any token', async () => {
+      const figures = await killOwnerUnderLoad(cluster, {
+        streams: STREAMS,
+        perStream: PER_STREAM,
+        victim: 'node-2',
+        downMs: 3_000,
+      });
+      report('sqlite, opt-in', figures);
+      expectNothingLost(figures);
+      // While its home was down, a stream's stored messages were refused with a retryable 503 — never a 424.
+      expect(Object.keys(figures.outageReads)).toEqual(['503']);
+    });
 
-  it("a live tail (Server-Sent Events) opened at any member is relayed from the stream's home and sees every message", async () => {
-    const streamId = await cluster.streamOwnedBy('node-1', 'tail');
-    await sendStored(cluster.node('node-2'), streamId, 'tail-1');
-    for (const node of cluster.others()) {
-      const reader = await EventStreamReader.open(
-        `${node.url}/api/v1/streams/events?streamId=${encodeURIComponent(streamId)}`,
+    it('a member that leaves (SIGTERM) hands its stored messages to the next homes and takes them back when it rejoins', async () => {
+      await leaveAndRejoin(cluster);
+      // The rejoined node took back at least the 10 messages stored while it was away.
+      const copiedIn = (await scrapeMetrics(cluster.node('node-3'))).get(
+        'ipubsub_cluster_stored_copies_total{direction="in"}',
       );
-      expect(reader.response.status).toBe(200);
-      const [replayed] = await reader.messages(1);
-      expect(JSON.parse(replayed.data)).toMatchObject({ messageUuid: 'tail-1' });
+      expect(copiedIn).toBeGreaterThanOrEqual(10);
+    });
+
+    it("a live tail (Server-Sent Events) opened at any member is relayed from the stream's home and sees every message", async () => {
+      const streamId = await cluster.streamOwnedBy('node-1', 'tail');
+      await sendStored(cluster.node('node-2'), streamId, 'tail-1');
+      for (const node of cluster.others()) {
+        const reader = await EventStreamReader.open(
+          `${node.url}/api/v1/streams/events?streamId=${encodeURIComponent(streamId)}`,
+        );
+        expect(reader.response.status).toBe(200);
+        const [replayed] = await reader.messages(1);
+        expect(JSON.parse(replayed.data)).toMatchObject({ messageUuid: 'tail-1' });
+        reader.close();
+      }
+      const reader = await EventStreamReader.open(
+        `${cluster.node('node-3').url}/api/v1/streams/events?streamId=${encodeURIComponent(streamId)}`,
+      );
+      await reader.messages(1);
+      await sendStored(cluster.node('node-2'), streamId, 'tail-2');
+      const [live] = await reader.messages(1);
+      expect(JSON.parse(live.data)).toMatchObject({ messageUuid: 'tail-2' });
       reader.close();
-    }
-    const reader = await EventStreamReader.open(
-      `${cluster.node('node-3').url}/api/v1/streams/events?streamId=${encodeURIComponent(streamId)}`,
-    );
-    await reader.messages(1);
-    await sendStored(cluster.node('node-2'), streamId, 'tail-2');
-    const [live] = await reader.messages(1);
-    expect(JSON.parse(live.data)).toMatchObject({ messageUuid: 'tail-2' });
-    reader.close();
-  });
+    });
 
-  it('a member that never comes back: its stored streams answer 503 naming it, never 424; the others go on', async () => {
-    const lost = await cluster.streamOwnedBy('node-3', 'gone');
-    const kept = await cluster.streamOwnedBy('node-1', 'kept');
-    await sendStored(cluster.node('node-1'), lost, 'lost-1');
-    await sendStored(cluster.node('node-2'), kept, 'kept-1');
+    it('a member that never comes back: its stored streams answer 503 naming it, never 424; the others go on', async () => {
+      const lost = await cluster.streamOwnedBy('node-3', 'gone');
+      const kept = await cluster.streamOwnedBy('node-1', 'kept');
+      await sendStored(cluster.node('node-1'), lost, 'lost-1');
+      await sendStored(cluster.node('node-2'), kept, 'kept-1');
 
-    await cluster.kill('node-3', 'SIGKILL');
-    await cluster.waitForRing(['node-1', 'node-2']);
-    for (const node of cluster.others()) {
-      const read = await node.receive({ streamId: lost, readFromDB: true, timeoutSeconds: 5 });
-      expect((await expectError(read, 503, 'OWNER_UNAVAILABLE')).error).toContain('node-3');
-      const send = await node.send({ streamId: lost, messageUuid: 'lost-2', message: 2, writeToDB: true });
-      expect((await expectError(send, 503, 'OWNER_UNAVAILABLE')).error).toContain('node-3');
-      expect(await readStored(node, kept)).toEqual(['kept-1']);
-      const tail = await node.receive({ streamId: lost, readFromDB: true, timeoutSeconds: 0 });
-      expect(tail.status).toBe(503);
-      const events = await fetch(`${node.url}/api/v1/streams/events?streamId=${encodeURIComponent(lost)}`);
-      expect((await expectError(events, 503, 'OWNER_UNAVAILABLE')).error).toContain('node-3');
-    }
-    await sendStored(cluster.node('node-2'), kept, 'kept-2');
-    expect(await readStored(cluster.node('node-1'), kept)).toEqual(['kept-1', 'kept-2']);
-  });
-});
+      await cluster.kill('node-3', 'SIGKILL');
+      await cluster.waitForRing(['node-1', 'node-2']);
+      for (const node of cluster.others()) {
+        const read = await node.receive({ streamId: lost, readFromDB: true, timeoutSeconds: 5 });
+        expect((await expectError(read, 503, 'OWNER_UNAVAILABLE')).error).toContain('node-3');
+        const send = await node.send({ streamId: lost, messageUuid: 'lost-2', message: 2, writeToDB: true });
+        expect((await expectError(send, 503, 'OWNER_UNAVAILABLE')).error).toContain('node-3');
+        expect(await readStored(node, kept)).toEqual(['kept-1']);
+        const tail = await node.receive({ streamId: lost, readFromDB: true, timeoutSeconds: 0 });
+        expect(tail.status).toBe(503);
+        const events = await fetch(`${node.url}/api/v1/streams/events?streamId=${encodeURIComponent(lost)}`);
+        expect((await expectError(events, 503, 'OWNER_UNAVAILABLE')).error).toContain('node-3');
+      }
+      await sendStored(cluster.node('node-2'), kept, 'kept-2');
+      expect(await readStored(cluster.node('node-1'), kept)).toEqual(['kept-1', 'kept-2']);
+    });
+  },
+);
 
-describe.runIf(postgresUrl !== null)('stored streams when an owner crashes: shared PostgreSQL', () => {
+describe.runIf(postgresUrl !== null)('stored streams when an owner crashes: shared PostgreSQL', CLUSTER_TEST, () => {
   let database: ScratchDatabase;
   let cluster: TestCluster;
 

@@ -1,46 +1,11 @@
-import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectError } from './support/api-helpers.js';
 import { drain, freeUdpPort, send, type ClusterView } from './support/cluster.js';
+import { freePortRange } from './support/ports.mjs';
 import { ServerProcess } from './support/server.js';
 
 const WORKERS = 2;
-
-/** Whether a TCP and a UDP socket can both bind `port` on loopback right now. */
-async function bothFree(port: number): Promise<boolean> {
-  const tcp = createServer();
-  const udp = createSocket('udp4');
-  try {
-    tcp.listen(port, '127.0.0.1');
-    await once(tcp, 'listening');
-    udp.bind(port, '127.0.0.1');
-    await once(udp, 'listening');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    tcp.close();
-    try {
-      udp.close();
-    } catch {
-      // never bound
-    }
-  }
-}
-
-/** A port `base` such that base … base + WORKERS are free for TCP and UDP (worker i uses base + i for both). */
-async function freePortRange(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    let free = true;
-    for (let i = 0; i <= WORKERS && free; i++) free = await bothFree(base + i);
-    if (free) return base;
-  }
-  throw new Error('no free port range');
-}
 
 /** The worker processes the machine's primary has forked, by pid. */
 function workerPids(primary: ServerProcess): number[] {
@@ -134,7 +99,7 @@ describe('node.workers', { timeout: 240_000 }, () => {
   }
 
   it('workers share the public port, each a ring member on its own port; a killed worker comes back', async () => {
-    const base = await freePortRange();
+    const base = await freePortRange(WORKERS + 1);
     const machine = await startMachine(base);
     expect(workerPids(machine)).toHaveLength(WORKERS);
     for (let i = 1; i <= WORKERS; i++) {
@@ -164,7 +129,7 @@ describe('node.workers', { timeout: 240_000 }, () => {
 
   it('SIGTERM drains the workers one by one: every buffered message is handed off, the primary exits 0', async () => {
     // Another node in the same cluster, where the machine's streams end up once all of its workers have left.
-    const [otherGossip, machineBase] = [await freeUdpPort(), await freePortRange()];
+    const [otherGossip, machineBase] = [await freeUdpPort(), await freePortRange(WORKERS + 1)];
     const seeds = [`127.0.0.1:${otherGossip}`, `127.0.0.1:${machineBase + 1}`].join(',');
     const other = await ServerProcess.start({
       env: {
@@ -199,7 +164,7 @@ describe('node.workers', { timeout: 240_000 }, () => {
   });
 
   it('forwards between workers over their channel: long polls woken across workers, large bodies, hang-ups', async () => {
-    const base = await freePortRange();
+    const base = await freePortRange(WORKERS + 1);
     await startMachine(base);
     const [w1, w2] = [workerAt(base + 1), workerAt(base + 2)];
     const channelCalls = await w1.metric('ipubsub_worker_channel_calls_total');
@@ -245,7 +210,7 @@ describe('node.workers', { timeout: 240_000 }, () => {
   });
 
   it('a worker crashing with forwarded requests in flight: clean 503s at once, and its restart rejoins', async () => {
-    const base = await freePortRange();
+    const base = await freePortRange(WORKERS + 1);
     const machine = await startMachine(base);
     const [w1, w2] = [workerAt(base + 1), workerAt(base + 2)];
     const streams = await Promise.all([0, 1, 2].map((i) => streamOwnedBy(w1, 'machine-w2', `crash${i}`)));

@@ -2,11 +2,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, freePortRange } from '../../e2e/support/ports.mjs';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 /** The deployed single-node configuration (CORS on, as a browser-facing node runs). */
@@ -23,45 +22,6 @@ export function cpuSecondsOf(pid) {
   }
   const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-}
-
-/**
- * A port `base` with base … base + 2n + 1 free on loopback for TCP and UDP: an iPubSub node of n workers takes
- * base + i for HTTP and, with the gossip port at base + n + 1, base + n + 1 + i for gossip.
- */
-async function freePortRange(n) {
-  const free = async (port) => {
-    const tcp = createServer();
-    const udp = createSocket('udp4');
-    try {
-      tcp.listen(port, '127.0.0.1');
-      await once(tcp, 'listening');
-      udp.bind(port, '127.0.0.1');
-      await once(udp, 'listening');
-      return true;
-    } catch {
-      return false;
-    } finally {
-      tcp.close();
-      udp.close(() => undefined);
-    }
-  };
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    let ok = true;
-    for (let port = base; port <= base + 2 * n + 1 && ok; port++) ok = await free(port);
-    if (ok) return base;
-  }
-  throw new Error('no free port range');
-}
-
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** A server under test: its process, port, and probes of its resource use. */
@@ -115,7 +75,8 @@ export class ServerUnderTest {
    */
   static async ipubsubWorkers(workers, root = REPO_ROOT) {
     const count = workers === 'auto' ? availableParallelism() : workers;
-    const base = await freePortRange(count);
+    // base + i for each worker's HTTP; with the gossip port at base + count + 1, base + count + 1 + i for its gossip.
+    const base = await freePortRange(2 * count + 2);
     const server = await ServerUnderTest.ipubsub(
       {
         IPUBSUB_NODE_WORKERS: String(workers),

@@ -76,3 +76,32 @@ export async function timed<T>(promise: Promise<T>, start = performance.now()): 
   const value = await promise;
   return [value, performance.now() - start];
 }
+
+/**
+ * The messageUuid of every stored message of the stream after `token` (none: from the start), oldest first, read
+ * through `node` in pages until a read finds nothing; `gaps` counts the pages that reported expired messages.
+ */
+export async function readStoredUuids(
+  node: ServerProcess,
+  streamId: string,
+  token?: string,
+): Promise<{ uuids: string[]; gaps: number }> {
+  const uuids: string[] = [];
+  let gaps = 0;
+  for (;;) {
+    const query: Record<string, string | number | boolean> = {
+      streamId,
+      readFromDB: true,
+      timeoutSeconds: 0,
+      maxMessages: 1000,
+    };
+    if (token !== undefined) query.dbResumeToken = token;
+    const res = await node.receive(query);
+    if (res.status === 424) return { uuids, gaps };
+    expect(res.status, await res.clone().text()).toBe(200);
+    const page = (await res.json()) as { messages: { messageUuid: string }[]; dbResumeToken: string; gap?: unknown };
+    if (page.gap !== undefined) gaps++;
+    for (const message of page.messages) uuids.push(message.messageUuid);
+    token = page.dbResumeToken;
+  }
+}

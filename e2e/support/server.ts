@@ -1,27 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpsRequest } from './tls.js';
+import { freePort } from './ports.mjs';
+
+export { freePort };
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const SERVER_MAIN = join(REPO_ROOT, 'apps/server/dist/main.js');
 /** The `ipubsub` command-line tool (the server package's bin). */
 export const CLI_MAIN = join(REPO_ROOT, 'apps/server/dist/cli/main.js');
-
-/** A free TCP port on loopback, chosen by the OS. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 export interface StartOptions {
   /** Config file relative to the repo root; none: defaults plus env. */
