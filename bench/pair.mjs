@@ -4,6 +4,8 @@
 //            whether deliveries keep up with sends (receivers that run ahead park and are woken by a send)
 //   sends    sends alone (BENCH_CONNECTIONS) over the same number of streams
 //   workers  both of the above through the shared port of a node with node.workers auto against one with 1
+//   workers-forward  with node.workers auto, sends entering worker 1 for streams it owns against streams its
+//            sibling owns: what forwarding between workers costs, in server CPU per send (all processes)
 // Rounds alternate the servers, the order rotating each round, and every round writes to new streams; each
 // round's figures, its ratios to the floor, and the medians are printed.
 import { availableParallelism } from 'node:os';
@@ -194,8 +196,60 @@ async function workersFigure() {
   ];
 }
 
+/** `count` stream ids that worker `owner` owns, as worker 1 (on `port + 1`) routes. */
+async function streamsOwnedBy(port, owner, count) {
+  const ids = [];
+  for (let i = 0; ids.length < count; i++) {
+    const res = await fetch(`http://127.0.0.1:${port + 1}/api/v1/cluster/owner?streamId=fw${i}`);
+    if ((await res.json()).owner.endsWith(`-w${owner}`)) ids.push(`fw${i}`);
+  }
+  return ids;
+}
+
+async function workersForwardFigure() {
+  heading(
+    'Workers: what forwarding to a sibling costs',
+    `node.workers auto; wrk sends (${options.CONNECTIONS} connections) to worker 1's own port, for 200 streams ` +
+      `worker 1 owns (local) and then 200 its sibling owns (forwarded); ${options.PAIR_DURATION} s each, ` +
+      `${options.PAIR_ROUNDS} rounds`,
+  );
+  const starters = [['auto', () => ServerUnderTest.ipubsubWorkers('auto')]];
+  if (options.BASELINE !== '')
+    starters.push(['auto baseline', () => ServerUnderTest.ipubsubWorkers('auto', options.BASELINE)]);
+  const streams = new Map();
+  const runs = await alternate({
+    starters,
+    warmup: async (server) => {
+      streams.set(server, [await streamsOwnedBy(server.port, 1, 200), await streamsOwnedBy(server.port, 2, 200)]);
+      await sendsAlone(server, 'fw-warm-', options.PAIR_WARMUP);
+    },
+    measure: async (server) => {
+      const result = {};
+      for (const [label, streamIds] of ['local', 'forwarded'].map((l, i) => [l, streams.get(server)[i]])) {
+        const measured = await withServerCpu(
+          server,
+          async () => {
+            const r = await runLoad({ tool, port: server.port + 1, seconds: options.PAIR_DURATION, streamIds });
+            return { sent: r.okPerSecond };
+          },
+          options.PAIR_DURATION,
+        );
+        result[label] = measured.cpuPerMessageUs;
+      }
+      return { ...result, sent: 0, overhead: result.forwarded - result.local };
+    },
+    describe: (r) =>
+      `CPU per send: local ${r.local.toFixed(1)} µs, forwarded ${r.forwarded.toFixed(1)} µs ` +
+      `(forwarding adds ${r.overhead.toFixed(1)} µs)`,
+  });
+  for (const [name, results] of runs)
+    line(name, `median: forwarding adds ${median(results.map((r) => r.overhead)).toFixed(1)} µs of CPU per send`);
+  return [];
+}
+
 const verdicts = [];
 if (selected('pair')) verdicts.push(...(await pairFigure()));
 if (selected('sends')) verdicts.push(...(await sendsFigure()));
 if (selected('workers')) verdicts.push(...(await workersFigure()));
+if (selected('workers-forward')) verdicts.push(...(await workersForwardFigure()));
 summary('Targets (pair)', verdicts);

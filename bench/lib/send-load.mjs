@@ -35,7 +35,7 @@ export function runSendLoad(tool, port, seconds, authorization = '') {
 /**
  * Runs one load generator against `port` for `seconds`: sends (`bench/lib/send.lua`, or autocannon) or, with
  * `receive`, long-poll receives (`bench/lib/receive.lua`, wrk only) over `streams` streams named
- * `<streamPrefix><n>`. Returns requests/s, the answers that were not 2xx (for receives: 424, nothing delivered),
+ * `<streamPrefix><n>` (sends with wrk: or the ids in `streamIds`). Returns requests/s, the answers that were not 2xx (for receives: 424, nothing delivered),
  * latency and the load generator's CPU (fraction of one core).
  */
 export async function runLoad({
@@ -45,6 +45,7 @@ export async function runLoad({
   connections = options.CONNECTIONS,
   streams = options.SEND_STREAMS,
   streamPrefix = 'send-',
+  streamIds = [],
   receive = false,
   receiveTimeoutSeconds = 5,
   /** `Authorization` header of every send (a node with auth.mode jwt). */
@@ -56,6 +57,7 @@ export async function runLoad({
     BENCH_LIB: join(REPO_ROOT, 'bench/lib'),
     BENCH_SEND_STREAMS: String(streams),
     BENCH_STREAM_PREFIX: streamPrefix,
+    BENCH_STREAM_IDS: streamIds.join(','),
     BENCH_RECEIVE_TIMEOUT_SECONDS: String(receiveTimeoutSeconds),
     BENCH_PAYLOAD: payloadOf(options.MESSAGE_BYTES),
     BENCH_AUTHORIZATION: authorization,

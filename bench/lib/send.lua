@@ -4,6 +4,9 @@ local streams = tonumber(os.getenv("BENCH_SEND_STREAMS"))
 local payload = os.getenv("BENCH_PAYLOAD")
 local prefix = os.getenv("BENCH_RUN_ID")
 local streamPrefix = os.getenv("BENCH_STREAM_PREFIX") or "send-"
+-- Or exactly these streams (comma-separated), e.g. those one worker owns.
+local ids = {}
+for id in string.gmatch(os.getenv("BENCH_STREAM_IDS") or "", "[^,]+") do ids[#ids + 1] = id end
 local counter = 0
 local threads = 0
 
@@ -22,7 +25,8 @@ if authorization ~= nil and authorization ~= "" then wrk.headers["Authorization"
 
 function request()
   counter = counter + 1
-  local body = '{"streamId":"' .. streamPrefix .. (counter % streams) .. '","messageUuid":"' .. prefix .. tag .. '-' .. counter ..
+  local stream = #ids > 0 and ids[(counter % #ids) + 1] or (streamPrefix .. (counter % streams))
+  local body = '{"streamId":"' .. stream .. '","messageUuid":"' .. prefix .. tag .. '-' .. counter ..
     '","message":' .. payload .. '}'
   return wrk.format(nil, nil, nil, body)
 end
