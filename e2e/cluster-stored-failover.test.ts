@@ -75,8 +75,11 @@ async function leaveAndRejoin(cluster: TestCluster): Promise<void> {
   expect(await readStored(cluster.node('node-3'), streamId, tokenWhileAway)).toEqual(all.slice(1));
 }
 
-/** Three nodes, a kill, a restart and two ring changes per test: generous on a loaded machine. */
-const CLUSTER_TEST = { timeout: 180_000 };
+/**
+ * Three nodes, a kill, a restart and two ring changes per test, and the scenario's sends: generous on a loaded
+ * machine, and growing with the size bench/failover.mjs asks for (its own --testTimeout does not override this).
+ */
+const CLUSTER_TEST = { timeout: 60_000 + STREAMS * PER_STREAM * 100 };
 
 describe(
   'stored streams when members go and come back: embedded SQLite with store.allowNodeLocalInCluster',
