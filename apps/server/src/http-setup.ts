@@ -14,7 +14,7 @@ import type { FastifyReply, FastifyRequest, FastifyServerFactory } from 'fastify
 import type { Logger } from 'pino';
 import { DataPlane } from './api/data-plane.js';
 import type { SendGate } from './api/send-gate.js';
-import { STREAMS_PATH_PREFIX } from './api/streams.routes.js';
+import { STREAMS_PATH_PREFIX } from './api/stream-paths.js';
 import { Validation } from './api/validation.js';
 import type { AppConfig } from './config/index.js';
 import { logRequest, secondsSinceArrival, stampArrival, type Metrics } from './observability/index.js';

@@ -6,7 +6,8 @@ import fastJson from 'fast-json-stringify';
 import { parse as parseQuery } from 'fast-querystring';
 import type { Logger } from 'pino';
 import type { RouteDurations } from '../observability/index.js';
-import { RequestError, sendError } from './errors.js';
+import { DomainError } from '../domain-error.js';
+import { sendError, sendRefusal } from './errors.js';
 import { StreamReply, StreamRequest, type AnswerWriter } from './exchange.js';
 import { parseJson } from './json-body.js';
 import { describeInvalid, type Validation } from './validation.js';
@@ -183,7 +184,7 @@ class CompiledRoute implements AnswerWriter {
   }
 
   private refuse(reply: StreamReply, err: unknown): void {
-    if (err instanceof RequestError) void sendError(reply, err.code, err.message);
+    if (err instanceof DomainError) sendRefusal(reply, err);
     else this.fail(reply, err as Error);
   }
 

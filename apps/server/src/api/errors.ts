@@ -3,6 +3,7 @@ import { ERROR_STATUS, type ErrorCode } from '@ipubsub/sdk/wire';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Denial } from '../auth/index.js';
+import { DomainError } from '../domain-error.js';
 
 /** What `sendError` answers through: the data plane's StreamReply, or a Fastify reply (Nest's routes). */
 interface ErrorReply {
@@ -15,6 +16,11 @@ export function sendError(reply: ErrorReply, code: ErrorCode, error: string): vo
   reply.code(ERROR_STATUS[code]).send({ error, code });
 }
 
+/** A refusal raised below the api layer, answered with its code's status. */
+export function sendRefusal(reply: ErrorReply, refusal: DomainError): void {
+  sendError(reply, refusal.code, refusal.message);
+}
+
 /** A refused token or scope: `{error, code}` with the WWW-Authenticate challenge of RFC 6750. */
 export function sendDenial(reply: ErrorReply, denial: Denial): void {
   if (denial.challenge !== undefined) reply.header('www-authenticate', denial.challenge);
@@ -23,16 +29,6 @@ export function sendDenial(reply: ErrorReply, denial: Denial): void {
 
 /** A long poll let go because its stream moved to another node (cluster hand-off): the next poll reaches the new owner. */
 export const STREAM_MOVED = 'stream moved to another node; poll again';
-
-/** A client mistake found after schema validation (cross-field rules, configured limits). */
-export class RequestError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 interface FastifyLikeError {
   statusCode?: number;
@@ -66,7 +62,6 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 
   private classify(exception: unknown): [ErrorCode, string] {
-    if (exception instanceof RequestError) return [exception.code, exception.message];
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       if (status === 404) return ['NOT_FOUND', 'no such route'];
@@ -75,15 +70,17 @@ export class ApiExceptionFilter implements ExceptionFilter {
       if (status === 415) return ['UNSUPPORTED_MEDIA_TYPE', exception.message];
       if (status < 500) return ['INVALID_REQUEST', exception.message];
     }
-    return classifyFastifyError(exception, this.logger);
+    return classifyError(exception, this.logger);
   }
 }
 
 /**
- * Fastify's errors (validation, body parsing) as `{error, code}`; anything else is a bug, logged and answered
- * 500 without details. Used by Nest's filter and by the stream API's own Fastify instance.
+ * A refusal raised by any layer (DomainError) and Fastify's errors (validation, body parsing) as `{error, code}`;
+ * anything else is a bug, logged and answered 500 without details. Used by Nest's filter and by the stream
+ * API's own Fastify instance.
  */
-export function classifyFastifyError(exception: unknown, logger: Logger): [ErrorCode, string] {
+export function classifyError(exception: unknown, logger: Logger): [ErrorCode, string] {
+  if (exception instanceof DomainError) return [exception.code, exception.message];
   const error = exception as FastifyLikeError;
   const mapped = error?.code !== undefined ? FASTIFY_ERRORS[error.code] : undefined;
   if (mapped !== undefined) return [mapped, describe(error)];

@@ -1,5 +1,5 @@
 export { ApiModule } from './api.module.js';
-export { ApiExceptionFilter, RequestError, sendError } from './errors.js';
+export { ApiExceptionFilter, sendError } from './errors.js';
 export { SendGate } from './send-gate.js';
 export { StreamEventsController } from './stream-events.js';
 export { StreamsController } from './streams.controller.js';

@@ -1,4 +1,4 @@
-import { RequestError } from './errors.js';
+import { DomainError } from '../domain-error.js';
 
 /**
  * Deepest nesting of arrays and objects a body may have. JSON.parse reads any depth, but JSON.stringify
@@ -11,17 +11,17 @@ export const MAX_JSON_DEPTH = 256;
  * A JSON body as JSON.parse reads it. Fastify's own parser refuses `__proto__` and `constructor` keys, but a
  * message is any JSON and must come back as sent: JSON.parse makes such keys plain own properties (it never
  * sets a prototype), the wire schemas refuse unknown keys in the envelope, and message bodies are only ever
- * stored and serialized again, never merged into other objects. Throws a RequestError (400) saying what is wrong.
+ * stored and serialized again, never merged into other objects. Throws a DomainError (400 INVALID_REQUEST) saying what is wrong.
  */
 export function parseJson(text: string): unknown {
   // A body shorter than twice the limit cannot nest deeper: most are, and skip the scan.
   if (text.length > 2 * MAX_JSON_DEPTH && nestedDeeperThan(text, MAX_JSON_DEPTH)) {
-    throw new RequestError('INVALID_REQUEST', `body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
+    throw new DomainError('INVALID_REQUEST', `body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new RequestError('INVALID_REQUEST', `body is not valid JSON: ${(err as Error).message}`);
+    throw new DomainError('INVALID_REQUEST', `body is not valid JSON: ${(err as Error).message}`);
   }
 }
 

@@ -18,7 +18,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../config/index.js';
 import { PACKAGE_VERSION } from '../package-version.js';
-import { EVENTS_ROUTE, RECEIVE_ROUTE, SEND_ROUTE } from './streams.routes.js';
+import { EVENTS_ROUTE, RECEIVE_ROUTE, SEND_ROUTE } from './stream-paths.js';
 
 /** Where the document and its interactive reference are served. */
 export const OPENAPI_ROUTE = '/openapi.json';

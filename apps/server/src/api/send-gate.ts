@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERROR_STATUS } from '@ipubsub/sdk/wire';
 import type { MemoryBudget } from '../streams/index.js';
-import { SEND_ROUTE } from './streams.routes.js';
+import { SEND_ROUTE } from './stream-paths.js';
 
 /** When a memory-full node asks to be retried: its budget frees the moment receivers read, so soon. */
 export const MEMORY_FULL_RETRY_AFTER_SECONDS = 1;

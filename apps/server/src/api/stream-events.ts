@@ -5,12 +5,13 @@ import { Counter } from 'prom-client';
 import type { EventsQuery } from '@ipubsub/sdk/wire';
 import type { StreamReply, StreamRequest } from './exchange.js';
 import { AUTHENTICATOR, type Authenticator } from '../auth/index.js';
-import { ClusterRouter, isForwarded } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { Metrics } from '../observability/index.js';
-import { StoredStreams, storedMessageFields, type ReadResult, type StorePosition } from '../store/index.js';
+import { StoredStreams, type ReadResult, type StorePosition } from '../store/index.js';
 import { StreamEngine, type MemoryBudget } from '../streams/index.js';
 import { sendDenial, sendError } from './errors.js';
+import { ClusterForwarding, isForwarded } from './forwarding.js';
+import { storedMessageFields } from './stored-http.js';
 
 /** Messages read per page of a live tail; a reader that is behind catches up a page at a time. */
 const PAGE_SIZE = 100;
@@ -43,7 +44,7 @@ export class StreamEventsController {
     @Inject(StoredStreams) private readonly stored: StoredStreams,
     @Inject(Metrics) private readonly metrics: Metrics,
     @Inject(AUTHENTICATOR) private readonly auth: Authenticator | null,
-    @Inject(ClusterRouter) private readonly cluster: ClusterRouter,
+    @Inject(ClusterForwarding) private readonly cluster: ClusterForwarding,
     @Inject(StreamEngine) engine: StreamEngine,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {

@@ -1,11 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULTS, type ReceiveQuery, type ReceivedMessage, type SendRequest } from '@ipubsub/sdk/wire';
 import { AUTHENTICATOR, Denial, type Authenticator, type StreamAction } from '../auth/index.js';
-import { ClusterRouter, isForwarded } from '../cluster/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { NodeLifecycle } from '../lifecycle/index.js';
 import { Metrics } from '../observability/index.js';
-import { StoredStreamsHttp } from '../store/index.js';
 import {
   PARKED,
   StreamEngine,
@@ -17,9 +15,11 @@ import {
 } from '../streams/index.js';
 import { sendDenial, sendError, STREAM_MOVED } from './errors.js';
 import type { StreamReply, StreamRequest } from './exchange.js';
+import { ClusterForwarding, isForwarded } from './forwarding.js';
 import { isoTimestamp } from './iso-time.js';
 import { MEMORY_FULL_ERROR, MEMORY_FULL_RETRY_AFTER_SECONDS } from './send-gate.js';
 import { serializeBatch, serializeMessage } from './serializers.js';
+import { StoredStreamsHttp } from './stored-http.js';
 
 /** Send and receive; `streams.routes.ts` maps them to data-plane routes with their wire schemas. */
 @Injectable()
@@ -30,7 +30,7 @@ export class StreamsController {
     @Inject(StreamEngine) private readonly engine: StreamEngine,
     @Inject(Metrics) private readonly metrics: Metrics,
     @Inject(NodeLifecycle) private readonly lifecycle: NodeLifecycle,
-    @Inject(ClusterRouter) private readonly cluster: ClusterRouter,
+    @Inject(ClusterForwarding) private readonly cluster: ClusterForwarding,
     @Inject(StoredStreamsHttp) private readonly stored: StoredStreamsHttp,
     @Inject(AUTHENTICATOR) private readonly auth: Authenticator | null,
     @Inject(APP_CONFIG) config: AppConfig,

@@ -2,13 +2,8 @@ import { EventsQuery, ReceiveQuery, SendRequest, SendResponse } from '@ipubsub/s
 import type { RequestDurations } from '../observability/index.js';
 import type { DataPlane } from './data-plane.js';
 import type { StreamEventsController } from './stream-events.js';
+import { EVENTS_ROUTE, RECEIVE_ROUTE, SEND_ROUTE } from './stream-paths.js';
 import type { StreamsController } from './streams.controller.js';
-
-/** Every path of the stream API starts with this; the HTTP server sends such requests to the data plane. */
-export const STREAMS_PATH_PREFIX = '/api/v1/streams/';
-export const SEND_ROUTE = `${STREAMS_PATH_PREFIX}send`;
-export const RECEIVE_ROUTE = `${STREAMS_PATH_PREFIX}receive`;
-export const EVENTS_ROUTE = `${STREAMS_PATH_PREFIX}events`;
 
 /**
  * The stream API's routes: the wire schemas requests are validated and answers serialized with, and the

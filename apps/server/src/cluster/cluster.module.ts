@@ -8,21 +8,18 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { NodeLifecycle } from '../lifecycle/index.js';
 import { Metrics, Readiness } from '../observability/index.js';
-import { StoredStreams, StoredStreamsHttp, StoreModule } from '../store/index.js';
+import { StoredStreams, StoreModule } from '../store/index.js';
 import { StreamEngine } from '../streams/index.js';
 import { StreamsModule } from '../streams/streams.module.js';
 import { clusterTrust } from '../tls.js';
 import { ClusterAuth } from './auth.js';
-import { ClusterController } from './cluster.controller.js';
 import { HandOff } from './handoff.js';
-import { registerInternalRoutes } from './internal-routes.js';
 import { Membership } from './membership/membership.js';
 import { isMember } from './membership/swim.js';
 import { formatAddress } from './membership/udp-transport.js';
@@ -31,12 +28,10 @@ import { ClusterRouter } from './router.js';
 import { StoredHomes } from './stored-homes.js';
 
 const CLUSTER_LOGGER = Symbol('CLUSTER_LOGGER');
-/** Node-to-node hand-off requests may be this large (a chunk is 4 MiB, one message up to http.bodyLimitBytes). */
-const INTERNAL_BODY_LIMIT = 64 * 1024 * 1024;
 
 /**
- * Membership, ownership and hand-off. Global so that the streams controller can route through
- * `ClusterRouter` and the shutdown can call `HandOff.leave()` without importing this module.
+ * Membership, ownership and hand-off. Global so that the api layer can route through `ClusterRouter` and
+ * serve the hand-off's routes, and the shutdown can call `HandOff.leave()`, without importing this module.
  */
 @Global()
 @Module({})
@@ -46,7 +41,6 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
     return {
       module: ClusterModule,
       imports: [StreamsModule, StoreModule],
-      controllers: [ClusterController],
       providers: [
         { provide: CLUSTER_LOGGER, useValue: logger.child({ component: 'cluster' }) },
         {
@@ -122,50 +116,24 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
         },
         {
           provide: ClusterRouter,
-          inject: [Membership, HandOff, StoredHomes, PeerClient, ClusterAuth, Metrics, CLUSTER_LOGGER, APP_CONFIG],
+          inject: [Membership, HandOff, StoredHomes, ClusterAuth, APP_CONFIG],
           useFactory: (
             membership: Membership,
             handOff: HandOff,
             homes: StoredHomes,
-            peers: PeerClient,
             auth: ClusterAuth,
-            metrics: Metrics,
-            log: Logger,
             config: AppConfig,
-          ) => {
-            const forwards = new Counter({
-              name: 'ipubsub_cluster_forwarded_requests_total',
-              help: 'Stream requests forwarded to their owner, by outcome (unavailable: answered 503 OWNER_UNAVAILABLE)',
-              labelNames: ['outcome'] as const,
-              registers: [metrics.registry],
-            });
-            const ok = forwards.labels('ok');
-            const unavailable = forwards.labels('unavailable');
-            return new ClusterRouter(
-              membership,
-              handOff,
-              homes,
-              peers,
-              auth,
-              { forwarded: () => ok.inc(), unavailable: () => unavailable.inc() },
-              log,
-              config.auth.mode === 'jwt',
-            );
-          },
+          ) => new ClusterRouter(membership, handOff, homes, auth, config.auth.mode === 'jwt'),
         },
       ],
-      exports: [ClusterRouter, HandOff],
+      exports: [ClusterRouter, HandOff, Membership, PeerClient, StoredHomes, ClusterAuth],
     };
   }
 
   constructor(
     @Inject(Membership) private readonly membership: Membership,
     @Inject(HandOff) private readonly handOff: HandOff,
-    @Inject(StoredHomes) private readonly homes: StoredHomes,
-    @Inject(ClusterRouter) private readonly router: ClusterRouter,
-    @Inject(StoredStreamsHttp) private readonly storedHttp: StoredStreamsHttp,
     @Inject(PeerClient) private readonly peers: PeerClient,
-    @Inject(ClusterAuth) private readonly auth: ClusterAuth,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
     @Inject(Readiness) private readonly readiness: Readiness,
     @Inject(Metrics) private readonly metrics: Metrics,
@@ -181,11 +149,7 @@ export class ClusterModule implements OnModuleInit, OnApplicationBootstrap, OnAp
     );
     this.metrics.gauge('ipubsub_cluster_ring_version', 'Ring changes seen by this node', () => membership.ring.version);
     if (!membership.clustered) return;
-    // A stored long poll whose stream moves away while it waits here goes on to the new owner.
-    this.storedHttp.movedReads = (streamId, reply, startedAt) => this.router.rerouteMoved(streamId, reply, startedAt);
     await membership.bind();
-    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    registerInternalRoutes(fastify, this.handOff, this.homes, this.auth, INTERNAL_BODY_LIMIT);
   }
 
   /** Gossip starts once the HTTP server listens, so that no member forwards to this node before it can answer. */

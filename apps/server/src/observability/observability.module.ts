@@ -1,14 +1,12 @@
 import { Global, Inject, Module, type OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { NODE_STATES, NodeLifecycle } from '../lifecycle/index.js';
-import { HealthController } from './health.controller.js';
 import { Metrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 
-/** `/health`, `/ready` and `/metrics`; `Metrics` itself is made before Nest (main.ts), as the HTTP server uses it. */
+/** Readiness checks and the node-state gauge (api/ serves `/health`, `/ready`, `/metrics`); `Metrics` itself is made before Nest (main.ts), as the HTTP server uses it. */
 @Global()
 @Module({
-  controllers: [HealthController],
   providers: [Readiness],
   exports: [Readiness],
 })

@@ -1,6 +1,6 @@
 export { StoreModule, MESSAGE_STORE } from './store.module.js';
 export { StoredStreams } from './stored-streams.js';
-export { StoredStreamsHttp, storedMessageFields } from './stored-http.js';
+export type { StoredRead } from './stored-streams.js';
 export type {
   MessageStore,
   NewMessage,

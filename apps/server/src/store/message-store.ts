@@ -1,3 +1,5 @@
+import { DomainError } from '../domain-error.js';
+
 /**
  * The message store port: what the server needs from a database to keep stored streams. Adapters (the SQL
  * ones through TypeORM, Cassandra) implement it; nothing here assumes SQL, rows or transactions.
@@ -118,6 +120,10 @@ export class InvalidPositionError extends Error {
 }
 
 /** The store cannot be reached or failed; stored sends and reads answer 503 while it lasts. */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends DomainError {
   override readonly name = 'StoreUnavailableError';
+
+  constructor(message: string) {
+    super('STORE_UNAVAILABLE', message);
+  }
 }

@@ -7,7 +7,6 @@ import { openMessageStore } from './open-store.js';
 import { PurgeSchedule } from './purge-schedule.js';
 import { ResumeTokens } from './resume-token.js';
 import { StoredReadWaiters } from './stored-read-waiters.js';
-import { StoredStreamsHttp } from './stored-http.js';
 import { StoredStreams } from './stored-streams.js';
 
 /** Injection token of the MessageStore adapter chosen by `store.type`. */
@@ -30,13 +29,8 @@ const DEFAULT_TOKEN_SECRET = ConfigSchema.properties.store.properties.tokenSecre
       useFactory: (store: MessageStore, config: AppConfig) =>
         new StoredStreams(store, new ResumeTokens(config.store.tokenSecret), new StoredReadWaiters(config.limits)),
     },
-    {
-      provide: StoredStreamsHttp,
-      inject: [StoredStreams, Metrics],
-      useFactory: (stored: StoredStreams, metrics: Metrics) => new StoredStreamsHttp(stored, metrics),
-    },
   ],
-  exports: [StoredStreams, StoredStreamsHttp],
+  exports: [StoredStreams],
 })
 export class StoreModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('store');

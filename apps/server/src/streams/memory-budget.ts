@@ -1,3 +1,5 @@
+import { DomainError } from '../domain-error.js';
+
 /**
  * The node-wide budget for message data held in memory: buffered in streams, parked with blocked senders,
  * waiting for a store's group commit, or on its way to another node in a hand-off. A message's size is the
@@ -47,8 +49,12 @@ export class MemoryBudget {
 }
 
 /** A hand-off whose messages this node has no room for; the sender keeps them and tries again later. */
-export class MemoryFullError extends Error {
+export class MemoryFullError extends DomainError {
   override readonly name = 'MemoryFullError';
+
+  constructor(message: string) {
+    super('MEMORY_FULL', message);
+  }
 }
 
 /**

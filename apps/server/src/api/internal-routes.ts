@@ -1,13 +1,19 @@
-import { NodeWire } from '@ipubsub/sdk/wire';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
-import { sendError } from '../api/errors.js';
-import { MemoryFullError } from '../streams/index.js';
-import { AUTH_HEADER, type ClusterAuth } from './auth.js';
-import type { HandOff } from './handoff.js';
-import { INTERNAL_CONTENT_TYPE } from './peer-client.js';
-import type { StoredHomes } from './stored-homes.js';
+import { NodeWire } from '@ipubsub/sdk/wire';
+import {
+  AUTH_HEADER,
+  INTERNAL_CONTENT_TYPE,
+  type ClusterAuth,
+  type HandOff,
+  type StoredHomes,
+} from '../cluster/index.js';
+import { DomainError } from '../domain-error.js';
+import { sendError, sendRefusal } from './errors.js';
+
+/** Node-to-node hand-off requests may be this large (a chunk is 4 MiB, one message up to http.bodyLimitBytes). */
+const INTERNAL_BODY_LIMIT = 64 * 1024 * 1024;
 
 /**
  * The node-to-node routes of the hand-off protocol (in-memory streams, and stored messages on a node-local store). They sit on Fastify directly, not in a Nest controller,
@@ -19,8 +25,8 @@ export function registerInternalRoutes(
   handOff: HandOff,
   homes: StoredHomes,
   auth: ClusterAuth,
-  bodyLimit: number,
 ): void {
+  const bodyLimit = INTERNAL_BODY_LIMIT;
   void fastify.register(async (scope) => {
     scope.addContentTypeParser(INTERNAL_CONTENT_TYPE, { parseAs: 'string', bodyLimit }, (_req, body, done) =>
       done(null, body),
@@ -44,7 +50,7 @@ export function registerInternalRoutes(
         try {
           return reply.code(200).send((await serve(payload as T)) ?? { ok: true });
         } catch (err) {
-          if (err instanceof MemoryFullError) return sendError(reply, 'MEMORY_FULL', err.message);
+          if (err instanceof DomainError) return sendRefusal(reply, err);
           return sendError(reply, 'INTERNAL', (err as Error).message);
         }
       });

@@ -3,7 +3,7 @@ import { RouteSchema } from '@nestjs/platform-fastify';
 import { RING_HASH, StreamId, type ClusterRouting } from '@ipubsub/sdk/wire';
 import { Type } from '@sinclair/typebox';
 import { APP_CONFIG, type AppConfig } from '../config/index.js';
-import { Membership, type MemberView } from './membership/membership.js';
+import { Membership, type MemberView } from '../cluster/index.js';
 
 export interface ClusterView {
   readonly cluster: string;

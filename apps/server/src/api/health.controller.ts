@@ -1,8 +1,7 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { NodeLifecycle } from '../lifecycle/index.js';
-import { Metrics } from './metrics.js';
-import { Readiness } from './readiness.js';
+import { Metrics, Readiness } from '../observability/index.js';
 
 @Controller()
 export class HealthController {

@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import { DEFAULTS, type ErrorCode, type ReceiveQuery, type SendRequest } from '@ipubsub/sdk/wire';
-import type { StreamReply } from '../api/exchange.js';
-import { sendError, STREAM_MOVED } from '../api/errors.js';
+import type { StreamReply } from './exchange.js';
+import { DomainError } from '../domain-error.js';
 import type { Metrics } from '../observability/index.js';
-import { StoreUnavailableError, type StoredMessage } from './message-store.js';
-import type { StoredRead, StoredStreams } from './stored-streams.js';
+import type { StoredMessage, StoredRead, StoredStreams } from '../store/index.js';
+import { sendError, STREAM_MOVED } from './errors.js';
 
 /**
  * What becomes of a stored long poll whose stream moved to another node while it waited. `startedAt`
@@ -14,7 +14,7 @@ import type { StoredRead, StoredStreams } from './stored-streams.js';
 export type MovedReadHandler = (streamId: string, reply: StreamReply, startedAt: number) => Promise<void>;
 
 /** Without a cluster to send it on: 424, and the client's next poll reaches the new owner. */
-const answerMoved: MovedReadHandler = async (_streamId, reply) => {
+export const answerMoved: MovedReadHandler = async (_streamId, reply) => {
   void sendError(reply, 'NO_MESSAGE', STREAM_MOVED);
 };
 
@@ -25,12 +25,12 @@ const answerMoved: MovedReadHandler = async (_streamId, reply) => {
 export class StoredStreamsHttp {
   private readonly logger = new Logger('store');
   private failing = false;
-  /** In a cluster, the router sets this to send such a poll on to the stream's new owner. */
-  movedReads: MovedReadHandler = answerMoved;
 
   constructor(
     private readonly stored: StoredStreams,
     private readonly metrics: Metrics,
+    /** In a cluster, sends such a poll on to the stream's new owner (ClusterForwarding.rerouteMoved). */
+    private readonly movedReads: MovedReadHandler,
   ) {}
 
   async send(body: SendRequest, reply: StreamReply): Promise<void> {
@@ -116,7 +116,7 @@ export class StoredStreamsHttp {
       this.logger.error(`message store failing: ${(err as Error)?.message ?? String(err)}`);
     }
     // The database's own words stay in the log; the client learns only that the store failed (or is overloaded).
-    const error = err instanceof StoreUnavailableError ? err.message : 'message store unavailable; retry later';
+    const error = err instanceof DomainError ? err.message : 'message store unavailable; retry later';
     this.fail(reply, 'STORE_UNAVAILABLE', error);
   }
 
