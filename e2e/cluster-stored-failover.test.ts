@@ -15,8 +15,20 @@ const STREAMS = Number(process.env.FAILOVER_STREAMS ?? 30);
 const PER_STREAM = Number(process.env.FAILOVER_PER_STREAM ?? 40);
 const postgresUrl = testServerUrl('postgres');
 
-function report(store: string, figures: FailoverFigures): void {
+/**
+ * Kills node-2 under load and restarts it (support/stored-failover.ts); prints the figures (bench/failover.mjs
+ * reads them) and checks nothing was lost, and what reads of its streams answered meanwhile.
+ */
+async function ownerKilledUnderLoad(cluster: TestCluster, store: string, outageStatus: string): Promise<void> {
+  const figures = await killOwnerUnderLoad(cluster, {
+    streams: STREAMS,
+    perStream: PER_STREAM,
+    victim: 'node-2',
+    downMs: 3_000,
+  });
   console.info(`failover figures (${store}): ${JSON.stringify(figures)}`);
+  expectNothingLost(figures);
+  expect(Object.keys(figures.outageReads)).toEqual([outageStatus]);
 }
 
 function expectNothingLost(figures: FailoverFigures): void {
@@ -96,16 +108,8 @@ describe(
     });
 
     it('an owner SIGKILLed under load and restarted: every acknowledged message is readable once, in order, through any member and from any token', async () => {
-      const figures = await killOwnerUnderLoad(cluster, {
-        streams: STREAMS,
-        perStream: PER_STREAM,
-        victim: 'node-2',
-        downMs: 3_000,
-      });
-      report('sqlite, opt-in', figures);
-      expectNothingLost(figures);
       // While its home was down, a stream's stored messages were refused with a retryable 503 — never a 424.
-      expect(Object.keys(figures.outageReads)).toEqual(['503']);
+      await ownerKilledUnderLoad(cluster, 'sqlite, opt-in', '503');
     });
 
     it('a member that leaves (SIGTERM) hands its stored messages to the next homes and takes them back when it rejoins', async () => {
@@ -182,16 +186,8 @@ describe.runIf(postgresUrl !== null)('stored streams when an owner crashes: shar
   });
 
   it('an owner SIGKILLed under load and restarted: every acknowledged message is readable once, in order, through any member and from any token', async () => {
-    const figures = await killOwnerUnderLoad(cluster, {
-      streams: STREAMS,
-      perStream: PER_STREAM,
-      victim: 'node-2',
-      downMs: 3_000,
-    });
-    report('postgres', figures);
-    expectNothingLost(figures);
     // The shared database: the interim owner serves the stream while its owner is down.
-    expect(Object.keys(figures.outageReads)).toEqual(['200']);
+    await ownerKilledUnderLoad(cluster, 'postgres', '200');
   });
 
   it('an owner that leaves (SIGTERM) and rejoins: every stored message reads back through every member', async () => {
