@@ -25,12 +25,8 @@ import { closeUnusedConnections, configureHttp, createDataPlane, serveHttp } fro
 import {
   checkWorkerConfig,
   listenOnOwnPort,
-  serveSiblings,
   SiblingChannel,
-  siblingSocket,
-  siblingSockets,
   WORKER_INDEX_ENV,
-  WORKER_SOCKETS_ENV,
   workerConfig,
   workerCount,
   WorkerSupervisor,
@@ -63,9 +59,7 @@ async function main(): Promise<void> {
   const worker = cluster.isWorker ? Number(process.env[WORKER_INDEX_ENV]) : 0;
   const config = worker > 0 ? workerConfig(machine, worker, workers) : machine;
   // Sibling workers forward to one another over Unix sockets in the primary's private directory.
-  const sockets = worker > 0 ? process.env[WORKER_SOCKETS_ENV] : undefined;
-  const siblings =
-    sockets === undefined ? undefined : new SiblingChannel(siblingSockets(machine, worker, workers, sockets));
+  const siblings = SiblingChannel.forWorker(machine, worker, workers);
   const logger = await createLogger(config.log, config.node.name);
   const validation = new Validation();
   const dataPlane = createDataPlane(config, logger, validation);
@@ -100,8 +94,8 @@ async function main(): Promise<void> {
   await registerOpenApi(app.getHttpAdapter().getInstance(), config);
   await app.listen(config.http.port, config.http.host);
   if (worker > 0) await listenOnOwnPort(app.getHttpServer(), config.http.host, workerOwnPort(machine, worker));
-  if (siblings !== undefined && sockets !== undefined) {
-    await serveSiblings(app.getHttpServer(), siblingSocket(sockets, worker), config.http.bodyLimitBytes);
+  if (siblings !== undefined) {
+    await siblings.listen(app.getHttpServer(), config.http.bodyLimitBytes);
     metrics.counter(
       'ipubsub_worker_channel_calls_total',
       'Stream requests forwarded to a sibling worker of this machine over its Unix socket rather than HTTP',

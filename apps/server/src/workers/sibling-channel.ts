@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { Server as HttpServer, ServerResponse } from 'node:http';
 import { createConnection, type Socket } from 'node:net';
 import {
   PeerUnreachable,
@@ -7,7 +7,10 @@ import {
   type PeerResponse,
   type SiblingRoutes,
 } from '../cluster/index.js';
+import type { AppConfig } from '../config/index.js';
 import { CorkedWriter, FrameFields, FrameKind, FrameReader, requestFrame, signalFrame } from './sibling-frames.js';
+import { serveSiblings } from './sibling-server.js';
+import { siblingSocket, siblingSockets, WORKER_SOCKETS_ENV } from './worker-config.js';
 
 /** Answers may carry many messages (a batch receive): only a frame past this is taken for a broken stream. */
 const MAX_ANSWER_BYTES = 1024 * 1024 * 1024;
@@ -27,8 +30,29 @@ export class SiblingChannel implements SiblingRoutes {
   /** Calls sent so far, for the metric. */
   calls = 0;
 
-  /** `sockets`: each sibling's advertised HTTP URL (as the ring names it) → its channel socket. */
-  constructor(private readonly sockets: ReadonlyMap<string, string>) {}
+  /**
+   * `sockets`: each sibling's advertised HTTP URL (as the ring names it) → its channel socket; `ownSocket`:
+   * where the siblings reach this worker.
+   */
+  constructor(
+    private readonly sockets: ReadonlyMap<string, string>,
+    private readonly ownSocket: string,
+  ) {}
+
+  /**
+   * The channel of worker `index` (1…`workers`; 0 is a node without workers) of the machine configured by
+   * `machine`, if the primary gave the workers a socket directory (it does unless its path is too long).
+   */
+  static forWorker(machine: AppConfig, index: number, workers: number): SiblingChannel | undefined {
+    const directory = process.env[WORKER_SOCKETS_ENV];
+    if (index === 0 || directory === undefined) return undefined;
+    return new SiblingChannel(siblingSockets(machine, index, workers, directory), siblingSocket(directory, index));
+  }
+
+  /** Serves on `http` what the siblings forward to this worker (see `serveSiblings`). */
+  listen(http: HttpServer, bodyLimitBytes: number): Promise<void> {
+    return serveSiblings(http, this.ownSocket, bodyLimitBytes);
+  }
 
   has(base: string): boolean {
     return this.sockets.has(base);
