@@ -21,7 +21,7 @@ import { clusterTrust } from '../tls.js';
 import { ClusterAuth } from './auth.js';
 import { HandOff } from './handoff.js';
 import { Membership } from './membership/membership.js';
-import { isMember } from './membership/swim.js';
+import { isMember } from './membership/member-records.js';
 import { formatAddress } from './membership/udp-transport.js';
 import { PeerClient, type SiblingRoutes } from './peer-client.js';
 import { ClusterRouter } from './router.js';

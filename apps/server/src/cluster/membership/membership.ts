@@ -4,7 +4,8 @@ import type { NodeLifecycle } from '../../lifecycle/index.js';
 import type { ClusterAuth } from '../auth.js';
 import { Ring } from '../ring.js';
 import { HomeMembers } from './home-members.js';
-import { Swim, isMember } from './swim.js';
+import { isMember } from './member-records.js';
+import { Swim } from './swim.js';
 import type { MemberAddress, MemberUpdate, MembershipEvent, SwimTiming } from './types.js';
 import { UdpTransport } from './udp-transport.js';
 

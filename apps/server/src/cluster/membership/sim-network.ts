@@ -1,4 +1,5 @@
-import { Swim, isMember } from './swim.js';
+import { isMember } from './member-records.js';
+import { Swim } from './swim.js';
 import type { MemberState, MembershipEvent, SwimMessage, SwimTiming } from './types.js';
 
 /** Deterministic PRNG (mulberry32), so a simulated run repeats exactly. */

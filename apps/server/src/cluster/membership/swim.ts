@@ -1,41 +1,21 @@
 import { BroadcastQueue } from './broadcast-queue.js';
 import {
+  clusterSize,
+  isMember,
+  pickAtRandom,
+  shuffle,
+  supersedes,
+  toUpdate,
+  type MemberRecord,
+} from './member-records.js';
+import {
   DEFAULT_TIMING,
-  type MemberAddress,
-  type MemberState,
   type MemberUpdate,
-  type MembershipEvent,
+  type SwimIo,
   type SwimMessage,
+  type SwimOptions,
   type SwimTiming,
 } from './types.js';
-
-/** Where the state machine's effects go: datagrams out, membership events up. */
-export interface SwimIo {
-  send(address: string, message: SwimMessage): void;
-  event(event: MembershipEvent): void;
-}
-
-export interface SwimOptions {
-  readonly cluster: string;
-  readonly self: MemberAddress;
-  /** Gossip addresses to join through; this node's own address may be among them. */
-  readonly seeds: readonly string[];
-  readonly timing?: Partial<SwimTiming>;
-  /** Source of randomness for probe order and gossip targets (seeded in tests). */
-  readonly random?: () => number;
-}
-
-interface MemberRecord {
-  name: string;
-  gossip: string;
-  http: string;
-  state: MemberState;
-  incarnation: number;
-  /** When the state last changed (ms). */
-  since: number;
-  /** When a suspicion turns into death (ms); meaningful only while `suspect`. */
-  suspectDeadline: number;
-}
 
 interface Probe {
   readonly target: MemberRecord;
@@ -283,7 +263,9 @@ export class Swim {
   }
 
   private probeIndirectly(probe: Probe): void {
-    const helpers = this.pick(
+    const helpers = pickAtRandom(
+      this.others.values(),
+      this.random,
       (member) => member !== probe.target && member.state === 'alive',
       this.timing.indirectProbes,
     );
@@ -305,7 +287,10 @@ export class Swim {
         const candidate = this.probeOrder[this.probeIndex++];
         if (isMember(candidate.state) && this.others.get(candidate.name) === candidate) return candidate;
       }
-      this.probeOrder = this.shuffle([...this.others.values()].filter((member) => isMember(member.state)));
+      this.probeOrder = shuffle(
+        this.random,
+        [...this.others.values()].filter((member) => isMember(member.state)),
+      );
       this.probeIndex = 0;
     }
     return undefined;
@@ -313,10 +298,10 @@ export class Swim {
 
   /** Exchanges full state with one live member, and with one dead member (or the seeds, when alone). */
   private antiEntropy(): void {
-    const live = this.pick((member) => isMember(member.state), 1);
+    const live = pickAtRandom(this.others.values(), this.random, (member) => isMember(member.state), 1);
     if (live.length === 0) this.syncWith(this.seeds);
     else this.syncWith([live[0].gossip]);
-    const dead = this.pick((member) => member.state === 'dead', 1);
+    const dead = pickAtRandom(this.others.values(), this.random, (member) => member.state === 'dead', 1);
     if (dead.length > 0) this.syncWith([dead[0].gossip]);
   }
 
@@ -390,8 +375,7 @@ export class Swim {
   }
 
   private suspicionTimeout(): number {
-    let n = 1;
-    for (const member of this.others.values()) if (isMember(member.state)) n++;
+    const n = clusterSize(this.others.values());
     return this.timing.suspicionMultiplier * Math.max(1, Math.log10(n)) * this.timing.protocolPeriodMs;
   }
 
@@ -400,59 +384,10 @@ export class Swim {
    * queue holds, so that it can refute even after the gossip about it has been spent on lost datagrams.
    */
   private piggyback(recipient?: MemberRecord): MemberUpdate[] {
-    let n = 1;
-    for (const member of this.others.values()) if (isMember(member.state)) n++;
+    const n = clusterSize(this.others.values());
     const limit = this.timing.retransmitMultiplier * Math.ceil(Math.log10(n + 1));
     const updates = this.broadcasts.take(this.timing.maxPiggyback, limit);
     if (recipient !== undefined && recipient.state !== 'alive') updates.push(toUpdate(recipient));
     return updates;
   }
-
-  private pick(accept: (member: MemberRecord) => boolean, count: number): MemberRecord[] {
-    const candidates = [...this.others.values()].filter(accept);
-    return this.shuffle(candidates).slice(0, count);
-  }
-
-  private shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [items[i], items[j]] = [items[j], items[i]];
-    }
-    return items;
-  }
-}
-
-/** Alive or suspect: still a member, still owns its streams, still probed. */
-export function isMember(state: MemberState): boolean {
-  return state === 'alive' || state === 'suspect';
-}
-
-/** Whether `update` should replace what is known (`current`), by incarnation and then by state. */
-function supersedes(update: MemberUpdate, current: MemberRecord): boolean {
-  switch (update.state) {
-    case 'alive':
-      return update.incarnation > current.incarnation;
-    case 'suspect':
-      return current.state === 'alive'
-        ? update.incarnation >= current.incarnation
-        : update.incarnation > current.incarnation;
-    case 'dead':
-      return isMember(current.state)
-        ? update.incarnation >= current.incarnation
-        : update.incarnation > current.incarnation;
-    case 'left':
-      return current.state !== 'left'
-        ? update.incarnation >= current.incarnation
-        : update.incarnation > current.incarnation;
-  }
-}
-
-function toUpdate(record: MemberRecord): MemberUpdate {
-  return {
-    name: record.name,
-    gossip: record.gossip,
-    http: record.http,
-    state: record.state,
-    incarnation: record.incarnation,
-  };
 }

@@ -82,3 +82,19 @@ export const DEFAULT_TIMING: SwimTiming = {
   joinTimeoutMs: 1_000,
   deadRetentionMs: 10 * 60_000,
 };
+
+/** Where the state machine's effects go: datagrams out, membership events up. */
+export interface SwimIo {
+  send(address: string, message: SwimMessage): void;
+  event(event: MembershipEvent): void;
+}
+
+export interface SwimOptions {
+  readonly cluster: string;
+  readonly self: MemberAddress;
+  /** Gossip addresses to join through; this node's own address may be among them. */
+  readonly seeds: readonly string[];
+  readonly timing?: Partial<SwimTiming>;
+  /** Source of randomness for probe order and gossip targets (seeded in tests). */
+  readonly random?: () => number;
+}
