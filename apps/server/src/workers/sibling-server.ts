@@ -72,7 +72,10 @@ class SiblingLink {
     const fields = new FrameFields(frame);
     const id = fields.id;
     if (fields.kind === FrameKind.Cancel) {
-      this.serving.get(id)?.hangUp();
+      // No answer is owed any more (and the HTTP layer writes none for a request whose client has gone).
+      const req = this.serving.get(id);
+      this.serving.delete(id);
+      req?.hangUp();
       return;
     }
     if (fields.kind !== FrameKind.Request) return;
