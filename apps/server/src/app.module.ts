@@ -1,6 +1,6 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { ApiModule } from './api/index.js';
+import { ApiModule, InternalRoutesModule } from './api/index.js';
 import { AuthModule } from './auth/index.js';
 import { ClusterModule, type SiblingRoutes } from './cluster/index.js';
 import { ConfigModule, type AppConfig } from './config/index.js';
@@ -48,6 +48,7 @@ export class AppModule {
         StreamsModule,
         StoreModule,
         ApiModule,
+        InternalRoutesModule.forRoot(config.cluster.seeds.length > 0),
         ClusterModule.forRoot(made.logger, siblings),
       ],
       providers: [GracefulShutdown],

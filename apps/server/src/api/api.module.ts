@@ -1,16 +1,14 @@
-import { Inject, Module, type OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
-import type { FastifyInstance } from 'fastify';
+import { Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
-import { ClusterAuth, ClusterRouter, HandOff, PeerClient, StoredHomes } from '../cluster/index.js';
+import { ClusterRouter, PeerClient } from '../cluster/index.js';
 import { LOGGER, Metrics } from '../observability/index.js';
 import { StoredStreams, StoreModule } from '../store/index.js';
 import { StreamsModule } from '../streams/streams.module.js';
 import { ClusterController } from './cluster.controller.js';
 import { ClusterForwarding } from './forwarding.js';
 import { HealthController } from './health.controller.js';
-import { registerInternalRoutes } from './internal-routes.js';
+import { OpenApiController } from './openapi.js';
 import { answerMoved, StoredStreamsHttp } from './stored-http.js';
 import { StreamEventsController } from './stream-events.js';
 import { StreamsController } from './streams.controller.js';
@@ -18,7 +16,7 @@ import { StreamsController } from './streams.controller.js';
 /** The HTTP layer: the stream API's controllers, forwarding to a stream's owner, and the control plane's routes. */
 @Module({
   imports: [StreamsModule, StoreModule],
-  controllers: [HealthController, ClusterController],
+  controllers: [HealthController, ClusterController, OpenApiController],
   providers: [
     StreamsController,
     StreamEventsController,
@@ -58,19 +56,4 @@ import { StreamsController } from './streams.controller.js';
   ],
   exports: [StreamsController, StreamEventsController],
 })
-export class ApiModule implements OnModuleInit {
-  constructor(
-    @Inject(ClusterRouter) private readonly router: ClusterRouter,
-    @Inject(HandOff) private readonly handOff: HandOff,
-    @Inject(StoredHomes) private readonly homes: StoredHomes,
-    @Inject(ClusterAuth) private readonly auth: ClusterAuth,
-    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
-  ) {}
-
-  /** In a cluster, the node-to-node routes of the hand-off (see internal-routes.ts). */
-  onModuleInit(): void {
-    if (!this.router.active) return;
-    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    registerInternalRoutes(fastify, this.handOff, this.homes, this.auth);
-  }
-}
+export class ApiModule {}

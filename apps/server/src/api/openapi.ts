@@ -12,11 +12,12 @@ import {
   StreamEvent,
   StreamId,
 } from '@ipubsub/sdk/wire';
+import { Controller, Get, Inject } from '@nestjs/common';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppConfig } from '../config/index.js';
+import { APP_CONFIG, type AppConfig } from '../config/index.js';
 import { PACKAGE_VERSION } from '../package-version.js';
 import { EVENTS_ROUTE, RECEIVE_ROUTE, SEND_ROUTE } from './stream-paths.js';
 
@@ -268,12 +269,26 @@ export function openApiDocument(config: AppConfig): Json {
 }
 
 /**
- * Serves the document at /openapi.json and Swagger UI at /docs (its assets under /docs/), on the instance of
- * everything but the stream API. Both are public: the document describes the API, not its data.
+ * Swagger UI at /docs (its assets under /docs/): @fastify/swagger and @fastify/swagger-ui are Fastify plugins on
+ * Nest's instance, which add their own routes. Public: the document describes the API, not its data.
  */
 export async function registerOpenApi(fastify: FastifyInstance, config: AppConfig): Promise<void> {
   const document = openApiDocument(config);
   await fastify.register(swagger, { mode: 'static', specification: { document: document as never } });
   await fastify.register(swaggerUi, { routePrefix: DOCS_ROUTE, uiConfig: { deepLinking: false } });
-  fastify.get(OPENAPI_ROUTE, (_request, reply) => reply.send(document));
+}
+
+/** The document at /openapi.json, public as Swagger UI is. */
+@Controller()
+export class OpenApiController {
+  private readonly document: object;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.document = openApiDocument(config);
+  }
+
+  @Get(OPENAPI_ROUTE)
+  serve(): object {
+    return this.document;
+  }
 }
