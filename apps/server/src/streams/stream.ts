@@ -1,8 +1,8 @@
+import { DedupWindow, TIMESTAMP_UNKNOWN } from './dedup-window.js';
 import { Deque } from './deque.js';
 import type { MemoryBudget } from './memory-budget.js';
 import {
   PARKED,
-  type DuplicateSend,
   type HangUpSignal,
   type ReceiveFailure,
   type ReceiveOutcome,
@@ -22,23 +22,6 @@ export interface StreamHost {
   releaseWaiter(): void;
   becameIdle(stream: Stream): void;
 }
-
-/**
- * Up to this many remembered messageUuids are compared one by one; beyond, a busier stream keeps a 32-bit
- * fingerprint of each beside them and compares strings only where a fingerprint matches. (A Set cost more:
- * its table is reallocated as entries come and go, on every send of a busy stream.)
- */
-const DEDUP_SCAN_LIMIT = 16;
-
-/** FNV-1a over the UTF-16 code units. */
-function fingerprint(uuid: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < uuid.length; i++) hash = Math.imul(hash ^ uuid.charCodeAt(i), 0x01000193);
-  return hash;
-}
-
-/** The arrival time of a remembered messageUuid that a previous owner handed over without it. */
-const TIMESTAMP_UNKNOWN = -1;
 
 /** Capacity of a stream that a receiver created before any send said how large it should be. */
 const CAPACITY_UNSET = -1;
@@ -71,14 +54,8 @@ export class Stream {
   private buffer: Deque<StreamMessage> | null = null;
   private receivers: Deque<Receiver> | null = null;
   private blocked: Deque<BlockedSend> | null = null;
-  /**
-   * The last `dedupWindow` messageUuids, a ring once full, with their messages' arrival times (what a retry is
-   * answered) in the same slots, and their fingerprints once it is long.
-   */
-  private recentUuids: string[] | null = null;
-  private recentTimestamps: number[] | null = null;
-  private recentFingerprints: Int32Array | null = null;
-  private recentNext = 0;
+  /** Made with the stream's first message (none while `dedupWindow` is 0). */
+  private dedup: DedupWindow | null = null;
   /** Sum of the buffered messages' `bytes`. */
   private bufferedBytes = 0;
   /** When the stream last became idle (epoch ms), 0 while it is busy. Read by the engine's eviction sweep. */
@@ -116,7 +93,7 @@ export class Stream {
     if (this.capacityValue === CAPACITY_UNSET) this.capacityValue = capacity;
     if (message.bytes > this.host.maxStreamBytes) return this.idleAfter('too_large');
     const seen = this.recentIndex(message.messageUuid);
-    if (seen >= 0) return this.duplicateOf(seen, message);
+    if (seen >= 0) return this.dedup!.duplicateOf(seen, message);
     this.idleSince = 0;
 
     const receiver = this.nextReceiver();
@@ -199,7 +176,7 @@ export class Stream {
 
   /** The dedup window: remembered messageUuids and their messages' arrival times, in the same order. */
   recentList(): { uuids: string[]; timestamps: number[] } {
-    return { uuids: this.recentUuids?.slice() ?? [], timestamps: this.recentTimestamps?.slice() ?? [] };
+    return this.dedup === null ? { uuids: [], timestamps: [] } : this.dedup.list();
   }
 
   /** Adds messages handed over by a previous owner behind anything already here. */
@@ -219,7 +196,7 @@ export class Stream {
     for (const message of messages) {
       const seen = this.recentIndex(message.messageUuid);
       if (seen < 0) this.remember(message.messageUuid, message.timestamp);
-      else if (this.recentTimestamps![seen] === TIMESTAMP_UNKNOWN) this.recentTimestamps![seen] = message.timestamp;
+      else this.dedup!.learnTimestamp(seen, message.timestamp);
       const receiver = this.nextReceiver();
       if (receiver !== undefined) {
         this.settle(receiver, [message]);
@@ -263,7 +240,7 @@ export class Stream {
       const seen = this.recentIndex(message.messageUuid);
       if (seen >= 0) {
         this.blocked!.popFront();
-        this.dismiss(sender, this.duplicateOf(seen, message));
+        this.dismiss(sender, this.dedup!.duplicateOf(seen, message));
         continue;
       }
       if (intoBuffer && !this.fits(message)) return undefined;
@@ -374,47 +351,14 @@ export class Stream {
 
   /** The slot of a remembered messageUuid, or -1. */
   private recentIndex(uuid: string): number {
-    const recent = this.recentUuids;
-    if (recent === null) return -1;
-    const fingerprints = this.recentFingerprints;
-    if (fingerprints === null) return recent.indexOf(uuid);
-    const wanted = fingerprint(uuid);
-    for (let i = 0; i < recent.length; i++) if (fingerprints[i] === wanted && recent[i] === uuid) return i;
-    return -1;
+    return this.dedup === null ? -1 : this.dedup.indexOf(uuid);
   }
 
-  private duplicateOf(slot: number, retry: StreamMessage): DuplicateSend {
-    const original = this.recentTimestamps![slot];
-    return { originalTimestamp: original === TIMESTAMP_UNKNOWN ? retry.timestamp : original };
-  }
-
-  /** Adds a messageUuid that is not remembered yet (the callers have checked) and its message's arrival time. */
+  /** Remembers a messageUuid that is not remembered yet (the callers have checked) and its arrival time. */
   private remember(uuid: string, timestamp: number): void {
     const window = this.host.dedupWindow;
     if (window === 0) return;
-    const recent = this.recentUuids;
-    if (recent === null) {
-      // Exactly one slot: most streams never see a second message.
-      this.recentUuids = [uuid];
-      this.recentTimestamps = [timestamp];
-      return;
-    }
-    const timestamps = this.recentTimestamps!;
-    let slot = this.recentNext;
-    if (recent.length < window) {
-      slot = recent.length;
-      recent.push(uuid);
-      timestamps.push(timestamp);
-    } else {
-      recent[slot] = uuid;
-      timestamps[slot] = timestamp;
-      this.recentNext = (slot + 1) % window;
-    }
-    if (this.recentFingerprints !== null) {
-      this.recentFingerprints[slot] = fingerprint(uuid);
-    } else if (recent.length > DEDUP_SCAN_LIMIT) {
-      this.recentFingerprints = new Int32Array(window);
-      for (let i = 0; i < recent.length; i++) this.recentFingerprints[i] = fingerprint(recent[i]);
-    }
+    if (this.dedup === null) this.dedup = new DedupWindow(window, uuid, timestamp);
+    else this.dedup.add(uuid, timestamp);
   }
 }
