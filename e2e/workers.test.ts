@@ -4,6 +4,7 @@ import { expectError } from './support/api-helpers.js';
 import { drain, freeUdpPort, send, type ClusterView } from './support/cluster.js';
 import { freePortRange } from './support/ports.mjs';
 import { ServerProcess } from './support/server.js';
+import { bearer, signToken, TEST_JWT_SECRET } from './support/tokens.js';
 
 const WORKERS = 2;
 
@@ -24,25 +25,30 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 90
 }
 
 /** The ring as the node on `port` sees it. */
-async function ringOf(port: number): Promise<string[]> {
-  const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`);
+async function ringOf(port: number, headers: Record<string, string> = {}): Promise<string[]> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`, { headers });
   return ((await res.json()) as ClusterView).ring;
 }
 
 /** A worker's own port: requests there enter that worker (the shared port may reach either). */
-function workerAt(port: number) {
+function workerAt(port: number, headers: Record<string, string> = {}) {
   const url = `http://127.0.0.1:${port}`;
   return {
     send: (body: object) =>
       fetch(`${url}/api/v1/streams/send`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...headers, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       }),
     receive: (query: Record<string, string | number>, signal?: AbortSignal) =>
-      fetch(`${url}/api/v1/streams/receive?${new URLSearchParams(query as Record<string, string>)}`, { signal }),
-    owner: async (streamId: string) =>
-      ((await (await fetch(`${url}/api/v1/cluster/owner?streamId=${streamId}`)).json()) as { owner: string }).owner,
+      fetch(`${url}/api/v1/streams/receive?${new URLSearchParams(query as Record<string, string>)}`, {
+        headers,
+        signal,
+      }),
+    owner: async (streamId: string) => {
+      const res = await fetch(`${url}/api/v1/cluster/owner?streamId=${streamId}`, { headers });
+      return ((await res.json()) as { owner: string }).owner;
+    },
     /** A metric's value (the sum over its series). */
     metric: async (name: string) => {
       let sum = 0;
@@ -73,7 +79,11 @@ describe('node.workers', { timeout: 240_000 }, () => {
    * A machine of WORKERS workers sharing port `base`, worker i on base + i and gossiping on base + i;
    * resolves once every worker's ring holds all of them.
    */
-  async function startMachine(base: number, env: Record<string, string> = {}): Promise<ServerProcess> {
+  async function startMachine(
+    base: number,
+    env: Record<string, string> = {},
+    headers: Record<string, string> = {},
+  ): Promise<ServerProcess> {
     // Several processes start at once: on a busy two-core machine that takes a while.
     const machine = await ServerProcess.start({
       port: base,
@@ -91,7 +101,7 @@ describe('node.workers', { timeout: 240_000 }, () => {
     const names = Array.from({ length: WORKERS }, (_, i) => `machine-w${i + 1}`);
     for (let i = 1; i <= WORKERS; i++) {
       await until(`worker ${i} ready with every worker in its ring`, async () => {
-        const ring = await ringOf(base + i);
+        const ring = await ringOf(base + i, headers);
         return names.every((name) => ring.includes(name));
       });
     }
@@ -233,5 +243,26 @@ describe('node.workers', { timeout: 240_000 }, () => {
     await until('the poll parked at its owner', async () => (await w2.metric('ipubsub_waiting_clients')) === 1);
     expect((await w1.send({ streamId, messageUuid: 'back', message: 'back' })).status).toBe(200);
     expect((await polling).status).toBe(200);
+  });
+
+  it('with auth.mode jwt the entry worker decides, and the owner serves only what its signed grant names', async () => {
+    const token = await signToken(TEST_JWT_SECRET, { send: ['orders.*'], receive: ['orders.*'] });
+    const env = {
+      IPUBSUB_AUTH_MODE: 'jwt',
+      IPUBSUB_AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      IPUBSUB_CLUSTER_SECRET: 'e2e-cluster-secret-0123456789abcdefghij',
+    };
+    const base = await freePortRange(WORKERS + 1);
+    await startMachine(base, env, bearer(token));
+    const w1 = workerAt(base + 1, bearer(token));
+    const streamId = await streamOwnedBy(w1, 'machine-w2', 'orders.auth');
+    expect((await w1.send({ streamId, messageUuid: 'a-1', message: 1 })).status).toBe(200);
+    const taken = await w1.receive({ streamId, timeoutSeconds: 0 });
+    expect(((await taken.json()) as { message: unknown }).message).toBe(1);
+    expect(await w1.metric('ipubsub_worker_channel_calls_total')).toBeGreaterThanOrEqual(2);
+    // Refused where it enters: outside the token's scopes, or without a token.
+    const elsewhere = await streamOwnedBy(w1, 'machine-w2', 'payments');
+    await expectError(await w1.send({ streamId: elsewhere, messageUuid: 'a-2', message: 1 }), 403, 'FORBIDDEN');
+    await expectError(await workerAt(base + 1).send({ streamId, messageUuid: 'a-3', message: 1 }), 401, 'UNAUTHORIZED');
   });
 });
