@@ -52,10 +52,12 @@ export function serveHttp(
   const tls = readTlsFiles(config.http.tls);
   return (nestHandler) => {
     const handle = (req: IncomingMessage, res: ServerResponse): void => {
-      stampArrival(req);
-      if (accessLog) logRequest(logger, req, res);
+      const arrivedAt = performance.now();
+      if (accessLog) logRequest(logger, req, res, arrivedAt);
       if (cors !== undefined && req.headers.origin !== undefined && cors(req, res)) return;
-      if (!sendGate.refused(req, res) && !dataPlane.serve(req, res)) nestHandler(req, res);
+      if (sendGate.refused(req, res) || dataPlane.serve(req, res, arrivedAt)) return;
+      stampArrival(req, arrivedAt);
+      nestHandler(req, res);
     };
     const options = { connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS };
     let server: Server;

@@ -56,7 +56,7 @@ describe('the data plane', () => {
 
   beforeAll(async () => {
     server = createServer((req, res) => {
-      if (!plane.serve(req, res)) res.writeHead(418).end('not the data plane');
+      if (!plane.serve(req, res, performance.now())) res.writeHead(418).end('not the data plane');
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');

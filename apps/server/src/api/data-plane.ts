@@ -72,15 +72,18 @@ export class DataPlane {
     return [...[...this.gets.keys()].map((path) => `GET ${path}`), ...[...this.posts.keys()].map((p) => `POST ${p}`)];
   }
 
-  /** Serves `req` if its path is the data plane's (an unknown one there gets 404); false if it is not. */
-  serve(req: IncomingMessage, res: ServerResponse): boolean {
+  /**
+   * Serves `req` if its path is the data plane's (an unknown one there gets 404); false if it is not.
+   * `arrivedAt` (`performance.now()` when it reached the node) is where its latency is counted from.
+   */
+  serve(req: IncomingMessage, res: ServerResponse, arrivedAt: number): boolean {
     const url = req.url!;
     if (!url.startsWith(this.prefix)) return false;
     const mark = url.indexOf('?', this.prefix.length);
     const path = mark < 0 ? url : url.slice(0, mark);
     const method = req.method;
     const route = (method === 'GET' ? this.gets : method === 'POST' ? this.posts : undefined)?.get(path);
-    (route ?? this.unmatched).handle(req, res, mark < 0 ? '' : url.slice(mark + 1));
+    (route ?? this.unmatched).handle(req, res, mark < 0 ? '' : url.slice(mark + 1), arrivedAt);
     return true;
   }
 }
@@ -111,10 +114,10 @@ class CompiledRoute implements AnswerWriter {
     this.serveRoute = route.serve;
   }
 
-  handle(raw: IncomingMessage, res: ServerResponse, search: string): void {
+  handle(raw: IncomingMessage, res: ServerResponse, search: string, arrivedAt: number): void {
     const validateQuery = this.validateQuery;
     const query = validateQuery === undefined ? undefined : parseQuery(search);
-    const request = new StreamRequest(raw, query, undefined);
+    const request = new StreamRequest(raw, arrivedAt, query, undefined);
     const reply = new StreamReply(res, request, this);
     if (validateQuery !== undefined && !validateQuery(query)) {
       return void sendError(reply, 'INVALID_REQUEST', describeInvalid('query', validateQuery));

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { secondsSinceArrival, type RouteDurations } from '../observability/index.js';
+import { secondsSince, type RouteDurations } from '../observability/index.js';
 
 /** The content type of every JSON answer. */
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -12,6 +12,8 @@ export class StreamRequest {
 
   constructor(
     readonly raw: IncomingMessage,
+    /** When it reached the node (`performance.now()`), for the latency metric. */
+    readonly arrivedAt: number,
     /** The query string's parameters, numbers and booleans coerced by the route's schema. */
     public query: unknown,
     /** The JSON body (POST routes), undefined until it has been read. */
@@ -82,7 +84,7 @@ export class StreamReply {
       'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
     });
     this.raw.end(body);
-    this.writer.durations?.record(this.statusCode, secondsSinceArrival(this.request.raw));
+    this.writer.durations?.record(this.statusCode, secondsSince(this.request.arrivedAt));
     return this;
   }
 

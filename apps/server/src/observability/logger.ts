@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoggerService } from '@nestjs/common';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { AppConfig } from '../config/index.js';
-import { secondsSinceArrival } from './request-durations.js';
+import { secondsSince } from './request-durations.js';
 
 /** Injection token of the process's pino logger. */
 export const LOGGER = Symbol('LOGGER');
@@ -31,14 +31,14 @@ export async function createLogger(log: AppConfig['log'], nodeName: string): Pro
  * The access log (`log.requests`): one info line per answered request, written when its answer has been sent.
  * Off by default, as a line per request costs more than the request itself on the stream API's hot path.
  */
-export function logRequest(logger: Logger, req: IncomingMessage, res: ServerResponse): void {
+export function logRequest(logger: Logger, req: IncomingMessage, res: ServerResponse, arrivedAt: number): void {
   res.once('finish', () =>
     logger.info(
       {
         method: req.method,
         url: redactAccessToken(req.url!),
         status: res.statusCode,
-        ms: Math.round(secondsSinceArrival(req) * 1e4) / 10,
+        ms: Math.round(secondsSince(arrivedAt) * 1e4) / 10,
         remote: req.socket.remoteAddress,
       },
       'request',

@@ -10,14 +10,22 @@ interface StampedRequest extends IncomingMessage {
   [ARRIVED]?: number;
 }
 
-/** Notes when a request reached the node; the HTTP server does it first thing. */
-export function stampArrival(req: IncomingMessage): void {
-  (req as StampedRequest)[ARRIVED] = performance.now();
+/**
+ * Notes on a request for Nest's routes when it reached the node (`performance.now()` then). The data plane is
+ * given the time instead: a property added to every IncomingMessage changes its shape for all of Node's code.
+ */
+export function stampArrival(req: IncomingMessage, arrivedAt: number): void {
+  (req as StampedRequest)[ARRIVED] = arrivedAt;
 }
 
-/** Seconds since `stampArrival` saw the request. */
+/** Seconds since `stampArrival`'s time for the request. */
 export function secondsSinceArrival(req: IncomingMessage): number {
-  return (performance.now() - ((req as StampedRequest)[ARRIVED] ?? performance.now())) / 1000;
+  return secondsSince((req as StampedRequest)[ARRIVED] ?? performance.now());
+}
+
+/** Seconds since `arrivedAt` (a `performance.now()` time). */
+export function secondsSince(arrivedAt: number): number {
+  return (performance.now() - arrivedAt) / 1000;
 }
 
 /** The observations of one route and status: a count per bucket (not cumulative), their sum and number. */
