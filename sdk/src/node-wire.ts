@@ -1,6 +1,6 @@
 /**
- * The wire format between the nodes of a cluster: hand-off of in-memory streams and copies of stored messages on
- * a node-local store. Internal to the server (exported from `@ipubsub/sdk/wire` as `NodeWire`, beside the client
+ * The wire format between the nodes of a cluster: gossip datagrams (SWIM membership), hand-off of in-memory streams
+ * and copies of stored messages on a node-local store. Internal to the server (exported from `@ipubsub/sdk/wire` as `NodeWire`, beside the client
  * schemas, so that every wire schema is in one place); a receiving node checks each body against these. Schemas
  * end in `Schema` and their types do not: a namespace's declarations lose a value that shares a type's name.
  */
@@ -100,3 +100,31 @@ export const StoredKeepRequestSchema = Type.Object({
   marks: Type.Array(HeldKeySchema),
 });
 export type StoredKeepRequest = Static<typeof StoredKeepRequestSchema>;
+
+/** Who sends a gossip datagram: messages of another `cluster.name` are refused. */
+const GossipEnvelope = { cluster: Type.String(), from: Type.String() };
+const Seq = Type.Integer({ minimum: 0 });
+
+/** A SWIM gossip datagram (UDP); failure detection messages carry piggybacked member updates. */
+export const GossipMessageSchema = Type.Union([
+  Type.Object({ type: Type.Literal('ping'), ...GossipEnvelope, seq: Seq, updates: Type.Array(MemberUpdateSchema) }),
+  Type.Object({ type: Type.Literal('ack'), ...GossipEnvelope, seq: Seq, updates: Type.Array(MemberUpdateSchema) }),
+  Type.Object({
+    type: Type.Literal('ping-req'),
+    ...GossipEnvelope,
+    seq: Seq,
+    target: Type.String(),
+    targetAddress: Type.String(),
+    updates: Type.Array(MemberUpdateSchema),
+  }),
+  /** Full-state exchange: joining through a seed, periodic anti-entropy, and re-contacting dead members. */
+  Type.Object({
+    type: Type.Literal('sync'),
+    ...GossipEnvelope,
+    members: Type.Array(MemberUpdateSchema),
+    wantReply: Type.Boolean(),
+  }),
+  /** Answer to a sync from a node of another cluster. */
+  Type.Object({ type: Type.Literal('refuse'), ...GossipEnvelope, reason: Type.String() }),
+]);
+export type GossipMessage = Static<typeof GossipMessageSchema>;

@@ -35,6 +35,23 @@ describe('gossip datagrams', () => {
     expect(transport('').decode(Buffer.from('\u0001{not json'))).toMatch(/malformed/);
   });
 
+  it('refuses a datagram that is JSON but not a gossip message, which would throw inside the state machine', () => {
+    const open = transport('');
+    const unsigned = (body: string) => Buffer.concat([Buffer.of(1), Buffer.from(body)]);
+    const envelope = '"cluster":"c","from":"a"';
+    for (const body of [
+      `{"type":"ping",${envelope},"seq":1}`,
+      `{"type":"sync",${envelope},"members":5,"wantReply":true}`,
+      `{"type":"ack",${envelope},"seq":1,"updates":[{"name":"b","gossip":"h:1","http":"http://h","state":"gone","incarnation":0}]}`,
+      `{"type":"ping-req",${envelope},"seq":1,"updates":[]}`,
+      `{"type":"hello",${envelope}}`,
+      '[1,2]',
+    ])
+      expect(open.decode(unsigned(body))).toBe('not a gossip message');
+    const sync = { type: 'sync', cluster: 'c', from: 'a', members: [], wantReply: true, newerField: 1 } as const;
+    expect(open.decode(open.encode(sync))).toEqual(sync);
+  });
+
   it('carries messages between two real sockets on loopback', async () => {
     let deliver: (value: [string, SwimMessage]) => void = () => undefined;
     const received = new Promise<[string, SwimMessage]>((resolve) => (deliver = resolve));

@@ -1,3 +1,5 @@
+import type { NodeWire } from '@ipubsub/sdk/wire';
+
 /**
  * What a member is believed to be. `suspect` still counts as a member (it owns its streams) until the suspicion
  * times out; `left` is a graceful `dead` announced by the member itself.
@@ -19,28 +21,8 @@ export interface MemberUpdate extends MemberAddress {
   readonly incarnation: number;
 }
 
-interface Envelope {
-  /** cluster.name of the sender: messages of another cluster are refused. */
-  readonly cluster: string;
-  /** Name of the sender. */
-  readonly from: string;
-}
-
-/** The gossip protocol's messages; failure detection messages carry piggybacked updates. */
-export type SwimMessage =
-  | (Envelope & { readonly type: 'ping'; readonly seq: number; readonly updates: readonly MemberUpdate[] })
-  | (Envelope & { readonly type: 'ack'; readonly seq: number; readonly updates: readonly MemberUpdate[] })
-  | (Envelope & {
-      readonly type: 'ping-req';
-      readonly seq: number;
-      readonly target: string;
-      readonly targetAddress: string;
-      readonly updates: readonly MemberUpdate[];
-    })
-  /** Full-state exchange: joining through a seed, periodic anti-entropy, and re-contacting dead members. */
-  | (Envelope & { readonly type: 'sync'; readonly members: readonly MemberUpdate[]; readonly wantReply: boolean })
-  /** Answer to a sync from a node of another cluster. */
-  | (Envelope & { readonly type: 'refuse'; readonly reason: string });
+/** The gossip protocol's messages (their schema: `NodeWire.GossipMessageSchema`, checked on every datagram). */
+export type SwimMessage = NodeWire.GossipMessage;
 
 export type MembershipEvent =
   /** Another member changed state (or was seen for the first time: `previous` undefined). */

@@ -1,5 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { NodeWire } from '@ipubsub/sdk/wire';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { ClusterAuth } from '../auth.js';
 import type { SwimMessage } from './types.js';
 
@@ -11,6 +13,8 @@ const REJECTED = 3;
 const REJECT_NOTICE_INTERVAL_MS = 1_000;
 /** Larger datagrams are not sent: a full-state sync of some hundreds of members still fits. */
 const MAX_DATAGRAM_BYTES = 65_000;
+/** Every datagram is checked whole: a malformed one (another version, or anyone when there is no secret) is refused. */
+const GOSSIP_MESSAGE = TypeCompiler.Compile(NodeWire.GossipMessageSchema);
 
 export interface TransportHandlers {
   message(from: string, message: SwimMessage): void;
@@ -93,10 +97,8 @@ export class UdpTransport {
       payload = datagram.subarray(1);
     }
     try {
-      const message = JSON.parse(payload.toString()) as SwimMessage;
-      return typeof message === 'object' && message !== null && typeof message.type === 'string'
-        ? message
-        : 'not a gossip message';
+      const message: unknown = JSON.parse(payload.toString());
+      return GOSSIP_MESSAGE.Check(message) ? message : 'not a gossip message';
     } catch {
       return 'malformed gossip datagram';
     }
