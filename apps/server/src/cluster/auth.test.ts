@@ -48,7 +48,7 @@ describe('gossip datagrams', () => {
       '[1,2]',
     ])
       expect(open.decode(unsigned(body))).toBe('not a gossip message');
-    const sync = { type: 'sync', cluster: 'c', from: 'a', members: [], wantReply: true, newerField: 1 } as const;
+    const sync = { type: 'sync' as const, cluster: 'c', from: 'a', members: [], wantReply: true, newerField: 1 };
     expect(open.decode(open.encode(sync))).toEqual(sync);
   });
 
