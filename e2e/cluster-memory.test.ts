@@ -46,11 +46,17 @@ describe('memory budget in a cluster', () => {
     await send(live.node('node-2'), moving, 'b', big('b'));
 
     // node-1 holds about 800 KiB of its own: node-2's 400 KiB do not fit.
+    const node2 = live.node('node-2');
     const leaving = live.kill('node-2', 'SIGTERM');
     const node1 = live.node('node-1');
     await expect
       .poll(() => metric(node1, 'ipubsub_refusals_total{reason="memory_full"}'), { timeout: 10_000 })
       .toBeGreaterThanOrEqual(1);
+    // Still handing off, so still answering: its lifecycle is draining, and it is not ready.
+    const ready = await fetch(`${node2.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ code: 'NOT_READY', checks: { node: 'draining' } });
+    expect(await metric(node2, 'ipubsub_node_state{state="draining"}')).toBe(1);
     for (const streamId of kept.slice(0, 2)) expect((await drain(node1, streamId)).length).toBe(1);
 
     expect(await leaving).toBe(0);
