@@ -9,6 +9,8 @@ export type NodeState = (typeof NODE_STATES)[number];
  */
 export class NodeLifecycle {
   private current: NodeState = 'starting';
+  /** Kept beside the state: every request reads it, as a plain property. */
+  private drainingNow = false;
 
   get state(): NodeState {
     return this.current;
@@ -21,7 +23,7 @@ export class NodeLifecycle {
 
   /** From SIGTERM on: new work is refused so that clients retry elsewhere. */
   get draining(): boolean {
-    return this.current === 'draining' || this.current === 'stopped';
+    return this.drainingNow;
   }
 
   /** The node listens and takes traffic. */
@@ -44,5 +46,6 @@ export class NodeLifecycle {
     if (NODE_STATES.indexOf(next) <= NODE_STATES.indexOf(this.current))
       throw new Error(`node lifecycle cannot go from ${this.current} to ${next}`);
     this.current = next;
+    this.drainingNow = next === 'draining' || next === 'stopped';
   }
 }
