@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectError } from './support/api-helpers.js';
 import { drain, freeUdpPort, send, type ClusterView } from './support/cluster.js';
@@ -175,7 +175,7 @@ describe('node.workers', { timeout: 240_000 }, () => {
 
   it('forwards between workers over their channel: long polls woken across workers, large bodies, hang-ups', async () => {
     const base = await freePortRange(WORKERS + 1);
-    await startMachine(base);
+    const machine = await startMachine(base);
     const [w1, w2] = [workerAt(base + 1), workerAt(base + 2)];
     const channelCalls = await w1.metric('ipubsub_worker_channel_calls_total');
 
@@ -217,6 +217,13 @@ describe('node.workers', { timeout: 240_000 }, () => {
     expect((await w2.send({ streamId, messageUuid: 'after', message: 2 })).status).toBe(200);
     const next = await w1.receive({ streamId, timeoutSeconds: 0 });
     expect(((await next.json()) as { messageUuid: string }).messageUuid).toBe('after');
+
+    // The workers' socket directory goes even when the primary is killed.
+    const environ = readFileSync(`/proc/${workerPids(machine)[0]}/environ`, 'utf8').split('\0');
+    const sockets = environ.find((v) => v.startsWith('IPUBSUB_WORKER_SOCKETS='))!.split('=')[1];
+    expect(existsSync(sockets)).toBe(true);
+    await machine.stop('SIGKILL');
+    await until('the socket directory removed', () => Promise.resolve(!existsSync(sockets)));
   });
 
   it('a worker crashing with forwarded requests in flight: clean 503s at once, and its restart rejoins', async () => {

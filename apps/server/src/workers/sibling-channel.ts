@@ -1,5 +1,7 @@
+import { rmdirSync, unlinkSync } from 'node:fs';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
 import { createConnection, type Socket } from 'node:net';
+import { dirname } from 'node:path';
 import {
   PeerUnreachable,
   type Abandoned,
@@ -49,9 +51,21 @@ export class SiblingChannel implements SiblingRoutes {
     return new SiblingChannel(siblingSockets(machine, index, workers, directory), siblingSocket(directory, index));
   }
 
-  /** Serves on `http` what the siblings forward to this worker (see `serveSiblings`). */
-  listen(http: HttpServer, bodyLimitBytes: number): Promise<void> {
-    return serveSiblings(http, this.ownSocket, bodyLimitBytes);
+  /**
+   * Serves on `http` what the siblings forward to this worker (see `serveSiblings`). The socket goes when the
+   * worker exits, and with it the directory if the primary is gone (killed: it removes it itself otherwise, and
+   * while it runs it forks a new worker into it).
+   */
+  async listen(http: HttpServer, bodyLimitBytes: number): Promise<void> {
+    await serveSiblings(http, this.ownSocket, bodyLimitBytes);
+    process.once('exit', () => {
+      try {
+        unlinkSync(this.ownSocket);
+        if (!process.connected) rmdirSync(dirname(this.ownSocket));
+      } catch {
+        // gone already, or a sibling's socket is still there (its worker removes the directory)
+      }
+    });
   }
 
   has(base: string): boolean {
