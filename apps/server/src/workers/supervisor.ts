@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { NodeLifecycle } from '../lifecycle/index.js';
 import { socketsFit, WORKER_INDEX_ENV, WORKER_SOCKETS_ENV } from './worker-config.js';
 
 /** A worker that crashed within this long of starting counts as crashing in a loop: its restart waits longer. */
@@ -19,7 +20,8 @@ const MAX_RESTART_DELAY_MS = 30_000;
 export class WorkerSupervisor {
   private readonly workers = new Map<number, Worker>();
   private readonly restartDelays = new Map<number, number>();
-  private stopping = false;
+  /** The primary's own: ready once the workers are forked, draining from the first signal. */
+  private readonly lifecycle = new NodeLifecycle();
   /** The workers' channel sockets, in a directory only this user may enter; removed when the primary exits. */
   private readonly sockets: string | undefined;
 
@@ -37,6 +39,7 @@ export class WorkerSupervisor {
 
   start(): void {
     for (let index = 1; index <= this.count; index++) this.fork(index);
+    this.lifecycle.markReady();
     process.once('SIGTERM', (signal) => void this.stop(signal));
     process.once('SIGINT', (signal) => void this.stop(signal));
     if (this.relayReload)
@@ -53,7 +56,7 @@ export class WorkerSupervisor {
     this.workers.set(index, worker);
     worker.on('exit', (code, signal) => {
       if (this.workers.get(index) === worker) this.workers.delete(index);
-      if (this.stopping) return;
+      if (this.lifecycle.draining) return;
       const ranMs = Date.now() - startedAt;
       const delay =
         ranMs >= STABLE_AFTER_MS
@@ -65,14 +68,15 @@ export class WorkerSupervisor {
         'worker exited; restarting',
       );
       setTimeout(() => {
-        if (!this.stopping) this.fork(index);
+        if (!this.lifecycle.draining) this.fork(index);
       }, delay);
     });
   }
 
   /** One worker after the other: each drains (handing its streams to those still running) before the next stops. */
   private async stop(signal: string): Promise<void> {
-    this.stopping = true;
+    // SIGTERM and then Ctrl-C (or the reverse) stop the workers once.
+    if (!this.lifecycle.beginDraining()) return;
     this.logger.info({ signal, workers: this.workers.size }, 'stopping workers one at a time');
     for (let index = 1; index <= this.count; index++) {
       const worker = this.workers.get(index);
@@ -82,6 +86,7 @@ export class WorkerSupervisor {
       await exited;
       this.logger.info({ worker: index }, 'worker stopped');
     }
+    this.lifecycle.markStopped();
     this.logger.info('stopped');
     process.exit(0);
   }
