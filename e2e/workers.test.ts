@@ -196,15 +196,18 @@ describe('node.workers', { timeout: 240_000 }, () => {
     await expectError(await w1.receive({ streamId, timeoutSeconds: 0 }), 424, 'NO_MESSAGE');
     const tooLarge = await w1.send({ streamId, messageUuid: 'full', message: 1, inMemoryStreamSize: 10_000_000 });
     await expectError(tooLarge, 400, 'INVALID_REQUEST');
-    // Within the limit as sent, over it once serialized again for the owner (`1e20` is 21 digits): refused, as
-    // over HTTP, and the channel goes on.
-    const expanding = `{"streamId":"${streamId}","messageUuid":"x","message":[${'1e20,'.repeat(200_000)}1]}`;
-    const refused = await fetch(`http://127.0.0.1:${base + 1}/api/v1/streams/send`, {
+    // Within the limit as sent, several times over it were it serialized again (`1e20` is 21 digits): the owner
+    // gets the bytes the client sent, and the value comes back.
+    const expanding = `{"streamId":"${streamId}","messageUuid":"x","message":["\\u00e9",${'1e20,'.repeat(200_000)}1]}`;
+    const forwarded = await fetch(`http://127.0.0.1:${base + 1}/api/v1/streams/send`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: expanding,
     });
-    await expectError(refused, 413, 'PAYLOAD_TOO_LARGE');
+    expect(forwarded.status, await forwarded.text()).toBe(200);
+    const expanded = (await (await w2.receive({ streamId, timeoutSeconds: 0 })).json()) as { message: unknown[] };
+    expect(expanded.message).toHaveLength(200_002);
+    expect(expanded.message.slice(0, 2)).toEqual(['\u00e9', 1e20]);
     expect(await w1.metric('ipubsub_worker_channel_calls_total')).toBeGreaterThanOrEqual(channelCalls + 5);
 
     // A client hanging up ends its poll at the owner, and the next message goes to the next receiver.

@@ -153,9 +153,10 @@ class CompiledRoute implements AnswerWriter {
         reply.header('connection', 'close');
         return void sendError(reply, 'INVALID_REQUEST', 'body length does not match content-length');
       }
-      const text = chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks, received).toString();
+      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received);
+      request.rawBody = bytes;
       try {
-        request.body = parseJson(text);
+        request.body = parseJson(bytes.toString());
       } catch (err) {
         return this.refuse(reply, err);
       }

@@ -9,6 +9,8 @@ export class StreamRequest {
   readonly headers: IncomingHttpHeaders;
   readonly method: string;
   readonly url: string;
+  /** The body as the client sent it (POST routes): what a forward passes on, byte for byte. */
+  rawBody: Buffer | undefined = undefined;
 
   constructor(
     readonly raw: IncomingMessage,

@@ -183,7 +183,7 @@ export class ClusterForwarding {
         method: receive ? 'GET' : 'POST',
         path,
         hop: routing.hop + 1,
-        body: receive ? undefined : JSON.stringify(req.body),
+        body: receive ? undefined : req.rawBody,
         grant: this.router.grantFor(req.method, streamId),
         // Only a call that may wait is worth abandoning when its client hangs up; the owner answers others at once.
         answering: waitMs > 0 ? reply.raw : undefined,

@@ -129,7 +129,7 @@ export class StreamsController {
         `blockingSendTimeoutSeconds must be at most ${this.limits.maxTimeoutSeconds}`,
       );
     }
-    const bytes = requestBytes(body, reply);
+    const bytes = requestBytes(reply);
     if (body.writeToDB === true) return this.sendStored(body, bytes, reply);
 
     const message: StreamMessage = {
@@ -289,10 +289,8 @@ export class StreamsController {
 }
 
 /** A message's size for the memory budget: the bytes of the request it came in (envelope included). */
-function requestBytes(body: SendRequest, reply: StreamReply): number {
-  const length = reply.request.headers['content-length'];
-  // A chunked request has no length: measure the message itself (rare; the SDK and curl send a length).
-  return length !== undefined ? Number(length) : Buffer.byteLength(JSON.stringify(body));
+function requestBytes(reply: StreamReply): number {
+  return reply.request.rawBody!.length;
 }
 
 function toWire(message: StreamMessage): ReceivedMessage {

@@ -39,7 +39,14 @@ export class ClusterAuth {
   }
 
   /** Value of the auth header for a request to another node; `body` only for internal calls, `grant` as GRANT_HEADER. */
-  signRequest(method: string, url: string, hop: number, body = '', now = Date.now(), grant = ''): string {
+  signRequest(
+    method: string,
+    url: string,
+    hop: number,
+    body: string | Buffer = '',
+    now = Date.now(),
+    grant = '',
+  ): string {
     return `${now}.${this.requestMac(method, url, hop, body, now, grant)}`;
   }
 
@@ -64,8 +71,15 @@ export class ClusterAuth {
     return given.length === expected.length && timingSafeEqual(given, expected) ? null : 'cluster secret mismatch';
   }
 
-  private requestMac(method: string, url: string, hop: number, body: string, time: number, grant: string): string {
-    const bodyDigest = body === '' ? '' : createHash('sha256').update(body).digest('base64url');
+  private requestMac(
+    method: string,
+    url: string,
+    hop: number,
+    body: string | Buffer,
+    time: number,
+    grant: string,
+  ): string {
+    const bodyDigest = body.length === 0 ? '' : createHash('sha256').update(body).digest('base64url');
     // Without a grant the signed text is as before, so members of the previous version still agree.
     const signed = `${method}\n${url}\n${hop}\n${time}\n${bodyDigest}`;
     return createHmac('sha256', this.secret)

@@ -155,7 +155,7 @@ export class PeerClient {
 }
 
 /** Internal calls sign their body; forwarded client requests do not (a client could send that body itself). */
-function internalBody(request: Pick<PeerRequest, 'body' | 'contentType'>): string {
+function internalBody(request: Pick<PeerRequest, 'body' | 'contentType'>): string | Buffer {
   return request.contentType === INTERNAL_CONTENT_TYPE ? (request.body ?? '') : '';
 }
 

@@ -9,7 +9,8 @@ export interface PeerRequest {
   /** Path and query. */
   readonly path: string;
   readonly hop: number;
-  readonly body?: string;
+  /** A forwarded client request's body as the client sent it, byte for byte; an internal call's JSON. */
+  readonly body?: string | Buffer;
   readonly contentType?: string;
   /** A forwarded stream request's access decision (GRANT_HEADER), signed with the rest. */
   readonly grant?: string;

@@ -40,9 +40,9 @@ export function requestFrame(
   method: 'GET' | 'POST',
   path: string,
   headers: Record<string, string>,
-  body: string | undefined,
+  body: string | Buffer | undefined,
 ): Buffer {
-  let bytes = 1 + stringBytes(path) + 1 + (body === undefined ? 0 : Buffer.byteLength(body));
+  let bytes = 1 + stringBytes(path) + 1 + bodyBytes(body);
   let count = 0;
   for (const name in headers) {
     bytes += stringBytes(name) + stringBytes(headers[name]);
@@ -53,7 +53,7 @@ export function requestFrame(
   let at = writeString(frame, FIELDS_AT + 1, path);
   frame.writeUInt8(count, at++);
   for (const name in headers) at = writeString(frame, writeString(frame, at, name), headers[name]);
-  if (body !== undefined) frame.write(body, at);
+  writeBody(frame, at, body);
   return frame;
 }
 
@@ -64,13 +64,24 @@ export function answerFrame(
   retryAfter: string,
   body: string | Buffer | undefined,
 ): Buffer {
-  const bodyBytes = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  const frame = startFrame(FrameKind.Answer, id, 2 + stringBytes(contentType) + stringBytes(retryAfter) + bodyBytes);
+  const frame = startFrame(
+    FrameKind.Answer,
+    id,
+    2 + stringBytes(contentType) + stringBytes(retryAfter) + bodyBytes(body),
+  );
   frame.writeUInt16BE(status, FIELDS_AT);
   const at = writeString(frame, writeString(frame, FIELDS_AT + 2, contentType), retryAfter);
+  writeBody(frame, at, body);
+  return frame;
+}
+
+function bodyBytes(body: string | Buffer | undefined): number {
+  return body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+}
+
+function writeBody(frame: Buffer, at: number, body: string | Buffer | undefined): void {
   if (typeof body === 'string') frame.write(body, at);
   else body?.copy(frame, at);
-  return frame;
 }
 
 /** A frame with no fields (CANCEL, RESET). */

@@ -4,14 +4,11 @@ import type { IncomingHttpHeaders, OutgoingHttpHeader, OutgoingHttpHeaders, Serv
 import { createServer, type Socket } from 'node:net';
 import { answerFrame, CorkedWriter, FrameFields, FrameKind, FrameReader, signalFrame } from './sibling-frames.js';
 
-/** Beyond the body, what a forwarded request's path and headers may take in a frame. */
-const HEAD_ALLOWANCE_BYTES = 64 * 1024;
 /**
- * A forwarded body is the client's JSON serialized again, which can be longer than what the client sent
- * (`1e20` becomes 21 digits): frames up to this many body limits are read, and the HTTP layer answers one over
- * the limit 413 as it would over HTTP. Only a longer frame is taken for a broken stream.
+ * Beyond the body, what a forwarded request's path and headers may take in a frame. A forwarded body is the
+ * bytes the client sent, read within http.bodyLimitBytes: only a longer frame is taken for a broken stream.
  */
-const REWRITTEN_BODY_FACTOR = 6;
+const HEAD_ALLOWANCE_BYTES = 64 * 1024;
 
 /**
  * Makes `http` also serve the requests its sibling workers forward over the channel at `socketPath` (a Unix
@@ -26,7 +23,7 @@ export async function serveSiblings(http: HttpServer, socketPath: string, bodyLi
   } catch {
     // none left
   }
-  const maxFrameBytes = REWRITTEN_BODY_FACTOR * bodyLimitBytes + HEAD_ALLOWANCE_BYTES;
+  const maxFrameBytes = bodyLimitBytes + HEAD_ALLOWANCE_BYTES;
   const sockets = new Set<Socket>();
   const channel = createServer((socket) => {
     sockets.add(socket);
