@@ -79,6 +79,23 @@ describe('pipelined long polls', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { message: unknown }).message).toBe('kept');
   });
+
+  it('releases a poll parked after earlier ones on the same connection were answered', async () => {
+    const [first, second] = [0, 1].map((i) => uniqueStreamId(`again${i}`));
+    const { socket, bodies } = await pipelineReceives([first]);
+    await waitForWaiters(server, 1);
+    await server.send({ streamId: first, messageUuid: 'm', message: 'taken' });
+    expect(JSON.parse((await bodies)[0])).toMatchObject({ message: 'taken' });
+    socket.write(
+      `GET /api/v1/streams/receive?streamId=${second}&timeoutSeconds=10 HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`,
+    );
+    await waitForWaiters(server, 1);
+    socket.destroy();
+    await waitForWaiters(server, 0);
+    await server.send({ streamId: second, messageUuid: 'm', message: 'kept' });
+    const res = await server.receive({ streamId: second, timeoutSeconds: 0 });
+    expect(((await res.json()) as { message: unknown }).message).toBe('kept');
+  });
 });
 
 describe('HEAD on the stream API', () => {
