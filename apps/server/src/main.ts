@@ -17,6 +17,7 @@ import { AppModule } from './app.module.js';
 import { AUTHENTICATOR, type Authenticator } from './auth/index.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/index.js';
 import { GracefulShutdown } from './graceful-shutdown.js';
+import { keepTickObjectShape } from './tick-shape.js';
 import { NodeLifecycle } from './lifecycle/index.js';
 import { createLogger, Metrics, PinoNestLogger } from './observability/index.js';
 import { nodeMemoryBudget } from './streams/streams.module.js';
@@ -49,6 +50,7 @@ function readConfig(): { config: AppConfig; workers: number } {
 }
 
 async function main(): Promise<void> {
+  keepTickObjectShape();
   const { config: machine, workers } = readConfig();
   if (workers > 1 && cluster.isPrimary) {
     const logger = await createLogger(machine.log, machine.node.name);
