@@ -6,6 +6,7 @@ import fastJson from 'fast-json-stringify';
 import { parse as parseQuery } from 'fast-querystring';
 import type { Logger } from 'pino';
 import type { RouteDurations } from '../observability/index.js';
+import { FORWARDED_BODY, type WithForwardedBody } from '../cluster/index.js';
 import { DomainError } from '../domain-error.js';
 import { sendError, sendRefusal } from './errors.js';
 import { StreamReply, StreamRequest, type AnswerWriter } from './exchange.js';
@@ -137,6 +138,9 @@ class CompiledRoute implements AnswerWriter {
     const length = lengthHeader === undefined ? -1 : Number(lengthHeader);
     const limit = this.bodyLimitBytes;
     if (length > limit) return this.tooLarge(reply);
+    // A request a sibling worker forwarded (workers/sibling-server.ts) arrives with its body whole.
+    const forwarded = (raw as IncomingMessage & WithForwardedBody)[FORWARDED_BODY];
+    if (forwarded !== undefined) return this.parseBody(request, reply, forwarded);
     const chunks: Buffer[] = [];
     let received = 0;
     const onData = (chunk: Buffer): void => {
@@ -153,22 +157,25 @@ class CompiledRoute implements AnswerWriter {
         reply.header('connection', 'close');
         return void sendError(reply, 'INVALID_REQUEST', 'body length does not match content-length');
       }
-      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received);
-      request.rawBody = bytes;
-      try {
-        request.body = parseJson(bytes.toString());
-      } catch (err) {
-        return this.refuse(reply, err);
-      }
-      if (!this.validateBody!(request.body)) {
-        return void sendError(reply, 'INVALID_REQUEST', describeInvalid('body', this.validateBody!));
-      }
-      this.run(request, reply);
+      this.parseBody(request, reply, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
     };
     raw.on('data', onData);
     raw.on('end', onEnd);
-    // A request a sibling worker forwarded (workers/sibling-server.ts) delivers its body when resumed.
     raw.resume();
+  }
+
+  /** Parses and validates the body read, then serves the request. */
+  private parseBody(request: StreamRequest, reply: StreamReply, bytes: Buffer): void {
+    request.rawBody = bytes;
+    try {
+      request.body = parseJson(bytes.toString());
+    } catch (err) {
+      return this.refuse(reply, err);
+    }
+    if (!this.validateBody!(request.body)) {
+      return void sendError(reply, 'INVALID_REQUEST', describeInvalid('body', this.validateBody!));
+    }
+    this.run(request, reply);
   }
 
   /** A body over the limit: refused at once, and the connection closed rather than the rest of it read. */

@@ -1,10 +1,11 @@
 export { ClusterModule } from './cluster.module.js';
 export { ClusterRouter, HERE, type Placement } from './router.js';
-export { AUTH_HEADER, ClusterAuth, HOP_HEADER } from './auth.js';
+export { AUTH_HEADER, ClusterAuth, GRANT_HEADER, HOP_HEADER } from './auth.js';
 export { HandOff } from './handoff.js';
 export { Membership, type MemberView } from './membership/membership.js';
 export { formatAddress } from './membership/udp-transport.js';
 export {
+  FORWARDED_BODY,
   INTERNAL_CONTENT_TYPE,
   PeerClient,
   PeerUnreachable,
@@ -12,6 +13,7 @@ export {
   type PeerRequest,
   type PeerResponse,
   type SiblingRoutes,
+  type WithForwardedBody,
 } from './peer-client.js';
 export type { RingMember } from './ring.js';
 export { StoredHomes } from './stored-homes.js';

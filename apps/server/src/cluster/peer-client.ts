@@ -49,11 +49,11 @@ export class PeerClient {
   }
 
   request(base: string, request: PeerRequest): Promise<PeerResponse> {
-    const headers = this.signedHeaders(request);
-    if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
     // Node-to-node calls (hand-off, pulls: rare, and possibly large) stay on HTTP.
     if (request.contentType === undefined && this.siblings?.has(base) === true)
-      return this.siblings.request(base, request, headers);
+      return this.siblings.request(base, request, this.signature(request));
+    const headers = this.signedHeaders(request);
+    if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json';
     const peer = this.connectionsTo(base);
     const client = peer.idle.pop() ?? peer.open();
     return new Promise((resolve, reject) => {
@@ -136,11 +136,15 @@ export class PeerClient {
   private signedHeaders(request: Omit<PeerRequest, 'timeoutMs'>): Record<string, string> {
     const headers: Record<string, string> = { [HOP_HEADER]: String(request.hop) };
     if (request.grant !== undefined) headers[GRANT_HEADER] = request.grant;
-    if (this.auth.enabled) {
-      const { method, path, hop, grant } = request;
-      headers[AUTH_HEADER] = this.auth.signRequest(method, path, hop, internalBody(request), Date.now(), grant);
-    }
+    if (this.auth.enabled) headers[AUTH_HEADER] = this.signature(request);
     return headers;
+  }
+
+  /** The AUTH_HEADER value of a request, '' when the cluster has no secret. */
+  private signature(request: Omit<PeerRequest, 'timeoutMs'>): string {
+    if (!this.auth.enabled) return '';
+    const { method, path, hop, grant } = request;
+    return this.auth.signRequest(method, path, hop, internalBody(request), Date.now(), grant);
   }
 
   private connectionsTo(base: string): PeerConnections {

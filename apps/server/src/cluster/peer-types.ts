@@ -39,15 +39,25 @@ export interface PeerResponse {
 
 /**
  * Members on this machine reached without HTTP (the sibling workers of `node.workers`, see workers/): forwarded
- * stream requests to them take this way, with the same signed headers and the same outcomes as over HTTP.
+ * stream requests to them take this way, with the same hop count, grant and signature and the same outcomes as
+ * over HTTP. `signature` is the AUTH_HEADER value ('' without a cluster secret).
  */
 export interface SiblingRoutes {
   has(base: string): boolean;
-  request(base: string, request: PeerRequest, headers: Record<string, string>): Promise<PeerResponse>;
+  request(base: string, request: PeerRequest, signature: string): Promise<PeerResponse>;
   abandonAll(reason: Abandoned): void;
   /** Members not in `bases` left the ring: their calls end with `peer-left`. */
   retainOnly(bases: ReadonlySet<string>): void;
   close(): void;
+}
+
+/**
+ * On a request a sibling worker forwarded, which its owner serves as the request it stands for (workers/): the
+ * body, whole already. The data plane takes it from here rather than from the request's stream events.
+ */
+export const FORWARDED_BODY = Symbol('forwarded body');
+export interface WithForwardedBody {
+  readonly [FORWARDED_BODY]?: Buffer;
 }
 
 /** Certificates (PEM) that verify peers' https:// certificates, in place of the system's. */

@@ -4,7 +4,7 @@ import { createServer, request as get, type IncomingMessage, type ServerResponse
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PeerUnreachable, type PeerRequest } from '../cluster/index.js';
+import { FORWARDED_BODY, PeerUnreachable, type PeerRequest, type WithForwardedBody } from '../cluster/index.js';
 import { SiblingChannel } from './sibling-channel.js';
 
 const OWNER = 'http://127.0.0.1:9002';
@@ -43,23 +43,33 @@ const failure = (promise: Promise<unknown>): Promise<string> =>
   );
 
 describe('SiblingChannel', () => {
-  it('carries method, path, headers and body to the owner, and its status, type, Retry-After and body back', async () => {
+  it('carries method, path, the signed headers and body to the owner, and its status, type, Retry-After and body back', async () => {
     const seen: unknown[] = [];
     const { channel } = await channelTo((req, res) => {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
-        seen.push([req.method, req.url, req.headers['x-ipubsub-hop'], req.headers['content-length'], body]);
+        const given = (req as IncomingMessage & WithForwardedBody)[FORWARDED_BODY]?.toString();
+        seen.push([req.method, req.url, { ...req.headers }, body, given]);
         res.setHeader('retry-after', '1');
         res.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"MEMORY_FULL"}');
       });
       req.resume();
     });
     const body = JSON.stringify({ streamId: 'é' });
-    const answer = await channel.request(OWNER, request({ method: 'POST', path: '/send', body }), {
+    const answer = await channel.request(
+      OWNER,
+      request({ method: 'POST', path: '/send', body, grant: 'send é' }),
+      '1700000000000.c2lnbmVk',
+    );
+    const headers = {
       'x-ipubsub-hop': '1',
-    });
-    expect(seen).toEqual([['POST', '/send', '1', String(Buffer.byteLength(body)), body]]);
+      'x-ipubsub-grant': 'send é',
+      'x-ipubsub-auth': '1700000000000.c2lnbmVk',
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    };
+    expect(seen).toEqual([['POST', '/send', headers, body, body]]);
     expect([answer.status, answer.contentType, answer.retryAfter, answer.body.toString()]).toEqual([
       503,
       'application/json',
@@ -72,8 +82,8 @@ describe('SiblingChannel', () => {
   it('a call past its deadline fails with timeout and the owner hears a hang-up; so does one given up on', async () => {
     const hungUp: string[] = [];
     const { channel } = await channelTo((req) => req.socket.on('close', () => hungUp.push(req.url!)));
-    expect(await failure(channel.request(OWNER, request({ path: '/late', timeoutMs: 10 }), {}))).toBe('timeout');
-    const abandoned = failure(channel.request(OWNER, request({ path: '/left' }), {}));
+    expect(await failure(channel.request(OWNER, request({ path: '/late', timeoutMs: 10 }), ''))).toBe('timeout');
+    const abandoned = failure(channel.request(OWNER, request({ path: '/left' }), ''));
     await new Promise((resolve) => setTimeout(resolve, 50));
     channel.retainOnly(new Set());
     expect(await abandoned).toBe('peer-left');
@@ -83,9 +93,9 @@ describe('SiblingChannel', () => {
 
   it('an answer the owner breaks off fails as a reset, and a sibling that is not there as a refused connection', async () => {
     const { channel, directory } = await channelTo((_req, res) => res.destroy());
-    expect(await failure(channel.request(OWNER, request(), {}))).toBe('ECONNRESET');
+    expect(await failure(channel.request(OWNER, request(), ''))).toBe('ECONNRESET');
     const nobody = new SiblingChannel(new Map([[OWNER, join(directory, 'none.sock')]]), join(directory, 'x.sock'));
-    expect(await failure(nobody.request(OWNER, request(), {}))).toBe('ECONNREFUSED');
+    expect(await failure(nobody.request(OWNER, request(), ''))).toBe('ECONNREFUSED');
     nobody.close();
   });
 
@@ -101,7 +111,7 @@ describe('SiblingChannel', () => {
     outgoing.on('error', () => undefined);
     outgoing.end();
     const res = await answering;
-    const call = failure(channel.request(OWNER, request({ answering: res }), {}));
+    const call = failure(channel.request(OWNER, request({ answering: res }), ''));
     outgoing.destroy();
     expect(await call).toBe('client-hung-up');
   });

@@ -72,14 +72,14 @@ export class SiblingChannel implements SiblingRoutes {
     return this.sockets.has(base);
   }
 
-  request(base: string, request: PeerRequest, headers: Record<string, string>): Promise<PeerResponse> {
+  request(base: string, request: PeerRequest, signature: string): Promise<PeerResponse> {
     let link = this.links.get(base);
     if (link === undefined || link.broken) {
       link = new SiblingLink(base, this.sockets.get(base)!);
       this.links.set(base, link);
     }
     this.calls++;
-    return link.call(request, headers);
+    return link.call(request, signature);
   }
 
   abandonAll(reason: Abandoned): void {
@@ -125,13 +125,14 @@ class SiblingLink {
     this.deadlines = setInterval(() => this.expire(), DEADLINE_CHECK_MS).unref();
   }
 
-  call(request: PeerRequest, headers: Record<string, string>): Promise<PeerResponse> {
+  call(request: PeerRequest, signature: string): Promise<PeerResponse> {
     const id = this.nextId;
     this.nextId = id === 0xffffffff ? 1 : id + 1;
+    const { method, path, hop, grant = '' } = request;
+    const frame = requestFrame(id, { method, path, hop, grant, signature }, request.body);
     return new Promise((resolve, reject) => {
-      const call = new ChannelCall(this, id, resolve, reject, request.answering, request.timeoutMs);
-      this.calls.set(id, call);
-      this.writer.write(requestFrame(id, request.method, request.path, headers, request.body));
+      this.calls.set(id, new ChannelCall(this, id, resolve, reject, request.answering, request.timeoutMs));
+      this.writer.write(frame);
     });
   }
 

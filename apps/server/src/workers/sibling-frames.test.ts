@@ -17,9 +17,7 @@ function read(bytes: Buffer, size: number, maxBytes = 1 << 20): { frames: FrameF
 describe('sibling channel frames', () => {
   const request = requestFrame(
     7,
-    'POST',
-    '/api/v1/streams/send',
-    { 'x-ipubsub-hop': '1', grant: 'send é' },
+    { method: 'POST', path: '/api/v1/streams/send', hop: 1, grant: 'send é', signature: '' },
     '{"a":"ü"}',
   );
   const answer = answerFrame(7, 503, 'application/json; charset=utf-8', '1', Buffer.from('{"code":"MEMORY_FULL"}'));
@@ -36,12 +34,12 @@ describe('sibling channel frames', () => {
         [FrameKind.Answer, 9],
       ]);
       const [req, , ans, plain] = frames;
-      expect([req.u8(), req.string(), req.u8()]).toEqual([1, '/api/v1/streams/send', 2]);
-      expect([req.string(), req.string(), req.string(), req.string()]).toEqual([
-        'x-ipubsub-hop',
-        '1',
-        'grant',
+      expect([req.u8(), req.u16(), req.string(), req.string(), req.string()]).toEqual([
+        1,
+        1,
+        '/api/v1/streams/send',
         'send é',
+        '',
       ]);
       expect(req.rest().toString()).toBe('{"a":"ü"}');
       expect([ans.u16(), ans.string(), ans.string(), ans.rest().toString()]).toEqual([

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
  * `u32 length of the rest | u8 kind | u32 call id | kind's fields`; strings are `u16 byte length | UTF-8`,
  * and a body runs to the end of the frame.
  *
- *   REQUEST  method (u8: 0 GET, 1 POST) | path | u8 header count | (name | value)* | body
+ *   REQUEST  method (u8: 0 GET, 1 POST) | hop (u16) | path | grant | signature | body   ('' for none)
  *   ANSWER   status (u16) | content-type | retry-after | body            ('' for a header the answer lacks)
  *   CANCEL   (nothing)   the forwarding worker's client hung up or the call timed out: stop serving it
  *   RESET    (nothing)   the owner broke off its answer (as a reset connection would tell)
@@ -17,12 +17,23 @@ const LENGTH_BYTES = 4;
 /** Kind and call id. */
 const HEAD_BYTES = 5;
 
-const stringBytes = (text: string): number => 2 + Buffer.byteLength(text);
+/**
+ * UTF-8 bytes of `text`. Frame strings are short and nearly always ASCII (paths, header values): counted and
+ * copied in JS, which is cheaper than Buffer's native calls for a few dozen bytes.
+ */
+function utf8Bytes(text: string): number {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return Buffer.byteLength(text);
+  return text.length;
+}
+
+const stringBytes = (text: string): number => 2 + utf8Bytes(text);
 
 function writeString(frame: Buffer, at: number, text: string): number {
-  const written = frame.write(text, at + 2);
-  frame.writeUInt16BE(written, at);
-  return at + 2 + written;
+  const bytes = utf8Bytes(text);
+  frame.writeUInt16BE(bytes, at);
+  if (bytes === text.length) for (let i = 0; i < bytes; i++) frame[at + 2 + i] = text.charCodeAt(i);
+  else frame.write(text, at + 2);
+  return at + 2 + bytes;
 }
 
 function startFrame(kind: FrameKind, id: number, bytes: number): Buffer {
@@ -35,24 +46,28 @@ function startFrame(kind: FrameKind, id: number, bytes: number): Buffer {
 
 const FIELDS_AT = LENGTH_BYTES + HEAD_BYTES;
 
-export function requestFrame(
-  id: number,
-  method: 'GET' | 'POST',
-  path: string,
-  headers: Record<string, string>,
-  body: string | Buffer | undefined,
-): Buffer {
-  let bytes = 1 + stringBytes(path) + 1 + bodyBytes(body);
-  let count = 0;
-  for (const name in headers) {
-    bytes += stringBytes(name) + stringBytes(headers[name]);
-    count++;
-  }
-  const frame = startFrame(FrameKind.Request, id, bytes);
-  frame.writeUInt8(method === 'GET' ? 0 : 1, FIELDS_AT);
-  let at = writeString(frame, FIELDS_AT + 1, path);
-  frame.writeUInt8(count, at++);
-  for (const name in headers) at = writeString(frame, writeString(frame, at, name), headers[name]);
+/** A forwarded stream request: what the owner needs to serve it as the request it stands for. */
+export interface ForwardedHead {
+  readonly method: 'GET' | 'POST';
+  /** Path and query. */
+  readonly path: string;
+  readonly hop: number;
+  /** The access decision (GRANT_HEADER), '' for none. */
+  readonly grant: string;
+  /** The cluster's signature (AUTH_HEADER), '' without a cluster secret. */
+  readonly signature: string;
+}
+
+export function requestFrame(id: number, head: ForwardedHead, body: string | Buffer | undefined): Buffer {
+  const { path, grant, signature } = head;
+  const frame = startFrame(
+    FrameKind.Request,
+    id,
+    3 + stringBytes(path) + stringBytes(grant) + stringBytes(signature) + bodyBytes(body),
+  );
+  frame.writeUInt8(head.method === 'GET' ? 0 : 1, FIELDS_AT);
+  frame.writeUInt16BE(head.hop, FIELDS_AT + 1);
+  const at = writeString(frame, writeString(frame, writeString(frame, FIELDS_AT + 3, path), grant), signature);
   writeBody(frame, at, body);
   return frame;
 }

@@ -2,6 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import { unlinkSync } from 'node:fs';
 import type { IncomingHttpHeaders, OutgoingHttpHeader, OutgoingHttpHeaders, Server as HttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
+import { AUTH_HEADER, FORWARDED_BODY, GRANT_HEADER, HOP_HEADER, type WithForwardedBody } from '../cluster/index.js';
 import { answerFrame, CorkedWriter, FrameFields, FrameKind, FrameReader, signalFrame } from './sibling-frames.js';
 
 /**
@@ -77,11 +78,20 @@ class SiblingLink {
     }
     if (fields.kind !== FrameKind.Request) return;
     const method = fields.u8() === 0 ? 'GET' : 'POST';
+    const hop = fields.u16();
     const url = fields.string();
-    const headers: IncomingHttpHeaders = {};
-    for (let count = fields.u8(); count > 0; count--) headers[fields.string()] = fields.string();
+    const grant = fields.string();
+    const signature = fields.string();
     const body = fields.rest();
-    if (method === 'POST') headers['content-length'] = String(body.length);
+    // The headers a forward over HTTP would carry, always set in the same order (one object shape).
+    const headers: IncomingHttpHeaders = {};
+    headers[HOP_HEADER] = String(hop);
+    if (grant !== '') headers[GRANT_HEADER] = grant;
+    if (signature !== '') headers[AUTH_HEADER] = signature;
+    if (method === 'POST') {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(body.length);
+    }
     const req = new ForwardedRequest(method, url, headers, body);
     const res = new ForwardedResponse(this, id, req);
     this.serving.set(id, req);
@@ -108,7 +118,7 @@ class SiblingLink {
  * over the channel. It is its own `socket`: a cancel from the forwarding worker closes it, which is what a
  * parked long poll or blocked send listens to when its client hangs up.
  */
-class ForwardedRequest extends EventEmitter {
+class ForwardedRequest extends EventEmitter implements WithForwardedBody {
   readonly httpVersion = '1.1';
   readonly httpVersionMajor = 1;
   readonly httpVersionMinor = 1;
@@ -121,18 +131,25 @@ class ForwardedRequest extends EventEmitter {
   /** Its answer, told when the request is hung up before the answer was written (as a ServerResponse is). */
   response: ForwardedResponse | undefined;
 
+  readonly [FORWARDED_BODY]: Buffer;
+
   constructor(
     readonly method: string,
     readonly url: string,
     readonly headers: IncomingHttpHeaders,
-    private readonly body: Buffer,
+    body: Buffer,
   ) {
     super();
+    this[FORWARDED_BODY] = body;
   }
 
-  /** The body, at once: the whole frame is here (the listeners are in place when a body parser resumes). */
+  /**
+   * The body as stream events, at once, for a reader that does not take FORWARDED_BODY (its listeners are in
+   * place when it resumes).
+   */
   resume(): this {
-    if (this.body.length > 0) this.emit('data', this.body);
+    const body = this[FORWARDED_BODY];
+    if (body.length > 0) this.emit('data', body);
     this.emit('end');
     return this;
   }
