@@ -69,8 +69,8 @@ function mongodb(serverUrl: string): StoreBackend {
       const database = scratchMongoDatabase(serverUrl);
       return {
         env: { IPUBSUB_STORE_TYPE: 'mongodb', IPUBSUB_STORE_URL: database.url },
-        // A dropped database comes back on the next write. Cutting the node's connections through a proxy was
-        // tried and left a stored send unanswered now and then (not root-caused).
+        // A dropped database comes back on the next write. A server that stops answering is
+        // store-mongodb-partition.test.ts (a frozen proxy, with a short reply bound).
         lose: null,
         dispose: () => database.drop(),
       };

@@ -14,11 +14,11 @@ describe('mongodb store.url', () => {
     expect(clientOptions('mongodb://h/db')).toEqual({
       serverSelectionTimeoutMS: 5_000,
       connectTimeoutMS: 5_000,
-      timeoutMS: 15_000,
+      socketTimeoutMS: 10_000,
+      waitQueueTimeoutMS: 5_000,
     });
-    expect(clientOptions('mongodb://h/db?serverselectiontimeoutms=100&timeoutMS=0')).toEqual({
-      connectTimeoutMS: 5_000,
-    });
+    const url = 'mongodb://h/db?serverselectiontimeoutms=100&socketTimeoutMS=0&waitQueueTimeoutMS=1';
+    expect(clientOptions(url)).toEqual({ connectTimeoutMS: 5_000 });
   });
 
   it('hides the password in messages', () => {

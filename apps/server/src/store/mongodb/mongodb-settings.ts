@@ -5,14 +5,17 @@ export const DEFAULT_DATABASE = 'ipubsub';
 
 /**
  * Timeouts the store needs to refuse a bad URL at start and answer 503 (not hang) while the server is away. Each
- * applies only when the URL does not set it: the URL is the operator's, with every option the driver takes.
+ * applies only when the URL does not set it: the URL is the operator's, with every option the driver takes. (Driver
+ * 7 ignores `timeoutMS`, the bound on a whole operation: these are the bounds it honours.)
  */
 const DEFAULT_OPTIONS = {
   serverSelectionTimeoutMS: 5_000,
   connectTimeoutMS: 5_000,
-  // The driver's bound on a whole operation (selection, pool check-out, round trip): a request caught on a
-  // connection that died without closing would otherwise wait for ever.
-  timeoutMS: 15_000,
+  // A reply that never comes on an open connection (a partition, a frozen server) fails the round trip and closes
+  // the connection. The driver arms it only while a command waits for its reply, so idle pooled connections stay.
+  socketTimeoutMS: 10_000,
+  // A request waiting for a pooled connection while all are caught in such round trips.
+  waitQueueTimeoutMS: 5_000,
 } as const satisfies MongoClientOptions;
 
 /**
