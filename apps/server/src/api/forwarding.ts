@@ -84,10 +84,12 @@ export class ClusterForwarding {
   }
 
   private enter(streamId: string, req: StreamRequest, reply: StreamReply, tail: boolean): Route | Promise<Route> {
-    // Every answer tells the client which ring this node routes by: an SDK holding another refreshes its own.
-    reply.header(RING_VERSION_HEADER, this.router.ringFingerprint);
     const hop = hopCount(req);
-    if (hop !== 0) {
+    if (hop === 0) {
+      // Every answer tells the client which ring this node routes by: an SDK holding another refreshes its own.
+      // (A forwarded request's answer is relayed without its headers: the entry node sets its own.)
+      reply.header(RING_VERSION_HEADER, this.router.ringFingerprint);
+    } else {
       const problem = this.router.refuseForwarded(req.method, req.url, hop, streamId, req.headers);
       if (problem !== null) {
         void sendError(reply, 'INVALID_REQUEST', `forwarded request refused: ${problem}`);
@@ -98,7 +100,8 @@ export class ClusterForwarding {
     const atHome = this.router.homesEnabled && (tail || isStored(req));
     // The common case on an owner, without allocating anything.
     if (!atHome && this.router.ownsNow(streamId)) return 'local';
-    const startedAt = performance.now();
+    // A forwarded long poll's time runs from the request's arrival, as its client counts it.
+    const startedAt = req.arrivedAt;
     return this.dispatch({ streamId, req, reply, hop, startedAt, retried: false, atHome, tail });
   }
 

@@ -157,6 +157,7 @@ export class FrameFields {
 
   string(): string {
     const bytes = this.u16();
+    if (bytes === 0) return ''; // (most grants, signatures and Retry-Afters: no native call for them)
     const text = this.frame.toString('utf8', this.at, this.at + bytes);
     this.at += bytes;
     return text;
