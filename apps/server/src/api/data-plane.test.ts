@@ -1,10 +1,14 @@
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestDurations } from '../observability/index.js';
+import { SiblingChannel } from '../workers/index.js';
 import { DataPlane } from './data-plane.js';
 import { MAX_JSON_DEPTH } from './json-body.js';
 import { Validation } from './validation.js';
@@ -113,6 +117,28 @@ describe('the data plane', () => {
     const small = await chunkedPost(port, `${PREFIX}echo`, ['{"b":', '"chunked"}']);
     expect(small.status).toBe(200);
     expect(JSON.parse(small.body)).toEqual({ echoed: { b: 'chunked' } });
+  });
+
+  it('validates a body a sibling worker forwarded as it validates one read from HTTP', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'ipubsub-plane-'));
+    const owner = join(directory, 'w2.sock');
+    await new SiblingChannel(new Map(), owner).listen(server, BODY_LIMIT);
+    const channel = new SiblingChannel(new Map([['http://owner', owner]]), join(directory, 'w1.sock'));
+    const forward = async (body: string) => {
+      const call = { method: 'POST' as const, path: `${PREFIX}echo`, hop: 1, body: Buffer.from(body), timeoutMs: 5000 };
+      const answer = await channel.request('http://owner', call, '');
+      return [answer.status, JSON.parse(answer.body.toString()) as unknown];
+    };
+    try {
+      expect(await forward('{"b":"whole"}')).toEqual([200, { echoed: { b: 'whole' } }]);
+      expect(await forward('{"b":5}')).toEqual([400, { error: 'body/b must be string', code: 'INVALID_REQUEST' }]);
+      expect((await forward('{"a":'))[0]).toBe(400);
+      const tooLarge = await forward(JSON.stringify({ b: 'x'.repeat(BODY_LIMIT) }));
+      expect(tooLarge).toEqual([413, { error: 'request body too large', code: 'PAYLOAD_TOO_LARGE' }]);
+    } finally {
+      channel.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('coerces query parameters by the schema and refuses unknown or repeated ones', async () => {
