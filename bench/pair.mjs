@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os';
 import { options, selected } from './lib/options.mjs';
 import { ServerUnderTest } from './lib/processes.mjs';
 import { count, heading, line, percent, summary, target } from './lib/report.mjs';
-import { runLoad, sendLoadGenerator } from './lib/send-load.mjs';
+import { runLoad, sendLoadGenerator, wrkPolicy } from './lib/send-load.mjs';
 
 const SERVERS = [['iPubSub', () => ServerUnderTest.ipubsub()]];
 if (options.BASELINE !== '') SERVERS.push(['baseline', () => ServerUnderTest.ipubsub({}, options.BASELINE)]);
@@ -106,7 +106,7 @@ const describePair = (r) =>
 async function pairFigure() {
   heading(
     'Pair: sends and long-poll receives at once',
-    `wrk, 1 thread each: ${options.PAIR_SEND_CONNECTIONS} connections sending and ${options.PAIR_RECEIVE_CONNECTIONS} ` +
+    `wrk${wrkPolicy}, 1 thread each: ${options.PAIR_SEND_CONNECTIONS} connections sending and ${options.PAIR_RECEIVE_CONNECTIONS} ` +
       `long-polling, in the same order over ${count(options.PAIR_STREAMS)} streams, ${options.MESSAGE_BYTES}-byte ` +
       `messages; ${options.PAIR_DURATION} s per round after a ${options.PAIR_WARMUP} s warm-up per server; ` +
       `${options.PAIR_ROUNDS} rounds, order rotating`,
@@ -147,7 +147,7 @@ const describeSends = (r) =>
 async function sendsFigure() {
   heading(
     'Sends alone',
-    `wrk, 1 thread, ${options.CONNECTIONS} connections over ${count(options.PAIR_STREAMS)} streams; ` +
+    `wrk${wrkPolicy}, 1 thread, ${options.CONNECTIONS} connections over ${count(options.PAIR_STREAMS)} streams; ` +
       `${options.PAIR_DURATION} s per round after a ${options.PAIR_WARMUP} s warm-up per server; ${options.PAIR_ROUNDS} rounds`,
   );
   const runs = await alternate({

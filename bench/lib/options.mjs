@@ -43,6 +43,12 @@ const DEFAULTS = {
   FLOOD_BUDGET_MIB: 256,
   /** wrk, autocannon, or auto (wrk when installed). */
   LOADGEN: 'auto',
+  /**
+   * Linux scheduling policy of wrk: batch (`chrt -b 0`, when chrt is installed) keeps it from preempting the
+   * server under test each time an answer wakes it, which sharing the server's cores costs and clients on other
+   * machines do not; normal: the default policy.
+   */
+  LOADGEN_SCHED: 'batch',
   /** Comma-separated figures to run: send,deliver,latency (http, and deliver,latency,forward,sdk for cluster), pair,sends,workers (pair),
    * idle-streams,waiters (memory); empty: all. */
   ONLY: '',

@@ -15,14 +15,24 @@ function wrkVersion() {
   return /wrk (\S+)/.exec(probe.stdout + probe.stderr)?.[1] ?? 'unknown';
 }
 
+/** How wrk is started: under `chrt -b 0` (SCHED_BATCH) unless BENCH_LOADGEN_SCHED=normal or chrt is missing. */
+const wrkCommand = (() => {
+  if (options.LOADGEN_SCHED === 'normal') return ['wrk'];
+  if (options.LOADGEN_SCHED !== 'batch') throw new Error('BENCH_LOADGEN_SCHED must be batch or normal');
+  return spawnSync('chrt', ['-b', '0', 'true']).status === 0 ? ['chrt', '-b', '0', 'wrk'] : ['wrk'];
+})();
+
 /** Which load generator the send figure uses, and how it is described in the output. */
 export function sendLoadGenerator() {
   const version = options.LOADGEN === 'autocannon' ? undefined : wrkVersion();
   if (options.LOADGEN === 'wrk' && version === undefined) throw new Error('BENCH_LOADGEN=wrk but wrk is not installed');
   return version === undefined
     ? { tool: 'autocannon', label: `autocannon 8 in a separate process, ${options.CONNECTIONS} connections` }
-    : { tool: 'wrk', label: `wrk ${version}, 1 thread, ${options.CONNECTIONS} connections` };
+    : { tool: 'wrk', label: `wrk ${version}${wrkPolicy}, 1 thread, ${options.CONNECTIONS} connections` };
 }
+
+/** How headings name wrk's scheduling policy: ', SCHED_BATCH', or nothing for the default. */
+export const wrkPolicy = wrkCommand[0] === 'chrt' ? ', SCHED_BATCH' : '';
 
 /**
  * Runs the send load against `port` for `seconds` and returns requests/s, latency and the load generator's CPU
@@ -68,8 +78,9 @@ export async function runLoad({
   const child =
     tool === 'wrk'
       ? spawn(
-          'wrk',
+          wrkCommand[0],
           [
+            ...wrkCommand.slice(1),
             '-t1',
             `-c${connections}`,
             `-d${seconds}s`,
