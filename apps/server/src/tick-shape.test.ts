@@ -8,9 +8,9 @@ describe('keepTickObjectShape', () => {
     const kept = keptTickObject() as Record<PropertyKey, unknown>;
     expect(typeof kept.callback).toBe('function');
     expect('args' in kept).toBe(true);
-    expect(Object.getOwnPropertySymbols(kept).map(String)).toEqual([
-      'Symbol(async_id_symbol)',
-      'Symbol(trigger_async_id_symbol)',
-    ]);
+    // Node 22 and later add their async context frame beside the two ids.
+    expect(Object.getOwnPropertySymbols(kept).map(String)).toEqual(
+      expect.arrayContaining(['Symbol(async_id_symbol)', 'Symbol(trigger_async_id_symbol)']),
+    );
   });
 });
