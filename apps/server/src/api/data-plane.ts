@@ -159,9 +159,9 @@ class CompiledRoute implements AnswerWriter {
       }
       this.parseBody(request, reply, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
     };
+    // Adding a 'data' listener starts the request flowing.
     raw.on('data', onData);
     raw.on('end', onEnd);
-    raw.resume();
   }
 
   /** Parses and validates the body read, then serves the request. */
