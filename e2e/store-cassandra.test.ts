@@ -1,12 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  scratchKeyspace,
-  testCassandraUrl,
-  type ScratchKeyspace,
-} from '../apps/server/src/store/cassandra/scratch-keyspace.js';
-import { TestCluster } from './support/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { scratchKeyspace, testCassandraUrl } from '../apps/server/src/store/cassandra/scratch-keyspace.js';
 import { ServerProcess } from './support/server.js';
-import { expectOwnerChangeContinuesStream } from './support/stored-cluster.js';
+import { expectOwnerChangeContinuesStream, useStoredCluster } from './support/stored-cluster.js';
 
 // The stored-mode behaviours of docs/contract.md §2–3 run on Cassandra in store.test.ts (through storeBackends); this file
 // holds what is particular to Cassandra: its store.url, and a cluster of nodes sharing one keyspace.
@@ -39,19 +34,9 @@ describe('store.type cassandra at start', () => {
 const serverUrl = testCassandraUrl();
 
 describe.runIf(serverUrl !== null)('a cluster sharing one Cassandra keyspace', () => {
-  let keyspace: ScratchKeyspace;
-  let cluster: TestCluster;
-
-  beforeAll(async () => {
-    keyspace = scratchKeyspace(serverUrl!);
-    // The three nodes start at once: each finds the keyspace missing and creates it, and the tables.
-    cluster = await TestCluster.start(3, { IPUBSUB_STORE_TYPE: 'cassandra', IPUBSUB_STORE_URL: keyspace.url });
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-    await keyspace?.drop();
-  });
+  // The three nodes start at once: each finds the keyspace missing and creates it, and the tables.
+  const cluster = useStoredCluster('cassandra', () => scratchKeyspace(serverUrl!));
 
   it('a new owner continues the stream where the killed one stopped: old tokens resume without a gap, retries stay duplicates', () =>
-    expectOwnerChangeContinuesStream(cluster, 'cassandra'));
+    expectOwnerChangeContinuesStream(cluster(), 'cassandra'));
 });

@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  scratchMongoDatabase,
-  testMongoUrl,
-  type ScratchMongoDatabase,
-} from '../apps/server/src/store/mongodb/scratch-database.js';
-import { waitForGauge } from './support/api-helpers.js';
-import { TestCluster } from './support/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { scratchMongoDatabase, testMongoUrl } from '../apps/server/src/store/mongodb/scratch-database.js';
 import { ServerProcess } from './support/server.js';
-import { expectOwnerChangeContinuesStream, storeThrough } from './support/stored-cluster.js';
+import {
+  expectOwnerChangeContinuesStream,
+  expectStoredPollWokenThroughNonOwners,
+  useStoredCluster,
+} from './support/stored-cluster.js';
 
 // The stored-mode behaviours of docs/contract.md §2–3 run on MongoDB in store.test.ts (through storeBackends); this file
 // holds what is particular to it: its store.url, and a cluster of nodes sharing one database.
@@ -37,29 +35,12 @@ describe('store.type mongodb at start', () => {
 const serverUrl = testMongoUrl();
 
 describe.runIf(serverUrl !== null)('a cluster of three sharing one MongoDB database', () => {
-  let database: ScratchMongoDatabase;
-  let cluster: TestCluster;
+  const cluster = useStoredCluster('mongodb', () => scratchMongoDatabase(serverUrl!));
 
-  beforeAll(async () => {
-    database = scratchMongoDatabase(serverUrl!);
-    // The three nodes start at once: each creates the collections' indexes.
-    cluster = await TestCluster.start(3, { IPUBSUB_STORE_TYPE: 'mongodb', IPUBSUB_STORE_URL: database.url });
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-    await database?.drop();
-  });
+  it('a stored long poll through one non-owner is woken by a stored send through the other', () =>
+    expectStoredPollWokenThroughNonOwners(cluster(), 'mongodb'));
 
-  it('a stored long poll through one non-owner is woken by a stored send through the other', async () => {
-    const streamId = await cluster.streamOwnedBy('node-1', 'mongodb-wake');
-    const polling = cluster.node('node-2').receive({ streamId, readFromDB: true, timeoutSeconds: 20 });
-    await waitForGauge(cluster.node('node-1'), 'ipubsub_store_waiting_readers', 1);
-    await storeThrough(cluster.node('node-3'), streamId, 'w-1', 'woken');
-    const res = await polling;
-    expect(res.status).toBe(200);
-    expect(((await res.json()) as { message: unknown }).message).toBe('woken');
-  });
-
+  // Last: it kills one of the three nodes.
   it('a new owner continues the stream where the killed one stopped: old tokens resume without a gap, retries stay duplicates', () =>
-    expectOwnerChangeContinuesStream(cluster, 'mongodb'));
+    expectOwnerChangeContinuesStream(cluster(), 'mongodb'));
 });

@@ -1,6 +1,32 @@
-import { expect } from 'vitest';
-import type { TestCluster } from './cluster.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { waitForGauge } from './api-helpers.js';
+import { TestCluster } from './cluster.js';
 import type { ServerProcess } from './server.js';
+
+/** A database, keyspace or schema of its own for one test file (the scratch helpers beside each store). */
+interface ScratchStore {
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * Three nodes sharing one store of `type`, in a scratch store `open` makes: started (at once, so each creates
+ * the tables or indexes it needs) before the describe block's tests, stopped and the store dropped after them.
+ * Returns the cluster, for the tests to use once it has started.
+ */
+export function useStoredCluster(type: string, open: () => ScratchStore | Promise<ScratchStore>): () => TestCluster {
+  let store: ScratchStore | undefined;
+  let cluster: TestCluster | undefined;
+  beforeAll(async () => {
+    store = await open();
+    cluster = await TestCluster.start(3, { IPUBSUB_STORE_TYPE: type, IPUBSUB_STORE_URL: store.url });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await store?.drop();
+  });
+  return () => cluster!;
+}
 
 export interface StoredBatch {
   messages: Array<{ messageUuid: string; message: unknown }>;
@@ -58,4 +84,15 @@ export async function expectOwnerChangeContinuesStream(cluster: TestCluster, lab
   expect(after.messages.map((m) => m.message)).toEqual([10]);
   // The new owner read the stream's last sequence from the store: nothing between the two reads is missing.
   expect(after.gap).toBeUndefined();
+}
+
+/** A stored long poll through one non-owner is woken by a stored send through the other. */
+export async function expectStoredPollWokenThroughNonOwners(cluster: TestCluster, label: string): Promise<void> {
+  const streamId = await cluster.streamOwnedBy('node-1', `${label}-wake`);
+  const polling = cluster.node('node-2').receive({ streamId, readFromDB: true, timeoutSeconds: 20 });
+  await waitForGauge(cluster.node('node-1'), 'ipubsub_store_waiting_readers', 1);
+  await storeThrough(cluster.node('node-3'), streamId, 'w-1', 'woken');
+  const res = await polling;
+  expect(res.status).toBe(200);
+  expect(((await res.json()) as { message: unknown }).message).toBe('woken');
 }
