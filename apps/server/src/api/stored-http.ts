@@ -6,6 +6,7 @@ import { DomainError } from '../domain-error.js';
 import type { Metrics } from '../observability/index.js';
 import type { StoredMessage, StoredRead, StoredStreams } from '../store/index.js';
 import { sendError, STREAM_MOVED } from './errors.js';
+import { isoTimestamp } from './iso-time.js';
 
 /**
  * What becomes of a stored long poll whose stream moved to another node while it waited. `startedAt`
@@ -52,7 +53,7 @@ export class StoredStreamsHttp {
     this.metrics.sendOutcome[result.duplicate ? 'duplicate' : 'accepted'].inc();
     reply.code(200).send({
       messageUuid: body.messageUuid,
-      timestamp: new Date(result.timestamp).toISOString(),
+      timestamp: isoTimestamp(result.timestamp),
       duplicate: result.duplicate ? true : undefined,
     });
   }
@@ -137,7 +138,7 @@ export class StoredStreamsHttp {
  * body is already JSON text in the store: splicing it in spares a parse and a stringify per message on replay.
  */
 export function storedMessageFields(message: StoredMessage): string {
-  return `"messageUuid":${JSON.stringify(message.messageUuid)},"message":${message.messageJson},"timestamp":"${new Date(message.timestamp).toISOString()}"`;
+  return `"messageUuid":${JSON.stringify(message.messageUuid)},"message":${message.messageJson},"timestamp":"${isoTimestamp(message.timestamp)}"`;
 }
 
 function tail(read: StoredRead): string {
