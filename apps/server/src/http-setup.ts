@@ -12,7 +12,8 @@ import { ERROR_STATUS, RING_VERSION_HEADER, type ErrorCode } from '@ipubsub/sdk/
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest, FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
-import { DataPlane } from './api/data-plane.js';
+import { DataPlane, type DataRequest } from './api/data-plane.js';
+import { ParserBodyRequest } from './api/parser-body.js';
 import type { SendGate } from './api/send-gate.js';
 import { STREAMS_PATH_PREFIX } from './api/stream-paths.js';
 import { Validation } from './api/validation.js';
@@ -51,7 +52,7 @@ export function serveHttp(
   const accessLog = config.log.requests;
   const tls = readTlsFiles(config.http.tls);
   return (nestHandler) => {
-    const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const handle = (req: DataRequest, res: ServerResponse): void => {
       const arrivedAt = performance.now();
       if (accessLog) logRequest(logger, req, res, arrivedAt);
       if (cors !== undefined && req.headers.origin !== undefined && cors(req, res)) return;
@@ -59,7 +60,11 @@ export function serveHttp(
       stampArrival(req, arrivedAt);
       nestHandler(req, res);
     };
-    const options = { connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS };
+    const options = {
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+      // The data plane takes bodies straight from the parser (api/parser-body.ts).
+      IncomingMessage: ParserBodyRequest,
+    };
     let server: Server;
     if (tls === undefined) server = createServer(options, handle);
     else {

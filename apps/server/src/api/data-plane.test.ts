@@ -11,6 +11,7 @@ import { RequestDurations } from '../observability/index.js';
 import { SiblingChannel } from '../workers/index.js';
 import { DataPlane } from './data-plane.js';
 import { MAX_JSON_DEPTH } from './json-body.js';
+import { ParserBodyRequest } from './parser-body.js';
 import { Validation } from './validation.js';
 
 const PREFIX = '/api/test/';
@@ -59,7 +60,7 @@ describe('the data plane', () => {
   let port: number;
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    server = createServer({ IncomingMessage: ParserBodyRequest }, (req, res) => {
       if (!plane.serve(req, res, performance.now())) res.writeHead(418).end('not the data plane');
     });
     server.listen(0, '127.0.0.1');

@@ -6,11 +6,12 @@ import fastJson from 'fast-json-stringify';
 import { parse as parseQuery } from 'fast-querystring';
 import type { Logger } from 'pino';
 import type { RouteDurations } from '../observability/index.js';
-import { FORWARDED_BODY, type WithForwardedBody } from '../cluster/index.js';
+import type { BodySink, DirectBody } from '../cluster/index.js';
 import { DomainError } from '../domain-error.js';
 import { sendError, sendRefusal } from './errors.js';
 import { StreamReply, StreamRequest, type AnswerWriter } from './exchange.js';
 import { parseJson } from './json-body.js';
+import { NO_BODY } from './parser-body.js';
 import { describeInvalid, type Validation } from './validation.js';
 
 /**
@@ -77,7 +78,7 @@ export class DataPlane {
    * Serves `req` if its path is the data plane's (an unknown one there gets 404); false if it is not.
    * `arrivedAt` (`performance.now()` when it reached the node) is where its latency is counted from.
    */
-  serve(req: IncomingMessage, res: ServerResponse, arrivedAt: number): boolean {
+  serve(req: DataRequest, res: ServerResponse, arrivedAt: number): boolean {
     const url = req.url!;
     if (!url.startsWith(this.prefix)) return false;
     const mark = url.indexOf('?', this.prefix.length);
@@ -88,6 +89,9 @@ export class DataPlane {
     return true;
   }
 }
+
+/** What the data plane serves: a request that hands over its body (api/parser-body.ts, workers/). */
+export type DataRequest = IncomingMessage & DirectBody;
 
 export interface PlaneSettings {
   readonly validation: Validation;
@@ -101,7 +105,7 @@ class CompiledRoute implements AnswerWriter {
   private readonly validateBody: ValidateFunction | undefined;
   private readonly serializeAnswer: ((answer: object) => string) | undefined;
   readonly durations: RouteDurations | undefined;
-  private readonly bodyLimitBytes: number;
+  readonly bodyLimitBytes: number;
   private readonly logger: Logger;
   private readonly serveRoute: DataRoute['serve'];
 
@@ -115,7 +119,7 @@ class CompiledRoute implements AnswerWriter {
     this.serveRoute = route.serve;
   }
 
-  handle(raw: IncomingMessage, res: ServerResponse, search: string, arrivedAt: number): void {
+  handle(raw: DataRequest, res: ServerResponse, search: string, arrivedAt: number): void {
     const validateQuery = this.validateQuery;
     const query = validateQuery === undefined ? undefined : parseQuery(search);
     const request = new StreamRequest(raw, arrivedAt, query, undefined);
@@ -123,49 +127,25 @@ class CompiledRoute implements AnswerWriter {
     if (validateQuery !== undefined && !validateQuery(query)) {
       return void sendError(reply, 'INVALID_REQUEST', describeInvalid('query', validateQuery));
     }
-    if (this.validateBody === undefined) this.run(request, reply);
-    else this.readBody(request, reply);
+    if (this.validateBody !== undefined) return this.readBody(raw, request, reply);
+    raw.readBody(NO_BODY);
+    this.run(request, reply);
   }
 
   /** Reads the JSON body (up to http.bodyLimitBytes), then validates it and serves the request. */
-  private readBody(request: StreamRequest, reply: StreamReply): void {
-    const raw = request.raw;
+  private readBody(raw: DataRequest, request: StreamRequest, reply: StreamReply): void {
     const type = raw.headers['content-type'];
     if (type === undefined || !isJson(type)) {
       return void sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', `send the body as ${JSON_MEDIA_TYPE}`);
     }
     const lengthHeader = raw.headers['content-length'];
     const length = lengthHeader === undefined ? -1 : Number(lengthHeader);
-    const limit = this.bodyLimitBytes;
-    if (length > limit) return this.tooLarge(reply);
-    // A request a sibling worker forwarded (workers/sibling-server.ts) arrives with its body whole.
-    const forwarded = (raw as IncomingMessage & WithForwardedBody)[FORWARDED_BODY];
-    if (forwarded !== undefined) return this.parseBody(request, reply, forwarded);
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const onData = (chunk: Buffer): void => {
-      received += chunk.length;
-      if (received <= limit) chunks.push(chunk);
-      else {
-        raw.removeListener('data', onData);
-        raw.removeListener('end', onEnd);
-        this.tooLarge(reply);
-      }
-    };
-    const onEnd = (): void => {
-      if (length >= 0 && received !== length) {
-        reply.header('connection', 'close');
-        return void sendError(reply, 'INVALID_REQUEST', 'body length does not match content-length');
-      }
-      this.parseBody(request, reply, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
-    };
-    // Adding a 'data' listener starts the request flowing.
-    raw.on('data', onData);
-    raw.on('end', onEnd);
+    if (length > this.bodyLimitBytes) return this.tooLarge(reply);
+    raw.readBody(new BodyRead(this, request, reply, length));
   }
 
   /** Parses and validates the body read, then serves the request. */
-  private parseBody(request: StreamRequest, reply: StreamReply, bytes: Buffer): void {
+  parseBody(request: StreamRequest, reply: StreamReply, bytes: Buffer): void {
     request.rawBody = bytes;
     try {
       request.body = parseJson(bytes.toString());
@@ -179,7 +159,7 @@ class CompiledRoute implements AnswerWriter {
   }
 
   /** A body over the limit: refused at once, and the connection closed rather than the rest of it read. */
-  private tooLarge(reply: StreamReply): void {
+  tooLarge(reply: StreamReply): void {
     reply.header('connection', 'close');
     void sendError(reply, 'PAYLOAD_TOO_LARGE', 'request body too large');
   }
@@ -207,6 +187,38 @@ class CompiledRoute implements AnswerWriter {
   fail(reply: StreamReply, err: Error): void {
     this.logger.error({ err }, 'unhandled error');
     if (!reply.sent) void sendError(reply, 'INTERNAL', 'internal error');
+  }
+}
+
+/** A POST body as the request hands it over, up to the route's limit; once whole, its request is served. */
+class BodyRead implements BodySink {
+  private readonly chunks: Buffer[] = [];
+  private received = 0;
+
+  constructor(
+    private readonly route: CompiledRoute,
+    private readonly request: StreamRequest,
+    private readonly reply: StreamReply,
+    /** Its content-length, or -1 (chunked). */
+    private readonly declaredLength: number,
+  ) {}
+
+  chunk(bytes: Buffer): void {
+    const limit = this.route.bodyLimitBytes;
+    if (this.received > limit) return; // refused already
+    this.received += bytes.length;
+    if (this.received <= limit) this.chunks.push(bytes);
+    else this.route.tooLarge(this.reply);
+  }
+
+  end(): void {
+    const { chunks, received, reply } = this;
+    if (received > this.route.bodyLimitBytes) return;
+    if (this.declaredLength >= 0 && received !== this.declaredLength) {
+      reply.header('connection', 'close');
+      return void sendError(reply, 'INVALID_REQUEST', 'body length does not match content-length');
+    }
+    this.route.parseBody(this.request, reply, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
   }
 }
 

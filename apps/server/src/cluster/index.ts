@@ -5,15 +5,15 @@ export { HandOff } from './handoff.js';
 export { Membership, type MemberView } from './membership/membership.js';
 export { formatAddress } from './membership/udp-transport.js';
 export {
-  FORWARDED_BODY,
   INTERNAL_CONTENT_TYPE,
   PeerClient,
   PeerUnreachable,
   type Abandoned,
+  type BodySink,
+  type DirectBody,
   type PeerRequest,
   type PeerResponse,
   type SiblingRoutes,
-  type WithForwardedBody,
 } from './peer-client.js';
 export type { RingMember } from './ring.js';
 export { StoredHomes } from './stored-homes.js';

@@ -51,13 +51,19 @@ export interface SiblingRoutes {
   close(): void;
 }
 
+/** Where a request's body goes, a chunk at a time, then its end. */
+export interface BodySink {
+  chunk(bytes: Buffer): void;
+  end(): void;
+}
+
 /**
- * On a request a sibling worker forwarded, which its owner serves as the request it stands for (workers/): the
- * body, whole already. The data plane takes it from here rather than from the request's stream events.
+ * A request that hands its body to a sink rather than as stream events: node:http's requests on the node's
+ * server (api/parser-body.ts) and those a sibling worker forwarded, whose body is whole already (workers/). The
+ * data plane reads every body this way.
  */
-export const FORWARDED_BODY = Symbol('forwarded body');
-export interface WithForwardedBody {
-  readonly [FORWARDED_BODY]?: Buffer;
+export interface DirectBody {
+  readBody(sink: BodySink): void;
 }
 
 /** Certificates (PEM) that verify peers' https:// certificates, in place of the system's. */

@@ -2,7 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import { unlinkSync } from 'node:fs';
 import type { IncomingHttpHeaders, OutgoingHttpHeader, OutgoingHttpHeaders, Server as HttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
-import { AUTH_HEADER, FORWARDED_BODY, GRANT_HEADER, HOP_HEADER, type WithForwardedBody } from '../cluster/index.js';
+import { AUTH_HEADER, GRANT_HEADER, HOP_HEADER, type BodySink, type DirectBody } from '../cluster/index.js';
 import { answerFrame, CorkedWriter, FrameFields, FrameKind, FrameReader, signalFrame } from './sibling-frames.js';
 
 /**
@@ -114,11 +114,11 @@ class SiblingLink {
 }
 
 /**
- * What the HTTP layer reads of a request (`IncomingMessage`'s fields and stream events), for one forwarded
+ * What the HTTP layer reads of a request (`IncomingMessage`'s fields, the body as `DirectBody`), for one forwarded
  * over the channel. It is its own `socket`: a cancel from the forwarding worker closes it, which is what a
  * parked long poll or blocked send listens to when its client hangs up.
  */
-class ForwardedRequest extends EventEmitter implements WithForwardedBody {
+class ForwardedRequest extends EventEmitter implements DirectBody {
   readonly httpVersion = '1.1';
   readonly httpVersionMajor = 1;
   readonly httpVersionMinor = 1;
@@ -131,31 +131,19 @@ class ForwardedRequest extends EventEmitter implements WithForwardedBody {
   /** Its answer, told when the request is hung up before the answer was written (as a ServerResponse is). */
   response: ForwardedResponse | undefined;
 
-  readonly [FORWARDED_BODY]: Buffer;
-
   constructor(
     readonly method: string,
     readonly url: string,
     readonly headers: IncomingHttpHeaders,
-    body: Buffer,
+    private readonly body: Buffer,
   ) {
     super();
-    this[FORWARDED_BODY] = body;
   }
 
-  /**
-   * The body as stream events, at once, for a reader that does not take FORWARDED_BODY (its listeners are in
-   * place when it resumes).
-   */
-  resume(): this {
-    const body = this[FORWARDED_BODY];
-    if (body.length > 0) this.emit('data', body);
-    this.emit('end');
-    return this;
-  }
-
-  pause(): this {
-    return this;
+  /** The body, whole already: at once. */
+  readBody(sink: BodySink): void {
+    if (this.body.length > 0) sink.chunk(this.body);
+    sink.end();
   }
 
   hangUp(): void {
