@@ -15,7 +15,10 @@ describe('ParserBodyRequest', () => {
       const answer = (text: string) => res.writeHead(200, { 'content-type': 'text/plain' }).end(text);
       if (req.url === '/direct') {
         const chunks: string[] = [];
-        req.readBody({ chunk: (bytes) => chunks.push(bytes.toString()), end: () => answer(chunks.join('|')) });
+        req.readBody({
+          chunk: (bytes) => chunks.push(bytes.toString()),
+          end: () => answer(`${chunks.join('|')}${req.readableEnded ? '' : ' (not ended)'}`),
+        });
       } else if (req.url === '/none') {
         req.readBody(NO_BODY);
         answer('none');
@@ -23,7 +26,7 @@ describe('ParserBodyRequest', () => {
         // Not taken directly: an ordinary IncomingMessage, read as a stream.
         let text = '';
         req.on('data', (bytes: Buffer) => (text += bytes.toString()));
-        req.on('end', () => answer(`stream:${text}`));
+        req.on('end', () => answer(`stream:${text}${req.readableEnded ? '' : ' (not ended)'}`));
       }
     });
     server.listen(0, '127.0.0.1');
@@ -51,7 +54,7 @@ describe('ParserBodyRequest', () => {
     return { text, socket: req.socket };
   }
 
-  it('hands the body to the sink as the parser reads it, then its end, and the connection serves on', async () => {
+  it('hands the body to the sink as the parser reads it, then its end (readableEnded), and the connection serves on', async () => {
     const first = await post('/direct', ['{"a":', '1}']);
     expect(first.text).toBe('{"a":|1}');
     const second = await post('/direct', ['x']);

@@ -1,4 +1,5 @@
 import { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import type { BodySink, DirectBody } from '../cluster/index.js';
 
 /**
@@ -10,6 +11,19 @@ import type { BodySink, DirectBody } from '../cluster/index.js';
  */
 export class ParserBodyRequest extends IncomingMessage implements DirectBody {
   private sink: BodySink | undefined = undefined;
+  /** The sink has had the body's end. */
+  private bodyRead = false;
+
+  static {
+    // A body read through the sink has ended as a stream's would have, which is what node:http and stream
+    // utilities ask `readableEnded` (node:http then lets go of an answered request at once rather than waiting
+    // for an 'end' event). An accessor over Readable's, which a class cannot declare over a property.
+    Object.defineProperty(ParserBodyRequest.prototype, 'readableEnded', {
+      get(this: ParserBodyRequest): boolean {
+        return this.bodyRead || Reflect.get(Readable.prototype, 'readableEnded', this);
+      },
+    });
+  }
 
   /**
    * The body's chunks and its end go to `sink` from now on, and node:http does not drain the body after the
@@ -26,6 +40,7 @@ export class ParserBodyRequest extends IncomingMessage implements DirectBody {
     if (sink === undefined) return super.push(chunk, encoding);
     if (chunk === null) {
       this.sink = undefined;
+      this.bodyRead = true;
       sink.end();
     } else sink.chunk(chunk as Buffer);
     // Always ready for more: the sink refuses what is over its limit itself.
